@@ -1,0 +1,16 @@
+export * from "./config.js";
+export * from "./domain/errors.js";
+export * from "./domain/events.js";
+export * from "./domain/ids.js";
+export * from "./domain/validate.js";
+export * from "./live.js";
+export * from "./logs/log-store.js";
+export * from "./logs/segments.js";
+export * from "./monitor/activity.js";
+export * from "./monitor/process-monitor-tag.js";
+export * from "./monitor/tmux-process-monitor.js";
+export type * from "./ports.js";
+export * from "./tmux/control-client.js";
+export * from "./tmux/quote.js";
+export * from "./tmux/session-manager.js";
+export * from "./tmux/version.js";
