@@ -1,34 +1,28 @@
-import { z } from "zod";
+import { z } from "zod"
 
-const Timestamp = z.number().int().nonnegative();
+const Timestamp = z.number().int().nonnegative()
 
 /** Where output bytes came from: the tmux pane (a terminal), or a plain child's pipes. */
-export const OutputSource = z.enum(["pty", "stdout", "stderr"]);
-export type OutputSource = z.infer<typeof OutputSource>;
+export const OutputSource = z.enum(["pty", "stdout", "stderr"])
+export type OutputSource = z.infer<typeof OutputSource>
 
-export const ActivityState = z.enum(["active", "idle"]);
-export type ActivityState = z.infer<typeof ActivityState>;
+export const ActivityState = z.enum(["active", "idle"])
+export type ActivityState = z.infer<typeof ActivityState>
 
 /** Why a runner waits for a person. Open-ended on purpose: screen rules may add reasons. */
-export const AttentionReason = z.string().min(1).max(64);
-export type AttentionReason = z.infer<typeof AttentionReason>;
+export const AttentionReason = z.string().min(1).max(64)
+export type AttentionReason = z.infer<typeof AttentionReason>
 
-export const RunnerStatus = z.enum([
-	"idle",
-	"running",
-	"paused",
-	"completed",
-	"failed",
-]);
-export type RunnerStatus = z.infer<typeof RunnerStatus>;
+export const RunnerStatus = z.enum(["idle", "running", "paused", "completed", "failed"])
+export type RunnerStatus = z.infer<typeof RunnerStatus>
 
 export const ErrorPayload = z.object({
-	/** The domain error's `_tag`, e.g. `TmuxSessionError`. */
-	code: z.string(),
-	/** A message safe to show a client: what failed and with which id. */
-	message: z.string(),
-});
-export type ErrorPayload = z.infer<typeof ErrorPayload>;
+  /** The domain error's `_tag`, e.g. `TmuxSessionError`. */
+  code: z.string(),
+  /** A message safe to show a client: what failed and with which id. */
+  message: z.string(),
+})
+export type ErrorPayload = z.infer<typeof ErrorPayload>
 
 /**
  * Output of a process. `offset` is the absolute byte offset of the first byte in the
@@ -36,53 +30,53 @@ export type ErrorPayload = z.infer<typeof ErrorPayload>;
  * `data` is base64 in JSON form.
  */
 export const OutputEvent = z.object({
-	type: z.literal("output"),
-	timestamp: Timestamp,
-	source: OutputSource,
-	offset: z.number().int().nonnegative(),
-	data: z.string(),
-});
+  type: z.literal("output"),
+  timestamp: Timestamp,
+  source: OutputSource,
+  offset: z.number().int().nonnegative(),
+  data: z.string(),
+})
 
 export const ActivityEvent = z.object({
-	type: z.literal("activity"),
-	timestamp: Timestamp,
-	state: ActivityState,
-});
+  type: z.literal("activity"),
+  timestamp: Timestamp,
+  state: ActivityState,
+})
 
 /** The process ended: `exitCode` for a normal exit, `signal` (e.g. `SIGKILL`) when killed. */
 export const ExitEvent = z.object({
-	type: z.literal("exit"),
-	timestamp: Timestamp,
-	exitCode: z.number().int().nullable(),
-	signal: z.string().nullable(),
-});
+  type: z.literal("exit"),
+  timestamp: Timestamp,
+  exitCode: z.number().int().nullable(),
+  signal: z.string().nullable(),
+})
 
 export const ErrorEvent = z.object({
-	type: z.literal("error"),
-	timestamp: Timestamp,
-	error: ErrorPayload,
-});
+  type: z.literal("error"),
+  timestamp: Timestamp,
+  error: ErrorPayload,
+})
 
 export const AttentionEvent = z.object({
-	type: z.literal("attention"),
-	timestamp: Timestamp,
-	waitingForInput: z.boolean(),
-	reason: AttentionReason.optional(),
-});
+  type: z.literal("attention"),
+  timestamp: Timestamp,
+  waitingForInput: z.boolean(),
+  reason: AttentionReason.optional(),
+})
 
 export const StatusEvent = z.object({
-	type: z.literal("status"),
-	timestamp: Timestamp,
-	status: RunnerStatus,
-});
+  type: z.literal("status"),
+  timestamp: Timestamp,
+  status: RunnerStatus,
+})
 
 /** Everything a monitored process reports, in the order it happened. */
 export const ProcessEvent = z.discriminatedUnion("type", [
-	OutputEvent,
-	ActivityEvent,
-	ExitEvent,
-	ErrorEvent,
-	AttentionEvent,
-	StatusEvent,
-]);
-export type ProcessEvent = z.infer<typeof ProcessEvent>;
+  OutputEvent,
+  ActivityEvent,
+  ExitEvent,
+  ErrorEvent,
+  AttentionEvent,
+  StatusEvent,
+])
+export type ProcessEvent = z.infer<typeof ProcessEvent>

@@ -1,38 +1,38 @@
-import { Context } from "effect";
+import { Context } from "effect"
 
 /** Settings of the runner domain; the server fills them from flags, env and config. */
 export interface RunnerConfigShape {
-	/** Root of everything we write: `runners/ID/` folders with logs and exit files. */
-	readonly dataDir: string;
-	/** tmux `-L` socket name; `undefined` means tmux's default server. */
-	readonly tmuxSocket: string | undefined;
-	/** Size of one log segment in bytes (default 100 MB). */
-	readonly segmentBytes: number;
-	/** Per-log cap on kept bytes; the oldest whole segments past it are deleted. */
-	readonly retainBytes: number;
-	/** Silence after which a process counts as idle (default 2 s). */
-	readonly idleThresholdMs: number;
-	/** Output must keep coming for this long before an idle process counts as active again. */
-	readonly activeConfirmMs: number;
-	/** Wait between the steps of `terminate` (C-c, SIGTERM, kill-session). */
-	readonly terminateGraceMs: number;
+  /** Root of everything we write: `runners/ID/` folders with logs and exit files. */
+  readonly dataDir: string
+  /** tmux `-L` socket name; `undefined` means tmux's default server. */
+  readonly tmuxSocket: string | undefined
+  /** Size of one log segment in bytes (default 100 MB). */
+  readonly segmentBytes: number
+  /** Per-log cap on kept bytes; the oldest whole segments past it are deleted. */
+  readonly retainBytes: number
+  /** Silence after which a process counts as idle (default 2 s). */
+  readonly idleThresholdMs: number
+  /** Output must keep coming for this long before an idle process counts as active again. */
+  readonly activeConfirmMs: number
+  /** Wait between the steps of `terminate` (C-c, SIGTERM, kill-session). */
+  readonly terminateGraceMs: number
 }
 
 export class RunnerConfig extends Context.Tag("geppetto/RunnerConfig")<
-	RunnerConfig,
-	RunnerConfigShape
+  RunnerConfig,
+  RunnerConfigShape
 >() {}
 
 export const defaultRunnerConfig = (
-	dataDir: string,
-	overrides: Partial<RunnerConfigShape> = {},
+  dataDir: string,
+  overrides: Partial<RunnerConfigShape> = {},
 ): RunnerConfigShape => ({
-	dataDir,
-	tmuxSocket: undefined,
-	segmentBytes: 100 * 1024 * 1024,
-	retainBytes: 1024 * 1024 * 1024,
-	idleThresholdMs: 2_000,
-	activeConfirmMs: 300,
-	terminateGraceMs: 2_000,
-	...overrides,
-});
+  dataDir,
+  tmuxSocket: undefined,
+  segmentBytes: 100 * 1024 * 1024,
+  retainBytes: 1024 * 1024 * 1024,
+  idleThresholdMs: 2_000,
+  activeConfirmMs: 300,
+  terminateGraceMs: 2_000,
+  ...overrides,
+})

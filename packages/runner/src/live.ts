@@ -1,20 +1,17 @@
-import { Layer } from "effect";
-import { RunnerConfig, type RunnerConfigShape } from "./config.js";
-import { LogStore } from "./logs/log-store.js";
-import { TmuxProcessMonitorLive } from "./monitor/tmux-process-monitor.js";
-import { TmuxControlClient } from "./tmux/control-client.js";
-import { TmuxSessionManager } from "./tmux/session-manager.js";
+import { Layer } from "effect"
+import { RunnerConfig, type RunnerConfigShape } from "./config.js"
+import { LogStore } from "./logs/log-store.js"
+import { TmuxProcessMonitorLive } from "./monitor/tmux-process-monitor.js"
+import { TmuxControlClient } from "./tmux/control-client.js"
+import { TmuxSessionManager } from "./tmux/session-manager.js"
 
 /** The composition root: everything the runner domain needs, over real tmux and disk. */
 export const RunnerLive = (config: RunnerConfigShape) => {
-	const configLayer = Layer.succeed(RunnerConfig, config);
-	const tmux = TmuxSessionManager.Default.pipe(
-		Layer.provideMerge(TmuxControlClient.Default),
-		Layer.provideMerge(configLayer),
-	);
-	const base = Layer.merge(
-		tmux,
-		LogStore.Default.pipe(Layer.provide(configLayer)),
-	);
-	return TmuxProcessMonitorLive.pipe(Layer.provideMerge(base));
-};
+  const configLayer = Layer.succeed(RunnerConfig, config)
+  const tmux = TmuxSessionManager.Default.pipe(
+    Layer.provideMerge(TmuxControlClient.Default),
+    Layer.provideMerge(configLayer),
+  )
+  const base = Layer.merge(tmux, LogStore.Default.pipe(Layer.provide(configLayer)))
+  return TmuxProcessMonitorLive.pipe(Layer.provideMerge(base))
+}

@@ -1,128 +1,103 @@
-import type { Effect, Scope, Stream } from "effect";
+import type { Effect, Scope, Stream } from "effect"
 import type {
-	LogStoreError,
-	ProcessMonitorError,
-	TmuxSessionError,
-	ValidationError,
-} from "./domain/errors.js";
-import type { ActivityState, ProcessEvent } from "./domain/events.js";
-import type { PaneId, ProcessId, SessionName } from "./domain/ids.js";
-import type { LogBounds, LogChunk } from "./logs/log-store.js";
+  LogStoreError,
+  ProcessMonitorError,
+  TmuxSessionError,
+  ValidationError,
+} from "./domain/errors.js"
+import type { ActivityState, ProcessEvent } from "./domain/events.js"
+import type { PaneId, ProcessId, SessionName } from "./domain/ids.js"
+import type { LogBounds, LogChunk } from "./logs/log-store.js"
 
 /** Where a process lives in tmux, and how a person reaches it. */
 export interface TmuxSessionInfo {
-	readonly name: string;
-	readonly sessionId: string;
-	readonly windowId: string;
-	readonly paneId: PaneId;
-	readonly panes: ReadonlyArray<PaneSummary>;
-	/** e.g. `tmux -L geppetto attach -t =NAME` */
-	readonly attachCommand: string;
+  readonly name: string
+  readonly sessionId: string
+  readonly windowId: string
+  readonly paneId: PaneId
+  readonly panes: ReadonlyArray<PaneSummary>
+  /** e.g. `tmux -L geppetto attach -t =NAME` */
+  readonly attachCommand: string
 }
 
 export interface PaneSummary {
-	readonly id: PaneId;
-	readonly cols: number;
-	readonly rows: number;
+  readonly id: PaneId
+  readonly cols: number
+  readonly rows: number
 }
 
 export interface ProcessMonitorOptions {
-	/** Our id for the process; also its folder under the data dir. */
-	readonly processId: ProcessId;
-	/** tmux session name to create (spawn) or adopt (monitorExisting). */
-	readonly sessionName?: SessionName;
-	readonly cwd?: string;
-	readonly env?: Readonly<Record<string, string>>;
-	readonly cols?: number;
-	readonly rows?: number;
-	/** Extra `@geppetto-*` session options (keys without the prefix). */
-	readonly metadata?: Readonly<Record<string, string>>;
+  /** Our id for the process; also its folder under the data dir. */
+  readonly processId: ProcessId
+  /** tmux session name to create (spawn) or adopt (monitorExisting). */
+  readonly sessionName?: SessionName
+  readonly cwd?: string
+  readonly env?: Readonly<Record<string, string>>
+  readonly cols?: number
+  readonly rows?: number
+  /** Extra `@geppetto-*` session options (keys without the prefix). */
+  readonly metadata?: Readonly<Record<string, string>>
 }
 
 /** A live handle on a monitored process. Closing its scope stops watching, never the process. */
 export interface ProcessMonitorHandle {
-	readonly processId: ProcessId;
-	readonly sessionInfo: TmuxSessionInfo | undefined;
-	/**
-	 * Every event in order, output included, from the oldest byte still logged; ends after
-	 * `exit`. Each run is an independent, pull-driven reader: a slow consumer slows only itself.
-	 */
-	readonly events: Stream.Stream<ProcessEvent, ProcessMonitorError>;
-	/** The same, from an absolute output offset. */
-	readonly eventsFrom: (
-		offset: number,
-	) => Stream.Stream<ProcessEvent, ProcessMonitorError>;
-	/** Raw output from an absolute offset, following new bytes (never ends by itself). */
-	readonly output: (
-		offset: number,
-		paneId?: PaneId,
-	) => Stream.Stream<LogChunk, LogStoreError>;
-	readonly logBounds: Effect.Effect<LogBounds, LogStoreError>;
-	readonly getActivityState: Effect.Effect<ActivityState>;
-	/** Resolves with the exit event once the process has ended. */
-	readonly awaitExit: Effect.Effect<Extract<ProcessEvent, { _tag: "exit" }>>;
-	/** Exact bytes to the process's input (tmux `send-keys -H`). */
-	readonly write: (
-		data: Uint8Array,
-	) => Effect.Effect<void, ProcessMonitorError>;
-	/** C-c, then SIGTERM to the process group, then kill the session; each after a grace period. */
-	readonly terminate: Effect.Effect<void, ProcessMonitorError>;
+  readonly processId: ProcessId
+  readonly sessionInfo: TmuxSessionInfo | undefined
+  /**
+   * Every event in order, output included, from the oldest byte still logged; ends after
+   * `exit`. Each run is an independent, pull-driven reader: a slow consumer slows only itself.
+   */
+  readonly events: Stream.Stream<ProcessEvent, ProcessMonitorError>
+  /** The same, from an absolute output offset. */
+  readonly eventsFrom: (offset: number) => Stream.Stream<ProcessEvent, ProcessMonitorError>
+  /** Raw output from an absolute offset, following new bytes (never ends by itself). */
+  readonly output: (offset: number, paneId?: PaneId) => Stream.Stream<LogChunk, LogStoreError>
+  readonly logBounds: Effect.Effect<LogBounds, LogStoreError>
+  readonly getActivityState: Effect.Effect<ActivityState>
+  /** Resolves with the exit event once the process has ended. */
+  readonly awaitExit: Effect.Effect<Extract<ProcessEvent, { _tag: "exit" }>>
+  /** Exact bytes to the process's input (tmux `send-keys -H`). */
+  readonly write: (data: Uint8Array) => Effect.Effect<void, ProcessMonitorError>
+  /** C-c, then SIGTERM to the process group, then kill the session; each after a grace period. */
+  readonly terminate: Effect.Effect<void, ProcessMonitorError>
 }
 
 /** Runs and watches processes (the seed's `ProcessMonitorPort`). */
 export interface ProcessMonitorPort {
-	readonly spawn: (
-		command: string,
-		args: ReadonlyArray<string>,
-		options: ProcessMonitorOptions,
-	) => Effect.Effect<
-		ProcessMonitorHandle,
-		ProcessMonitorError | ValidationError,
-		Scope.Scope
-	>;
-	readonly monitorExisting: (
-		sessionName: string,
-		options: ProcessMonitorOptions,
-	) => Effect.Effect<
-		ProcessMonitorHandle,
-		ProcessMonitorError | ValidationError,
-		Scope.Scope
-	>;
+  readonly spawn: (
+    command: string,
+    args: ReadonlyArray<string>,
+    options: ProcessMonitorOptions,
+  ) => Effect.Effect<ProcessMonitorHandle, ProcessMonitorError | ValidationError, Scope.Scope>
+  readonly monitorExisting: (
+    sessionName: string,
+    options: ProcessMonitorOptions,
+  ) => Effect.Effect<ProcessMonitorHandle, ProcessMonitorError | ValidationError, Scope.Scope>
 }
 
 /** Sessions on the tmux server (the seed's `TmuxSessionManagerPort`). */
 export interface TmuxSessionManagerPort {
-	readonly listSessions: Effect.Effect<
-		ReadonlyArray<TmuxSessionListing>,
-		TmuxSessionError
-	>;
-	readonly hasSession: (
-		name: string,
-	) => Effect.Effect<boolean, TmuxSessionError>;
-	readonly killSession: (
-		sessionId: string,
-	) => Effect.Effect<void, TmuxSessionError>;
-	readonly capturePane: (
-		paneId: PaneId,
-		options?: { readonly escapes?: boolean },
-	) => Effect.Effect<ReadonlyArray<string>, TmuxSessionError>;
-	readonly sendKeysHex: (
-		paneId: PaneId,
-		data: Uint8Array,
-	) => Effect.Effect<void, TmuxSessionError>;
-	readonly resizeWindow: (
-		windowId: string,
-		cols: number,
-		rows: number,
-	) => Effect.Effect<void, TmuxSessionError>;
+  readonly listSessions: Effect.Effect<ReadonlyArray<TmuxSessionListing>, TmuxSessionError>
+  readonly hasSession: (name: string) => Effect.Effect<boolean, TmuxSessionError>
+  readonly killSession: (sessionId: string) => Effect.Effect<void, TmuxSessionError>
+  readonly capturePane: (
+    paneId: PaneId,
+    options?: { readonly escapes?: boolean },
+  ) => Effect.Effect<ReadonlyArray<string>, TmuxSessionError>
+  readonly sendKeysHex: (paneId: PaneId, data: Uint8Array) => Effect.Effect<void, TmuxSessionError>
+  readonly resizeWindow: (
+    windowId: string,
+    cols: number,
+    rows: number,
+  ) => Effect.Effect<void, TmuxSessionError>
 }
 
 export interface TmuxSessionListing {
-	readonly sessionId: string;
-	readonly name: string;
-	readonly attached: boolean;
-	readonly windows: number;
-	readonly createdAt: number;
-	/** Our `@geppetto-*` options (without the prefix); empty for sessions we did not make. */
-	readonly metadata: Readonly<Record<string, string>>;
+  readonly sessionId: string
+  readonly name: string
+  readonly attached: boolean
+  readonly windows: number
+  readonly createdAt: number
+  /** Our `@geppetto-*` options (without the prefix); empty for sessions we did not make. */
+  readonly metadata: Readonly<Record<string, string>>
 }

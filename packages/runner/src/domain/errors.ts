@@ -1,58 +1,42 @@
-import { Schema } from "effect";
+import { Schema } from "effect"
 
 /** A monitored process could not be started, watched or stopped. */
 export class ProcessMonitorError extends Schema.TaggedError<ProcessMonitorError>()(
-	"ProcessMonitorError",
-	{
-		processId: Schema.String,
-		message: Schema.String,
-		cause: Schema.optional(Schema.String),
-	},
+  "ProcessMonitorError",
+  {
+    processId: Schema.String,
+    message: Schema.String,
+    cause: Schema.optional(Schema.String),
+  },
 ) {}
 
 /** A tmux command failed, or tmux itself is missing, too old or gone. */
-export class TmuxSessionError extends Schema.TaggedError<TmuxSessionError>()(
-	"TmuxSessionError",
-	{
-		sessionName: Schema.String,
-		message: Schema.String,
-		cause: Schema.optional(Schema.String),
-	},
-) {}
+export class TmuxSessionError extends Schema.TaggedError<TmuxSessionError>()("TmuxSessionError", {
+  sessionName: Schema.String,
+  message: Schema.String,
+  cause: Schema.optional(Schema.String),
+}) {}
 
 /** Input that breaks a rule: a bad name, a relative cwd, an env key with `=`. Changes nothing. */
-export class ValidationError extends Schema.TaggedError<ValidationError>()(
-	"ValidationError",
-	{
-		field: Schema.String,
-		message: Schema.String,
-	},
-) {}
+export class ValidationError extends Schema.TaggedError<ValidationError>()("ValidationError", {
+  field: Schema.String,
+  message: Schema.String,
+}) {}
 
 /** Something asked for by id does not exist. */
-export class NotFoundError extends Schema.TaggedError<NotFoundError>()(
-	"NotFoundError",
-	{
-		resource: Schema.String,
-		id: Schema.String,
-		message: Schema.String,
-	},
-) {}
+export class NotFoundError extends Schema.TaggedError<NotFoundError>()("NotFoundError", {
+  resource: Schema.String,
+  id: Schema.String,
+  message: Schema.String,
+}) {}
 
 /** The rolling log of a process could not be read, written or pruned. */
-export class LogStoreError extends Schema.TaggedError<LogStoreError>()(
-	"LogStoreError",
-	{
-		logDir: Schema.String,
-		message: Schema.String,
-		cause: Schema.optional(Schema.String),
-	},
-) {}
+export class LogStoreError extends Schema.TaggedError<LogStoreError>()("LogStoreError", {
+  logDir: Schema.String,
+  message: Schema.String,
+  cause: Schema.optional(Schema.String),
+}) {}
 
 /** Best-effort text of an unknown cause, for the `cause` field of an error. */
 export const describeCause = (cause: unknown): string =>
-	cause instanceof Error
-		? cause.message
-		: typeof cause === "string"
-			? cause
-			: String(cause);
+  cause instanceof Error ? cause.message : typeof cause === "string" ? cause : String(cause)

@@ -1,8 +1,8 @@
-import type { ProcessEvent as WireProcessEvent } from "@geppetto/protocol";
-import type { ProcessMonitorError } from "./errors.js";
+import type { ProcessEvent as WireProcessEvent } from "@geppetto/protocol"
+import type { ProcessMonitorError } from "./errors.js"
 
-export type OutputSource = "pty" | "stdout" | "stderr";
-export type ActivityState = "active" | "idle";
+export type OutputSource = "pty" | "stdout" | "stderr"
+export type ActivityState = "active" | "idle"
 
 /**
  * What a monitored process reports (the seed's `ProcessEvent`). Every event carries
@@ -10,66 +10,66 @@ export type ActivityState = "active" | "idle";
  * interleave in one order for every subscriber.
  */
 export type ProcessEvent =
-	| {
-			readonly _tag: "output";
-			readonly source: OutputSource;
-			readonly offset: number;
-			readonly data: Uint8Array;
-			readonly timestamp: number;
-	  }
-	| {
-			readonly _tag: "activity";
-			readonly state: ActivityState;
-			readonly offset: number;
-			readonly timestamp: number;
-	  }
-	| {
-			readonly _tag: "exit";
-			/** `null` when the process was killed by a signal or vanished with its session. */
-			readonly exitCode: number | null;
-			/** e.g. `SIGTERM`, or `null` for a normal exit. */
-			readonly signal: string | null;
-			readonly offset: number;
-			readonly timestamp: number;
-	  }
-	| {
-			readonly _tag: "error";
-			readonly error: ProcessMonitorError;
-			readonly offset: number;
-			readonly timestamp: number;
-	  };
+  | {
+      readonly _tag: "output"
+      readonly source: OutputSource
+      readonly offset: number
+      readonly data: Uint8Array
+      readonly timestamp: number
+    }
+  | {
+      readonly _tag: "activity"
+      readonly state: ActivityState
+      readonly offset: number
+      readonly timestamp: number
+    }
+  | {
+      readonly _tag: "exit"
+      /** `null` when the process was killed by a signal or vanished with its session. */
+      readonly exitCode: number | null
+      /** e.g. `SIGTERM`, or `null` for a normal exit. */
+      readonly signal: string | null
+      readonly offset: number
+      readonly timestamp: number
+    }
+  | {
+      readonly _tag: "error"
+      readonly error: ProcessMonitorError
+      readonly offset: number
+      readonly timestamp: number
+    }
 
-export type ControlEvent = Exclude<ProcessEvent, { _tag: "output" }>;
+export type ControlEvent = Exclude<ProcessEvent, { _tag: "output" }>
 
 /** The JSON form of an event, as `packages/protocol` defines it. */
 export const toWireEvent = (event: ProcessEvent): WireProcessEvent => {
-	switch (event._tag) {
-		case "output":
-			return {
-				type: "output",
-				timestamp: event.timestamp,
-				source: event.source,
-				offset: event.offset,
-				data: Buffer.from(event.data).toString("base64"),
-			};
-		case "activity":
-			return {
-				type: "activity",
-				timestamp: event.timestamp,
-				state: event.state,
-			};
-		case "exit":
-			return {
-				type: "exit",
-				timestamp: event.timestamp,
-				exitCode: event.exitCode,
-				signal: event.signal,
-			};
-		case "error":
-			return {
-				type: "error",
-				timestamp: event.timestamp,
-				error: { code: event.error._tag, message: event.error.message },
-			};
-	}
-};
+  switch (event._tag) {
+    case "output":
+      return {
+        type: "output",
+        timestamp: event.timestamp,
+        source: event.source,
+        offset: event.offset,
+        data: Buffer.from(event.data).toString("base64"),
+      }
+    case "activity":
+      return {
+        type: "activity",
+        timestamp: event.timestamp,
+        state: event.state,
+      }
+    case "exit":
+      return {
+        type: "exit",
+        timestamp: event.timestamp,
+        exitCode: event.exitCode,
+        signal: event.signal,
+      }
+    case "error":
+      return {
+        type: "error",
+        timestamp: event.timestamp,
+        error: { code: event.error._tag, message: event.error.message },
+      }
+  }
+}

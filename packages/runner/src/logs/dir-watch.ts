@@ -1,5 +1,5 @@
-import { type FSWatcher, watch } from "node:fs";
-import { Deferred, Effect, Exit, FiberId, type Scope } from "effect";
+import { type FSWatcher, watch } from "node:fs"
+import { Deferred, Effect, Exit, FiberId, type Scope } from "effect"
 
 /**
  * Change signal for one folder: a counter bumped on every inotify event in it (a segment
@@ -8,83 +8,76 @@ import { Deferred, Effect, Exit, FiberId, type Scope } from "effect";
  * quiet folder costs no timer and no read.
  */
 export interface DirWatch {
-	readonly version: () => number;
-	readonly awaitChange: (since: number) => Effect.Effect<void>;
-	/** Calls `listener` with the file name of every change until the returned function is called. */
-	readonly onChange: (listener: (filename: string) => void) => () => void;
+  readonly version: () => number
+  readonly awaitChange: (since: number) => Effect.Effect<void>
+  /** Calls `listener` with the file name of every change until the returned function is called. */
+  readonly onChange: (listener: (filename: string) => void) => () => void
 }
 
 interface Shared {
-	readonly watcher: FSWatcher;
-	version: number;
-	signal: Deferred.Deferred<void>;
-	refs: number;
-	readonly listeners: Set<(filename: string) => void>;
+  readonly watcher: FSWatcher
+  version: number
+  signal: Deferred.Deferred<void>
+  refs: number
+  readonly listeners: Set<(filename: string) => void>
 }
 
-const shared = new Map<string, Shared>();
+const shared = new Map<string, Shared>()
 
 const bump = (entry: Shared, filename = "") => {
-	entry.version++;
-	for (const listener of entry.listeners) listener(filename);
-	const fired = entry.signal;
-	entry.signal = Deferred.unsafeMake<void>(FiberId.none);
-	Deferred.unsafeDone(fired, Exit.void);
-};
+  entry.version++
+  for (const listener of entry.listeners) listener(filename)
+  const fired = entry.signal
+  entry.signal = Deferred.unsafeMake<void>(FiberId.none)
+  Deferred.unsafeDone(fired, Exit.void)
+}
 
 /** One `fs.watch` per folder, shared by every reader of it and closed with the last one. */
-export const watchDir = (
-	dir: string,
-): Effect.Effect<DirWatch, Error, Scope.Scope> =>
-	Effect.acquireRelease(
-		Effect.try({
-			try: () => {
-				let entry = shared.get(dir);
-				if (entry === undefined) {
-					const created: Shared = {
-						watcher: watch(dir, { persistent: false }),
-						version: 0,
-						signal: Deferred.unsafeMake<void>(FiberId.none),
-						refs: 0,
-						listeners: new Set(),
-					};
-					created.watcher.on("change", (_event, filename) =>
-						bump(created, String(filename ?? "")),
-					);
-					// The folder went away (runner removed): wake readers so they notice.
-					created.watcher.on("error", () => bump(created));
-					shared.set(dir, created);
-					entry = created;
-				}
-				entry.refs++;
-				return entry;
-			},
-			catch: (cause) =>
-				cause instanceof Error ? cause : new Error(String(cause)),
-		}),
-		(entry) =>
-			Effect.sync(() => {
-				entry.refs--;
-				if (entry.refs === 0) {
-					entry.watcher.close();
-					shared.delete(dir);
-					bump(entry);
-				}
-			}),
-	).pipe(
-		Effect.map(
-			(entry): DirWatch => ({
-				version: () => entry.version,
-				awaitChange: (since) =>
-					Effect.suspend(() =>
-						entry.version !== since
-							? Effect.void
-							: Deferred.await(entry.signal),
-					),
-				onChange: (listener) => {
-					entry.listeners.add(listener);
-					return () => entry.listeners.delete(listener);
-				},
-			}),
-		),
-	);
+export const watchDir = (dir: string): Effect.Effect<DirWatch, Error, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.try({
+      try: () => {
+        let entry = shared.get(dir)
+        if (entry === undefined) {
+          const created: Shared = {
+            watcher: watch(dir, { persistent: false }),
+            version: 0,
+            signal: Deferred.unsafeMake<void>(FiberId.none),
+            refs: 0,
+            listeners: new Set(),
+          }
+          created.watcher.on("change", (_event, filename) => bump(created, String(filename ?? "")))
+          // The folder went away (runner removed): wake readers so they notice.
+          created.watcher.on("error", () => bump(created))
+          shared.set(dir, created)
+          entry = created
+        }
+        entry.refs++
+        return entry
+      },
+      catch: (cause) => (cause instanceof Error ? cause : new Error(String(cause))),
+    }),
+    (entry) =>
+      Effect.sync(() => {
+        entry.refs--
+        if (entry.refs === 0) {
+          entry.watcher.close()
+          shared.delete(dir)
+          bump(entry)
+        }
+      }),
+  ).pipe(
+    Effect.map(
+      (entry): DirWatch => ({
+        version: () => entry.version,
+        awaitChange: (since) =>
+          Effect.suspend(() =>
+            entry.version !== since ? Effect.void : Deferred.await(entry.signal),
+          ),
+        onChange: (listener) => {
+          entry.listeners.add(listener)
+          return () => entry.listeners.delete(listener)
+        },
+      }),
+    ),
+  )

@@ -1,263 +1,232 @@
-import { constants as fsConstants } from "node:fs";
+import { constants as fsConstants } from "node:fs"
+import { type FileHandle, mkdir, open, readdir, rm, stat, unlink } from "node:fs/promises"
+import { join } from "node:path"
+import { Effect, Option, type Scope, Stream } from "effect"
+import { RunnerConfig } from "../config.js"
+import { describeCause, LogStoreError } from "../domain/errors.js"
+import { quoteShellArg } from "../tmux/quote.js"
+import { type DirWatch, watchDir } from "./dir-watch.js"
 import {
-	type FileHandle,
-	mkdir,
-	open,
-	readdir,
-	rm,
-	stat,
-	unlink,
-} from "node:fs/promises";
-import { join } from "node:path";
-import { Effect, Option, type Scope, Stream } from "effect";
-import { RunnerConfig } from "../config.js";
-import { describeCause, LogStoreError } from "../domain/errors.js";
-import { quoteShellArg } from "../tmux/quote.js";
-import { type DirWatch, watchDir } from "./dir-watch.js";
-import {
-	findSegment,
-	type Segment,
-	segmentPrefix,
-	segmentsToPrune,
-	sortSegments,
-} from "./segments.js";
+  findSegment,
+  type Segment,
+  segmentPrefix,
+  segmentsToPrune,
+  sortSegments,
+} from "./segments.js"
 
 /** A piece of a log: `bytes` start at absolute offset `offset`. */
 export interface LogChunk {
-	readonly offset: number;
-	readonly bytes: Uint8Array;
+  readonly offset: number
+  readonly bytes: Uint8Array
 }
 
 /** The byte range a log still holds: `[start, end)`. */
 export interface LogBounds {
-	readonly start: number;
-	readonly end: number;
+  readonly start: number
+  readonly end: number
 }
 
 /** A cursor over one log: reads forward from its position across segment boundaries. */
 export interface LogReader {
-	readonly position: () => number;
-	/** Up to `max` bytes at the cursor, or `undefined` when there is nothing more yet. */
-	readonly read: (
-		max: number,
-	) => Effect.Effect<LogChunk | undefined, LogStoreError>;
+  readonly position: () => number
+  /** Up to `max` bytes at the cursor, or `undefined` when there is nothing more yet. */
+  readonly read: (max: number) => Effect.Effect<LogChunk | undefined, LogStoreError>
 }
 
-const CHUNK_BYTES = 64 * 1024;
+const CHUNK_BYTES = 64 * 1024
 
 const storeError = (logDir: string, message: string) => (cause: unknown) =>
-	new LogStoreError({
-		logDir,
-		message: `${message} in ${logDir}`,
-		cause: describeCause(cause),
-	});
+  new LogStoreError({
+    logDir,
+    message: `${message} in ${logDir}`,
+    cause: describeCause(cause),
+  })
 
 const listSegmentsAsync = async (dir: string) => {
-	const names = await readdir(dir).catch((e: NodeJS.ErrnoException) => {
-		if (e.code === "ENOENT") return [] as string[];
-		throw e;
-	});
-	const segments = sortSegments(names);
-	const lengths = new Map<string, number>();
-	await Promise.all(
-		segments.map(async (s) => {
-			const info = await stat(join(dir, s.name)).catch(() => undefined);
-			lengths.set(s.name, info?.size ?? 0);
-		}),
-	);
-	return { segments, lengths };
-};
+  const names = await readdir(dir).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === "ENOENT") return [] as string[]
+    throw e
+  })
+  const segments = sortSegments(names)
+  const lengths = new Map<string, number>()
+  await Promise.all(
+    segments.map(async (s) => {
+      const info = await stat(join(dir, s.name)).catch(() => undefined)
+      lengths.set(s.name, info?.size ?? 0)
+    }),
+  )
+  return { segments, lengths }
+}
 
 const listSegments = (dir: string) =>
-	Effect.tryPromise({
-		try: () => listSegmentsAsync(dir),
-		catch: storeError(dir, "could not list log segments"),
-	});
+  Effect.tryPromise({
+    try: () => listSegmentsAsync(dir),
+    catch: storeError(dir, "could not list log segments"),
+  })
 
-const boundsOf = (
-	segments: ReadonlyArray<Segment>,
-	lengths: ReadonlyMap<string, number>,
-) => {
-	const first = segments[0];
-	const last = segments[segments.length - 1];
-	if (first === undefined || last === undefined) return { start: 0, end: 0 };
-	return {
-		start: first.start,
-		end: last.start + (lengths.get(last.name) ?? 0),
-	};
-};
+const boundsOf = (segments: ReadonlyArray<Segment>, lengths: ReadonlyMap<string, number>) => {
+  const first = segments[0]
+  const last = segments[segments.length - 1]
+  if (first === undefined || last === undefined) return { start: 0, end: 0 }
+  return {
+    start: first.start,
+    end: last.start + (lengths.get(last.name) ?? 0),
+  }
+}
 
 /**
  * Opens a cursor at `from` (clamped up to the oldest kept byte). It holds one open file at
  * a time; a segment deleted by retention while open is still read to its end.
  */
 export const openLogReader = (
-	dir: string,
-	from: number,
+  dir: string,
+  from: number,
 ): Effect.Effect<LogReader, never, Scope.Scope> =>
-	Effect.gen(function* () {
-		let position = Math.max(0, from);
-		let current: { segment: Segment; handle: FileHandle } | undefined;
-		const closeCurrent = async () => {
-			const open = current;
-			current = undefined;
-			await open?.handle.close().catch(() => undefined);
-		};
-		yield* Effect.addFinalizer(() => Effect.promise(closeCurrent));
-		const buffer = Buffer.allocUnsafe(CHUNK_BYTES);
+  Effect.gen(function* () {
+    let position = Math.max(0, from)
+    let current: { segment: Segment; handle: FileHandle } | undefined
+    const closeCurrent = async () => {
+      const open = current
+      current = undefined
+      await open?.handle.close().catch(() => undefined)
+    }
+    yield* Effect.addFinalizer(() => Effect.promise(closeCurrent))
+    const buffer = Buffer.allocUnsafe(CHUNK_BYTES)
 
-		const read = (
-			max: number,
-		): Effect.Effect<LogChunk | undefined, LogStoreError> =>
-			Effect.tryPromise({
-				try: async () => {
-					for (let attempt = 0; attempt < 3; attempt++) {
-						if (current === undefined) {
-							const { segments, lengths } = await listSegmentsAsync(dir);
-							const first = segments[0];
-							if (first === undefined) return undefined;
-							if (position < first.start) position = first.start;
-							const segment = findSegment(segments, lengths, position);
-							if (segment === undefined) return undefined;
-							try {
-								const handle = await open(
-									join(dir, segment.name),
-									fsConstants.O_RDONLY,
-								);
-								current = { segment, handle };
-							} catch (e) {
-								if ((e as NodeJS.ErrnoException).code === "ENOENT") continue; // pruned meanwhile
-								throw e;
-							}
-						}
-						const { segment, handle } = current;
-						const within = position - segment.start;
-						const want = Math.min(max, CHUNK_BYTES);
-						const { bytesRead } = await handle.read(buffer, 0, want, within);
-						if (bytesRead > 0) {
-							const chunk = {
-								offset: position,
-								bytes: Buffer.from(buffer.subarray(0, bytesRead)),
-							};
-							position += bytesRead;
-							return chunk;
-						}
-						// At the end of this file: move on only if it is full or a later file exists.
-						const { segments } = await listSegmentsAsync(dir);
-						const later = segments.find((s) => s.start > segment.start);
-						if (within >= segment.size || later !== undefined) {
-							await closeCurrent();
-							if (later !== undefined && position < later.start)
-								position = later.start;
-							continue;
-						}
-						return undefined;
-					}
-					return undefined;
-				},
-				catch: storeError(dir, "could not read the log"),
-			});
-		return { position: () => position, read };
-	});
+    const read = (max: number): Effect.Effect<LogChunk | undefined, LogStoreError> =>
+      Effect.tryPromise({
+        try: async () => {
+          for (let attempt = 0; attempt < 3; attempt++) {
+            if (current === undefined) {
+              const { segments, lengths } = await listSegmentsAsync(dir)
+              const first = segments[0]
+              if (first === undefined) return undefined
+              if (position < first.start) position = first.start
+              const segment = findSegment(segments, lengths, position)
+              if (segment === undefined) return undefined
+              try {
+                const handle = await open(join(dir, segment.name), fsConstants.O_RDONLY)
+                current = { segment, handle }
+              } catch (e) {
+                if ((e as NodeJS.ErrnoException).code === "ENOENT") continue // pruned meanwhile
+                throw e
+              }
+            }
+            const { segment, handle } = current
+            const within = position - segment.start
+            const want = Math.min(max, CHUNK_BYTES)
+            const { bytesRead } = await handle.read(buffer, 0, want, within)
+            if (bytesRead > 0) {
+              const chunk = {
+                offset: position,
+                bytes: Buffer.from(buffer.subarray(0, bytesRead)),
+              }
+              position += bytesRead
+              return chunk
+            }
+            // At the end of this file: move on only if it is full or a later file exists.
+            const { segments } = await listSegmentsAsync(dir)
+            const later = segments.find((s) => s.start > segment.start)
+            if (within >= segment.size || later !== undefined) {
+              await closeCurrent()
+              if (later !== undefined && position < later.start) position = later.start
+              continue
+            }
+            return undefined
+          }
+          return undefined
+        },
+        catch: storeError(dir, "could not read the log"),
+      })
+    return { position: () => position, read }
+  })
 
 /** Rolling segment logs on disk, one folder per pane. */
 export class LogStore extends Effect.Service<LogStore>()("geppetto/LogStore", {
-	effect: Effect.gen(function* () {
-		const config = yield* RunnerConfig;
-		const runnersDir = join(config.dataDir, "runners");
+  effect: Effect.gen(function* () {
+    const config = yield* RunnerConfig
+    const runnersDir = join(config.dataDir, "runners")
 
-		/** Folder of a process's log. Ids are validated before they get here. */
-		const processDir = (processId: string) => join(runnersDir, processId);
+    /** Folder of a process's log. Ids are validated before they get here. */
+    const processDir = (processId: string) => join(runnersDir, processId)
 
-		const ensureDir = (dir: string) =>
-			Effect.tryPromise({
-				try: () => mkdir(dir, { recursive: true, mode: 0o700 }),
-				catch: storeError(dir, "could not create the log folder"),
-			}).pipe(Effect.asVoid);
+    const ensureDir = (dir: string) =>
+      Effect.tryPromise({
+        try: () => mkdir(dir, { recursive: true, mode: 0o700 }),
+        catch: storeError(dir, "could not create the log folder"),
+      }).pipe(Effect.asVoid)
 
-		const bounds = (dir: string): Effect.Effect<LogBounds, LogStoreError> =>
-			Effect.map(listSegments(dir), ({ segments, lengths }) =>
-				boundsOf(segments, lengths),
-			);
+    const bounds = (dir: string): Effect.Effect<LogBounds, LogStoreError> =>
+      Effect.map(listSegments(dir), ({ segments, lengths }) => boundsOf(segments, lengths))
 
-		/**
-		 * The shell command `pipe-pane` runs: GNU `split` appending fixed-size segments, started
-		 * at the current end so a restarted writer continues the offsets. It runs under the tmux
-		 * server, so output keeps being logged while our server is down.
-		 */
-		const writerCommand = (dir: string) =>
-			Effect.map(bounds(dir), ({ end }) => {
-				const prefix = join(dir, segmentPrefix(end, config.segmentBytes));
-				return `exec split -b ${config.segmentBytes} -d -a 6 - ${quoteShellArg(prefix)}`;
-			});
+    /**
+     * The shell command `pipe-pane` runs: GNU `split` appending fixed-size segments, started
+     * at the current end so a restarted writer continues the offsets. It runs under the tmux
+     * server, so output keeps being logged while our server is down.
+     */
+    const writerCommand = (dir: string) =>
+      Effect.map(bounds(dir), ({ end }) => {
+        const prefix = join(dir, segmentPrefix(end, config.segmentBytes))
+        return `exec split -b ${config.segmentBytes} -d -a 6 - ${quoteShellArg(prefix)}`
+      })
 
-		/** Deletes the oldest whole segments past the retention cap. */
-		const prune = (dir: string) =>
-			Effect.gen(function* () {
-				const { segments, lengths } = yield* listSegments(dir);
-				const doomed = segmentsToPrune(segments, lengths, config.retainBytes);
-				yield* Effect.forEach(doomed, (name) =>
-					Effect.tryPromise({
-						try: () => unlink(join(dir, name)).catch(() => undefined),
-						catch: storeError(dir, `could not delete segment ${name}`),
-					}),
-				);
-				return doomed.length;
-			});
+    /** Deletes the oldest whole segments past the retention cap. */
+    const prune = (dir: string) =>
+      Effect.gen(function* () {
+        const { segments, lengths } = yield* listSegments(dir)
+        const doomed = segmentsToPrune(segments, lengths, config.retainBytes)
+        yield* Effect.forEach(doomed, (name) =>
+          Effect.tryPromise({
+            try: () => unlink(join(dir, name)).catch(() => undefined),
+            catch: storeError(dir, `could not delete segment ${name}`),
+          }),
+        )
+        return doomed.length
+      })
 
-		/** Follows a log from `from`: chunks as they are written, pulled one at a time. */
-		const tail = (
-			dir: string,
-			from: number,
-		): Stream.Stream<LogChunk, LogStoreError> => followLog(dir, from);
+    /** Follows a log from `from`: chunks as they are written, pulled one at a time. */
+    const tail = (dir: string, from: number): Stream.Stream<LogChunk, LogStoreError> =>
+      followLog(dir, from)
 
-		const remove = (dir: string) =>
-			Effect.tryPromise({
-				try: () => rm(dir, { recursive: true, force: true }),
-				catch: storeError(dir, "could not delete the log"),
-			});
+    const remove = (dir: string) =>
+      Effect.tryPromise({
+        try: () => rm(dir, { recursive: true, force: true }),
+        catch: storeError(dir, "could not delete the log"),
+      })
 
-		return {
-			runnersDir,
-			processDir,
-			ensureDir,
-			bounds,
-			writerCommand,
-			prune,
-			tail,
-			remove,
-			openReader: openLogReader,
-			watch: watchLogDir,
-		} as const;
-	}),
+    return {
+      runnersDir,
+      processDir,
+      ensureDir,
+      bounds,
+      writerCommand,
+      prune,
+      tail,
+      remove,
+      openReader: openLogReader,
+      watch: watchLogDir,
+    } as const
+  }),
 }) {}
 
-const watchLogDir = (
-	dir: string,
-): Effect.Effect<DirWatch, LogStoreError, Scope.Scope> =>
-	Effect.mapError(
-		watchDir(dir),
-		storeError(dir, "could not watch the log folder"),
-	);
+const watchLogDir = (dir: string): Effect.Effect<DirWatch, LogStoreError, Scope.Scope> =>
+  Effect.mapError(watchDir(dir), storeError(dir, "could not watch the log folder"))
 
 /** Follows a log from `from`: chunks as they are written, pulled one at a time. */
-export const followLog = (
-	dir: string,
-	from: number,
-): Stream.Stream<LogChunk, LogStoreError> =>
-	Stream.unwrapScoped(
-		Effect.gen(function* () {
-			const watch = yield* watchLogDir(dir);
-			const reader = yield* openLogReader(dir, from);
-			return Stream.repeatEffectOption(
-				Effect.gen(function* () {
-					for (;;) {
-						const seen = watch.version();
-						const chunk = yield* reader.read(CHUNK_BYTES);
-						if (chunk !== undefined) return chunk;
-						yield* watch.awaitChange(seen);
-					}
-				}).pipe(Effect.mapError(Option.some)),
-			);
-		}),
-	);
+export const followLog = (dir: string, from: number): Stream.Stream<LogChunk, LogStoreError> =>
+  Stream.unwrapScoped(
+    Effect.gen(function* () {
+      const watch = yield* watchLogDir(dir)
+      const reader = yield* openLogReader(dir, from)
+      return Stream.repeatEffectOption(
+        Effect.gen(function* () {
+          for (;;) {
+            const seen = watch.version()
+            const chunk = yield* reader.read(CHUNK_BYTES)
+            if (chunk !== undefined) return chunk
+            yield* watch.awaitChange(seen)
+          }
+        }).pipe(Effect.mapError(Option.some)),
+      )
+    }),
+  )

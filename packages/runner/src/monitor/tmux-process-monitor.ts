@@ -1,414 +1,378 @@
-import { readFile } from "node:fs/promises";
-import { constants as osConstants } from "node:os";
-import { join } from "node:path";
-import { Deferred, Duration, Effect, Layer, Stream } from "effect";
-import { RunnerConfig } from "../config.js";
-import {
-	type LogStoreError,
-	ProcessMonitorError,
-	type TmuxSessionError,
-} from "../domain/errors.js";
-import {
-	decodeSessionName,
-	type PaneId,
-	type ProcessId,
-} from "../domain/ids.js";
-import {
-	validateArgv,
-	validateCwd,
-	validateEnv,
-	validateSize,
-} from "../domain/validate.js";
-import { LogStore } from "../logs/log-store.js";
-import { writersDrained } from "../logs/writer-drain.js";
-import type {
-	ProcessMonitorHandle,
-	ProcessMonitorPort,
-	TmuxSessionInfo,
-} from "../ports.js";
-import { TmuxControlClient } from "../tmux/control-client.js";
-import { type PaneState, TmuxSessionManager } from "../tmux/session-manager.js";
-import { makeMonitorCore } from "./monitor-core.js";
-import { ProcessMonitorTag } from "./process-monitor-tag.js";
-import { descendantPids, isAlive, signalQuietly } from "./process-tree.js";
+import { readFile } from "node:fs/promises"
+import { constants as osConstants } from "node:os"
+import { join } from "node:path"
+import { Deferred, Duration, Effect, Layer, Queue, Stream } from "effect"
+import { RunnerConfig } from "../config.js"
+import { type LogStoreError, ProcessMonitorError, type TmuxSessionError } from "../domain/errors.js"
+import { decodeSessionName, type PaneId, type ProcessId } from "../domain/ids.js"
+import { validateArgv, validateCwd, validateEnv, validateSize } from "../domain/validate.js"
+import { LogStore } from "../logs/log-store.js"
+import { writersDrained } from "../logs/writer-drain.js"
+import type { ProcessMonitorHandle, ProcessMonitorPort, TmuxSessionInfo } from "../ports.js"
+import { TmuxControlClient } from "../tmux/control-client.js"
+import { type PaneState, TmuxSessionManager } from "../tmux/session-manager.js"
+import { makeExitWatchdog } from "./exit-watchdog.js"
+import { makeMonitorCore } from "./monitor-core.js"
+import { ProcessMonitorTag } from "./process-monitor-tag.js"
+import { descendantPids, isAlive, signalQuietly } from "./process-tree.js"
 
 const signalName = (n: number | null): string | null => {
-	if (n === null) return null;
-	const entry = Object.entries(osConstants.signals).find(([, v]) => v === n);
-	return entry?.[0] ?? `SIG${n}`;
-};
+  if (n === null) return null
+  const entry = Object.entries(osConstants.signals).find(([, v]) => v === n)
+  return entry?.[0] ?? `SIG${n}`
+}
 
 /** Parses the `exit` file the pane-died hook writes: `STATUS SIGNAL`, either may be empty. */
 export const parseExitFile = (text: string) => {
-	const [status = "", signal = ""] = text.trim().split(" ");
-	const code = status === "" ? null : Number(status);
-	const sig = signal === "" ? null : Number(signal);
-	return {
-		exitCode: code !== null && Number.isFinite(code) ? code : null,
-		signal: sig !== null && Number.isFinite(sig) ? signalName(sig) : null,
-	};
-};
+  // `STATUS SIGNAL` with one side empty: a leading space is meaningful, so no trim().
+  const [status = "", signal = ""] = text.replace(/\s+$/, "").split(" ")
+  const code = status === "" ? null : Number(status)
+  const sig = signal === "" ? null : Number(signal)
+  return {
+    exitCode: code !== null && Number.isFinite(code) ? code : null,
+    signal: sig !== null && Number.isFinite(sig) ? signalName(sig) : null,
+  }
+}
 
-const VANISH_HINTS = [
-	"%sessions-changed",
-	"%window-close",
-	"%unlinked-window-close",
-	"%exit",
-];
+const VANISH_HINTS = ["%sessions-changed", "%window-close", "%unlinked-window-close", "%exit"]
 
 /** `ProcessMonitorPort` over tmux: each process a detached session, output logged by `pipe-pane`. */
 export const makeTmuxProcessMonitor = Effect.gen(function* () {
-	const config = yield* RunnerConfig;
-	const client = yield* TmuxControlClient;
-	const sessions = yield* TmuxSessionManager;
-	const logs = yield* LogStore;
+  const config = yield* RunnerConfig
+  const client = yield* TmuxControlClient
+  const sessions = yield* TmuxSessionManager
+  const logs = yield* LogStore
+  const watchdog = yield* makeExitWatchdog(
+    Effect.ignore(client.execOne(["run-shell", "-b", "true"])),
+  )
 
-	const failWith =
-		(processId: string, message: string) =>
-		(cause: TmuxSessionError | LogStoreError) =>
-			new ProcessMonitorError({
-				processId,
-				message: `${message}: ${cause.message}`,
-				cause: cause.message,
-			});
+  const failWith =
+    (processId: string, message: string) => (cause: TmuxSessionError | LogStoreError) =>
+      new ProcessMonitorError({
+        processId,
+        message: `${message}: ${cause.message}`,
+        cause: cause.message,
+      })
 
-	/** Wires watching for one pane whose bytes already flow into `logDir`. */
-	const monitorPane = (
-		processId: ProcessId,
-		pane: PaneState,
-		logDir: string,
-		info: TmuxSessionInfo,
-		startActive: boolean,
-	) =>
-		Effect.gen(function* () {
-			const watch = yield* logs
-				.watch(logDir)
-				.pipe(Effect.mapError(failWith(processId, "could not watch the log")));
-			const core = yield* makeMonitorCore({
-				processId,
-				logDir,
-				source: "pty",
-				watch,
-				logs,
-				activity: {
-					idleMs: config.idleThresholdMs,
-					confirmMs: config.activeConfirmMs,
-				},
-				startActive,
-				writerDrained: () => writersDrained(logDir),
-			});
+  /** Wires watching for one pane whose bytes already flow into `logDir`. */
+  const monitorPane = (
+    processId: ProcessId,
+    pane: PaneState,
+    logDir: string,
+    info: TmuxSessionInfo,
+    startActive: boolean,
+  ) =>
+    Effect.gen(function* () {
+      const watch = yield* logs
+        .watch(logDir)
+        .pipe(Effect.mapError(failWith(processId, "could not watch the log")))
+      const core = yield* makeMonitorCore({
+        processId,
+        logDir,
+        source: "pty",
+        watch,
+        logs,
+        activity: {
+          idleMs: config.idleThresholdMs,
+          confirmMs: config.activeConfirmMs,
+        },
+        startActive,
+        writerDrained: () => writersDrained(logDir),
+        onActivityChange: (state) => (state === "idle" ? watchdog.poke : Effect.void),
+      })
 
-			const readExitFile = Effect.promise(() =>
-				readFile(join(logDir, "exit"), "utf8").catch(() => undefined),
-			);
-			const checkExit = Effect.gen(function* () {
-				const text = yield* readExitFile;
-				if (text === undefined) return false;
-				const { exitCode, signal } = parseExitFile(text);
-				yield* core.recordExit(exitCode, signal);
-				return true;
-			});
+      const readExitFile = Effect.promise(() =>
+        readFile(join(logDir, "exit"), "utf8").catch(() => undefined),
+      )
+      const checkExit = Effect.gen(function* () {
+        const text = yield* readExitFile
+        if (text === undefined) return false
+        const { exitCode, signal } = parseExitFile(text)
+        yield* core.recordExit(exitCode, signal)
+        return true
+      })
 
-			/** The pane is gone without an exit file: killed with its session, or tmux died. */
-			const checkVanished = Effect.gen(function* () {
-				if (yield* core.exited) return;
-				const state = yield* sessions
-					.paneState(pane.paneId)
-					.pipe(Effect.orElseSucceed(() => "unknown" as const));
-				if (state === "unknown" || state !== undefined) return;
-				// The hook may still be writing the exit file of a pane that died just before.
-				yield* Effect.sleep("50 millis");
-				if (yield* checkExit) return;
-				yield* core.publish({
-					_tag: "error",
-					error: new ProcessMonitorError({
-						processId,
-						message: `tmux session ${info.name} of ${processId} vanished (killed outside Geppetto, or the tmux server is gone)`,
-					}),
-				});
-				yield* core.recordExit(null, "SIGHUP");
-			});
+      /** The pane is gone without an exit file: killed with its session, or tmux died. */
+      const checkVanished = Effect.gen(function* () {
+        if (yield* core.exited) return
+        const state = yield* sessions
+          .paneState(pane.paneId)
+          .pipe(Effect.orElseSucceed(() => "unknown" as const))
+        if (state === "unknown" || state !== undefined) return
+        // The hook may still be writing the exit file of a pane that died just before.
+        yield* Effect.sleep("50 millis")
+        if (yield* checkExit) return
+        yield* core.publish({
+          _tag: "error",
+          error: new ProcessMonitorError({
+            processId,
+            message: `tmux session ${info.name} of ${processId} vanished (killed outside Geppetto, or the tmux server is gone)`,
+          }),
+        })
+        yield* core.recordExit(null, "SIGHUP")
+      })
 
-			// Exit file written by the hook: watched, and checked once now for an exit we slept through.
-			const exitSignal = yield* Deferred.make<void>();
-			const stop = watch.onChange((filename) => {
-				if (filename === "exit") Deferred.unsafeDone(exitSignal, Effect.void);
-			});
-			yield* Effect.addFinalizer(() => Effect.sync(stop));
-			yield* Effect.forkScoped(
-				Effect.gen(function* () {
-					if (yield* checkExit) return;
-					yield* Deferred.await(exitSignal);
-					yield* checkExit;
-				}),
-			);
-			if (pane.dead && pane.logDir !== logDir) {
-				// Adopted after it died: tmux still knows the status.
-				yield* core.recordExit(pane.deadStatus, signalName(pane.deadSignal));
-			}
+      // Retention: pruned when the writer starts a new segment, and once now for what
+      // accumulated while we were away. Never on a timer.
+      const pruneSignal = yield* Queue.sliding<void>(1)
+      let lastSegment = ""
+      const stopPruneWatch = watch.onChange((filename) => {
+        if (filename.startsWith("out-") && filename !== lastSegment) {
+          lastSegment = filename
+          Queue.unsafeOffer(pruneSignal, undefined)
+        }
+      })
+      yield* Effect.addFinalizer(() => Effect.sync(stopPruneWatch))
+      yield* Effect.forkScoped(
+        Effect.forever(Effect.zipRight(Effect.ignore(logs.prune(logDir)), Queue.take(pruneSignal))),
+      )
 
-			// Session disappearance: re-checked only when tmux says sessions or windows changed.
-			const notifications = yield* client.subscribe;
-			yield* Effect.forkScoped(
-				Stream.fromQueue(notifications).pipe(
-					Stream.filter(
-						(n) =>
-							n._tag === "disconnected" ||
-							VANISH_HINTS.some((h) => n.line.startsWith(h)),
-					),
-					Stream.debounce(Duration.millis(20)),
-					Stream.runForEach(() => checkVanished),
-					Effect.raceFirst(core.awaitExit),
-				),
-			);
-			return core;
-		});
+      // Exit file written by the hook: watched, and checked once now for an exit we slept through.
+      const exitSignal = yield* Deferred.make<void>()
+      const stop = watch.onChange((filename) => {
+        if (filename === "exit") Deferred.unsafeDone(exitSignal, Effect.void)
+      })
+      yield* Effect.addFinalizer(() => Effect.sync(stop))
+      yield* Effect.forkScoped(
+        Effect.gen(function* () {
+          if (yield* checkExit) return
+          yield* Deferred.await(exitSignal)
+          yield* checkExit
+        }),
+      )
+      if (pane.dead && pane.logDir !== logDir) {
+        // Adopted after it died: tmux still knows the status.
+        yield* core.recordExit(pane.deadStatus, signalName(pane.deadSignal))
+      }
 
-	const buildHandle = (
-		processId: ProcessId,
-		pane: PaneState,
-		info: TmuxSessionInfo,
-		core: Effect.Effect.Success<ReturnType<typeof monitorPane>>,
-		paneDirs: ReadonlyMap<PaneId, string>,
-	): ProcessMonitorHandle => {
-		const terminate = Effect.gen(function* () {
-			const grace = Duration.millis(config.terminateGraceMs);
-			const waitExit = (d: Duration.Duration) =>
-				core.awaitExit.pipe(
-					Effect.as(true),
-					Effect.timeoutTo({
-						duration: d,
-						onSuccess: (b) => b,
-						onTimeout: () => false,
-					}),
-				);
-			const pids = yield* Effect.promise(() => descendantPids(pane.pid));
-			if (!(yield* core.exited)) {
-				yield* Effect.ignore(sessions.sendKeys(pane.paneId, ["C-c"]));
-				if (!(yield* waitExit(grace))) {
-					signalQuietly(-pane.pid, "SIGTERM");
-					signalQuietly(pane.pid, "SIGTERM");
-					if (!(yield* waitExit(grace))) {
-						yield* Effect.ignore(sessions.killSession(info.sessionId));
-						signalQuietly(-pane.pid, "SIGKILL");
-						yield* core.recordExit(null, "SIGKILL");
-					}
-				}
-			}
-			yield* core.settleLog(1_000);
-			yield* Effect.ignore(sessions.killSession(info.sessionId));
-			// Anything that escaped its process group and ignored SIGHUP.
-			for (const pid of [pane.pid, ...pids])
-				if (isAlive(pid)) signalQuietly(pid, "SIGKILL");
-		}).pipe(Effect.withSpan("ProcessMonitor.terminate"));
+      const watched = {
+        pid: pane.pid,
+        exited: core.exited,
+        statusLost: Effect.zipRight(
+          core.publish({
+            _tag: "error",
+            error: new ProcessMonitorError({
+              processId,
+              message: `tmux lost the exit status of ${processId} (pane ${pane.paneId})`,
+            }),
+          }),
+          core.recordExit(null, null),
+        ),
+      }
+      yield* watchdog.watch(watched)
+      yield* Effect.addFinalizer(() => watchdog.unwatch(watched))
 
-		return {
-			processId,
-			sessionInfo: info,
-			events: core.eventsFrom(0),
-			eventsFrom: core.eventsFrom,
-			output: (offset, paneId) =>
-				logs.tail(
-					paneId === undefined
-						? core.logDir
-						: (paneDirs.get(paneId) ?? core.logDir),
-					offset,
-				),
-			logBounds: logs.bounds(core.logDir),
-			getActivityState: core.activity,
-			awaitExit: core.awaitExit,
-			write: (data) =>
-				sessions
-					.sendKeysHex(pane.paneId, data)
-					.pipe(Effect.mapError(failWith(processId, "could not send input"))),
-			terminate,
-		};
-	};
+      // Session disappearance: re-checked only when tmux says sessions or windows changed.
+      const notifications = yield* client.subscribe
+      yield* Effect.forkScoped(
+        Stream.fromQueue(notifications).pipe(
+          Stream.filter(
+            (n) => n._tag === "disconnected" || VANISH_HINTS.some((h) => n.line.startsWith(h)),
+          ),
+          Stream.debounce(Duration.millis(20)),
+          Stream.runForEach(() => checkVanished),
+          Effect.raceFirst(core.awaitExit),
+        ),
+      )
+      return core
+    })
 
-	const sessionInfoOf = (
-		panes: ReadonlyArray<PaneState>,
-		primary: PaneState,
-	): TmuxSessionInfo => ({
-		name: primary.sessionName,
-		sessionId: primary.sessionId,
-		windowId: primary.windowId,
-		paneId: primary.paneId,
-		panes: panes.map((p) => ({ id: p.paneId, cols: p.cols, rows: p.rows })),
-		attachCommand: sessions.attachCommand(primary.sessionName),
-	});
+  const buildHandle = (
+    processId: ProcessId,
+    pane: PaneState,
+    info: TmuxSessionInfo,
+    core: Effect.Effect.Success<ReturnType<typeof monitorPane>>,
+    paneDirs: ReadonlyMap<PaneId, string>,
+  ): ProcessMonitorHandle => {
+    const terminate = Effect.gen(function* () {
+      const grace = Duration.millis(config.terminateGraceMs)
+      const waitExit = (d: Duration.Duration) =>
+        core.awaitExit.pipe(
+          Effect.as(true),
+          Effect.timeoutTo({
+            duration: d,
+            onSuccess: (b) => b,
+            onTimeout: () => false,
+          }),
+        )
+      const pids = yield* Effect.promise(() => descendantPids(pane.pid))
+      if (!(yield* core.exited)) {
+        yield* Effect.ignore(sessions.sendKeys(pane.paneId, ["C-c"]))
+        if (!(yield* waitExit(grace))) {
+          signalQuietly(-pane.pid, "SIGTERM")
+          signalQuietly(pane.pid, "SIGTERM")
+          if (!(yield* waitExit(grace))) {
+            yield* Effect.ignore(sessions.killSession(info.sessionId))
+            signalQuietly(-pane.pid, "SIGKILL")
+            yield* core.recordExit(null, "SIGKILL")
+          }
+        }
+      }
+      yield* core.settleLog(1_000)
+      yield* Effect.ignore(sessions.killSession(info.sessionId))
+      // Anything that escaped its process group and ignored SIGHUP.
+      for (const pid of [pane.pid, ...pids]) if (isAlive(pid)) signalQuietly(pid, "SIGKILL")
+    }).pipe(Effect.withSpan("ProcessMonitor.terminate"))
 
-	const spawn: ProcessMonitorPort["spawn"] = Effect.fn("ProcessMonitor.spawn")(
-		function* (command, args, options) {
-			const { processId } = options;
-			const argv = [command, ...args];
-			const cwd = options.cwd ?? process.cwd();
-			const env = options.env ?? {};
-			const cols = options.cols ?? 120;
-			const rows = options.rows ?? 32;
-			yield* validateArgv(argv);
-			yield* validateEnv(env);
-			yield* validateSize(cols, rows);
-			yield* validateCwd(cwd);
-			const name = yield* decodeSessionName(
-				options.sessionName ?? processId.replaceAll(".", "_"),
-				"name",
-			);
-			for (const key of Object.keys(options.metadata ?? {})) {
-				if (!/^[a-z][a-z0-9-]{0,31}$/.test(key)) {
-					return yield* new ProcessMonitorError({
-						processId,
-						message: `metadata key ${JSON.stringify(key)} is not a valid option name`,
-					});
-				}
-			}
-			const logDir = logs.processDir(processId);
-			const existing = yield* logs
-				.bounds(logDir)
-				.pipe(
-					Effect.mapError(failWith(processId, "could not read the log folder")),
-				);
-			if (existing.end > 0) {
-				return yield* new ProcessMonitorError({
-					processId,
-					message: `process ${processId} already has a log; ids are never reused`,
-				});
-			}
-			yield* logs
-				.ensureDir(logDir)
-				.pipe(
-					Effect.mapError(
-						failWith(processId, "could not create the log folder"),
-					),
-				);
-			const writerCommand = yield* logs
-				.writerCommand(logDir)
-				.pipe(
-					Effect.mapError(failWith(processId, "could not plan the log writer")),
-				);
-			// Watch before the session exists, so the first byte and an instant exit are both seen.
-			yield* logs
-				.watch(logDir)
-				.pipe(Effect.mapError(failWith(processId, "could not watch the log")));
-			const pane = yield* sessions
-				.createSession({
-					name,
-					argv,
-					cwd,
-					env,
-					cols,
-					rows,
-					metadata: { id: processId, ...options.metadata },
-					logDir,
-					writerCommand,
-				})
-				.pipe(
-					Effect.mapError(
-						failWith(
-							processId,
-							`could not start ${command} in tmux session ${name}`,
-						),
-					),
-				);
-			const info = sessionInfoOf([pane], pane);
-			const core = yield* monitorPane(processId, pane, logDir, info, true);
-			return buildHandle(
-				processId,
-				pane,
-				info,
-				core,
-				new Map([[pane.paneId, logDir]]),
-			);
-		},
-	);
+    return {
+      processId,
+      sessionInfo: info,
+      events: core.eventsFrom(0),
+      eventsFrom: core.eventsFrom,
+      output: (offset, paneId) =>
+        logs.tail(
+          paneId === undefined ? core.logDir : (paneDirs.get(paneId) ?? core.logDir),
+          offset,
+        ),
+      logBounds: logs.bounds(core.logDir),
+      getActivityState: core.activity,
+      awaitExit: core.awaitExit,
+      write: (data) =>
+        sessions.sendKeysHex(pane.paneId, data).pipe(
+          Effect.mapError(failWith(processId, "could not send input")),
+          // Input is when exits happen (C-d, "q", "exit"): let the watchdog look soon after.
+          Effect.zipLeft(watchdog.poke),
+        ),
+      terminate,
+    }
+  }
 
-	const monitorExisting: ProcessMonitorPort["monitorExisting"] = Effect.fn(
-		"ProcessMonitor.monitorExisting",
-	)(function* (sessionName, options) {
-		const { processId } = options;
-		const sessionId = yield* sessions
-			.sessionIdByName(sessionName)
-			.pipe(
-				Effect.mapError(
-					failWith(processId, `could not look up tmux session ${sessionName}`),
-				),
-			);
-		if (sessionId === undefined) {
-			return yield* new ProcessMonitorError({
-				processId,
-				message: `there is no tmux session named ${JSON.stringify(sessionName)}`,
-			});
-		}
-		const panes = yield* sessions
-			.panesOfSession(sessionId)
-			.pipe(
-				Effect.mapError(
-					failWith(processId, `could not list the panes of ${sessionName}`),
-				),
-			);
-		const primary = panes.find((p) => p.active) ?? panes[0];
-		if (primary === undefined) {
-			return yield* new ProcessMonitorError({
-				processId,
-				message: `tmux session ${sessionName} has no panes`,
-			});
-		}
-		const root = logs.processDir(processId);
-		const paneDirs = new Map<PaneId, string>();
-		const unpiped: PaneState[] = [];
-		for (const pane of panes) {
-			const dir =
-				pane === primary ? root : join(root, "panes", pane.paneId.slice(1));
-			paneDirs.set(pane.paneId, dir);
-			yield* logs
-				.ensureDir(dir)
-				.pipe(
-					Effect.mapError(
-						failWith(processId, "could not create the log folder"),
-					),
-				);
-			if (pane.logDir === dir) continue; // ours already: the writer kept logging while we were away
-			if (pane.piped) {
-				unpiped.push(pane); // someone else's pipe: never clobber it
-				continue;
-			}
-			const writer = yield* logs
-				.writerCommand(dir)
-				.pipe(
-					Effect.mapError(failWith(processId, "could not plan the log writer")),
-				);
-			yield* sessions
-				.wirePane(pane.paneId, dir, writer)
-				.pipe(
-					Effect.mapError(
-						failWith(processId, `could not pipe pane ${pane.paneId}`),
-					),
-				);
-		}
-		const info = sessionInfoOf(panes, primary);
-		const core = yield* monitorPane(
-			processId,
-			primary,
-			root,
-			info,
-			primary.logDir !== root,
-		);
-		for (const pane of unpiped) {
-			yield* core.publish({
-				_tag: "error",
-				error: new ProcessMonitorError({
-					processId,
-					message: `pane ${pane.paneId} of ${sessionName} already pipes its output elsewhere; Geppetto leaves that pipe alone and cannot log this pane`,
-				}),
-			});
-		}
-		return buildHandle(processId, primary, info, core, paneDirs);
-	});
+  const sessionInfoOf = (panes: ReadonlyArray<PaneState>, primary: PaneState): TmuxSessionInfo => ({
+    name: primary.sessionName,
+    sessionId: primary.sessionId,
+    windowId: primary.windowId,
+    paneId: primary.paneId,
+    panes: panes.map((p) => ({ id: p.paneId, cols: p.cols, rows: p.rows })),
+    attachCommand: sessions.attachCommand(primary.sessionName),
+  })
 
-	return { spawn, monitorExisting } satisfies ProcessMonitorPort;
-});
+  const spawn: ProcessMonitorPort["spawn"] = Effect.fn("ProcessMonitor.spawn")(
+    function* (command, args, options) {
+      const { processId } = options
+      const argv = [command, ...args]
+      const cwd = options.cwd ?? process.cwd()
+      const env = options.env ?? {}
+      const cols = options.cols ?? 120
+      const rows = options.rows ?? 32
+      yield* validateArgv(argv)
+      yield* validateEnv(env)
+      yield* validateSize(cols, rows)
+      yield* validateCwd(cwd)
+      const name = yield* decodeSessionName(
+        options.sessionName ?? processId.replaceAll(".", "_"),
+        "name",
+      )
+      for (const key of Object.keys(options.metadata ?? {})) {
+        if (!/^[a-z][a-z0-9-]{0,31}$/.test(key)) {
+          return yield* new ProcessMonitorError({
+            processId,
+            message: `metadata key ${JSON.stringify(key)} is not a valid option name`,
+          })
+        }
+      }
+      const logDir = logs.processDir(processId)
+      const existing = yield* logs
+        .bounds(logDir)
+        .pipe(Effect.mapError(failWith(processId, "could not read the log folder")))
+      if (existing.end > 0) {
+        return yield* new ProcessMonitorError({
+          processId,
+          message: `process ${processId} already has a log; ids are never reused`,
+        })
+      }
+      yield* logs
+        .ensureDir(logDir)
+        .pipe(Effect.mapError(failWith(processId, "could not create the log folder")))
+      const writerCommand = yield* logs
+        .writerCommand(logDir)
+        .pipe(Effect.mapError(failWith(processId, "could not plan the log writer")))
+      // Watch before the session exists, so the first byte and an instant exit are both seen.
+      yield* logs
+        .watch(logDir)
+        .pipe(Effect.mapError(failWith(processId, "could not watch the log")))
+      const pane = yield* sessions
+        .createSession({
+          name,
+          argv,
+          cwd,
+          env,
+          cols,
+          rows,
+          metadata: { id: processId, ...options.metadata },
+          logDir,
+          writerCommand,
+        })
+        .pipe(
+          Effect.mapError(
+            failWith(processId, `could not start ${command} in tmux session ${name}`),
+          ),
+        )
+      const info = sessionInfoOf([pane], pane)
+      const core = yield* monitorPane(processId, pane, logDir, info, true)
+      return buildHandle(processId, pane, info, core, new Map([[pane.paneId, logDir]]))
+    },
+  )
+
+  const monitorExisting: ProcessMonitorPort["monitorExisting"] = Effect.fn(
+    "ProcessMonitor.monitorExisting",
+  )(function* (sessionName, options) {
+    const { processId } = options
+    const sessionId = yield* sessions
+      .sessionIdByName(sessionName)
+      .pipe(Effect.mapError(failWith(processId, `could not look up tmux session ${sessionName}`)))
+    if (sessionId === undefined) {
+      return yield* new ProcessMonitorError({
+        processId,
+        message: `there is no tmux session named ${JSON.stringify(sessionName)}`,
+      })
+    }
+    const panes = yield* sessions
+      .panesOfSession(sessionId)
+      .pipe(Effect.mapError(failWith(processId, `could not list the panes of ${sessionName}`)))
+    const primary = panes.find((p) => p.active) ?? panes[0]
+    if (primary === undefined) {
+      return yield* new ProcessMonitorError({
+        processId,
+        message: `tmux session ${sessionName} has no panes`,
+      })
+    }
+    const root = logs.processDir(processId)
+    const paneDirs = new Map<PaneId, string>()
+    const unpiped: PaneState[] = []
+    for (const pane of panes) {
+      const dir = pane === primary ? root : join(root, "panes", pane.paneId.slice(1))
+      paneDirs.set(pane.paneId, dir)
+      yield* logs
+        .ensureDir(dir)
+        .pipe(Effect.mapError(failWith(processId, "could not create the log folder")))
+      if (pane.logDir === dir) continue // ours already: the writer kept logging while we were away
+      if (pane.piped) {
+        unpiped.push(pane) // someone else's pipe: never clobber it
+        continue
+      }
+      const writer = yield* logs
+        .writerCommand(dir)
+        .pipe(Effect.mapError(failWith(processId, "could not plan the log writer")))
+      yield* sessions
+        .wirePane(pane.paneId, dir, writer)
+        .pipe(Effect.mapError(failWith(processId, `could not pipe pane ${pane.paneId}`)))
+    }
+    const info = sessionInfoOf(panes, primary)
+    const core = yield* monitorPane(processId, primary, root, info, primary.logDir !== root)
+    for (const pane of unpiped) {
+      yield* core.publish({
+        _tag: "error",
+        error: new ProcessMonitorError({
+          processId,
+          message: `pane ${pane.paneId} of ${sessionName} already pipes its output elsewhere; Geppetto leaves that pipe alone and cannot log this pane`,
+        }),
+      })
+    }
+    return buildHandle(processId, primary, info, core, paneDirs)
+  })
+
+  return { spawn, monitorExisting } satisfies ProcessMonitorPort
+})
 
 /** The tmux-backed `ProcessMonitorPort`. */
-export const TmuxProcessMonitorLive = Layer.effect(
-	ProcessMonitorTag,
-	makeTmuxProcessMonitor,
-);
+export const TmuxProcessMonitorLive = Layer.scoped(ProcessMonitorTag, makeTmuxProcessMonitor)

@@ -1,17 +1,16 @@
-import { spawn } from "node:child_process";
-import { Effect } from "effect";
-import { TmuxSessionError } from "../domain/errors.js";
+import { spawn } from "node:child_process"
+import { Effect } from "effect"
+import { TmuxSessionError } from "../domain/errors.js"
 
 export interface OneOffResult {
-	readonly stdout: string;
-	readonly stderr: string;
-	readonly code: number | null;
+  readonly stdout: string
+  readonly stderr: string
+  readonly code: number | null
 }
 
 /** The tmux argv prefix that selects our server: `-L NAME` or the user's default. */
-export const tmuxServerArgs = (
-	socket: string | undefined,
-): ReadonlyArray<string> => (socket === undefined ? [] : ["-L", socket]);
+export const tmuxServerArgs = (socket: string | undefined): ReadonlyArray<string> =>
+  socket === undefined ? [] : ["-L", socket]
 
 /**
  * Runs one `tmux` process with an argv array (never a shell). Only for what must work
@@ -19,39 +18,39 @@ export const tmuxServerArgs = (
  * carries user data: tmux joins argv words ending in `;` into command separators.
  */
 export const runTmuxOnce = (
-	socket: string | undefined,
-	args: ReadonlyArray<string>,
-	what: string,
+  socket: string | undefined,
+  args: ReadonlyArray<string>,
+  what: string,
 ): Effect.Effect<OneOffResult, TmuxSessionError> =>
-	Effect.async<OneOffResult, TmuxSessionError>((resume) => {
-		const child = spawn("tmux", [...tmuxServerArgs(socket), ...args], {
-			stdio: ["ignore", "pipe", "pipe"],
-		});
-		const out: Buffer[] = [];
-		const err: Buffer[] = [];
-		child.stdout.on("data", (b: Buffer) => out.push(b));
-		child.stderr.on("data", (b: Buffer) => err.push(b));
-		child.on("error", (cause) =>
-			resume(
-				Effect.fail(
-					new TmuxSessionError({
-						sessionName: what,
-						message: `could not run tmux for ${what}: ${cause.message} (is tmux >= 3.2 installed?)`,
-						cause: cause.message,
-					}),
-				),
-			),
-		);
-		child.on("close", (code) =>
-			resume(
-				Effect.succeed({
-					stdout: Buffer.concat(out).toString("utf8"),
-					stderr: Buffer.concat(err).toString("utf8"),
-					code,
-				}),
-			),
-		);
-		return Effect.sync(() => {
-			child.kill("SIGKILL");
-		});
-	});
+  Effect.async<OneOffResult, TmuxSessionError>((resume) => {
+    const child = spawn("tmux", [...tmuxServerArgs(socket), ...args], {
+      stdio: ["ignore", "pipe", "pipe"],
+    })
+    const out: Buffer[] = []
+    const err: Buffer[] = []
+    child.stdout.on("data", (b: Buffer) => out.push(b))
+    child.stderr.on("data", (b: Buffer) => err.push(b))
+    child.on("error", (cause) =>
+      resume(
+        Effect.fail(
+          new TmuxSessionError({
+            sessionName: what,
+            message: `could not run tmux for ${what}: ${cause.message} (is tmux >= 3.2 installed?)`,
+            cause: cause.message,
+          }),
+        ),
+      ),
+    )
+    child.on("close", (code) =>
+      resume(
+        Effect.succeed({
+          stdout: Buffer.concat(out).toString("utf8"),
+          stderr: Buffer.concat(err).toString("utf8"),
+          code,
+        }),
+      ),
+    )
+    return Effect.sync(() => {
+      child.kill("SIGKILL")
+    })
+  })

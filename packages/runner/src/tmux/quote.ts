@@ -11,41 +11,39 @@
  * becomes its own double-quoted octal escape (which can neither start with `~` nor hold `$`).
  */
 export const quoteTmuxArg = (value: string): string => {
-	if (value.includes("\0")) {
-		// A NUL would cut the C string inside tmux; callers validate it away first.
-		throw new Error("tmux arguments cannot contain NUL");
-	}
-	if (value === "") return "''";
-	let out = "";
-	let run = "";
-	const flush = () => {
-		if (run !== "") out += `'${run}'`;
-		run = "";
-	};
-	for (const char of value) {
-		const code = char.codePointAt(0) ?? 0;
-		if (char === "'" || code < 0x20 || code === 0x7f) {
-			flush();
-			out += `"\\${code.toString(8).padStart(3, "0")}"`;
-		} else {
-			run += char;
-		}
-	}
-	flush();
-	return out;
-};
+  if (value.includes("\0")) {
+    // A NUL would cut the C string inside tmux; callers validate it away first.
+    throw new Error("tmux arguments cannot contain NUL")
+  }
+  if (value === "") return "''"
+  let out = ""
+  let run = ""
+  const flush = () => {
+    if (run !== "") out += `'${run}'`
+    run = ""
+  }
+  for (const char of value) {
+    const code = char.codePointAt(0) ?? 0
+    if (char === "'" || code < 0x20 || code === 0x7f) {
+      flush()
+      out += `"\\${code.toString(8).padStart(3, "0")}"`
+    } else {
+      run += char
+    }
+  }
+  flush()
+  return out
+}
 
 /** One tmux command line: each argument quoted, words joined by spaces. */
 export const tmuxCommandLine = (argv: ReadonlyArray<string>): string =>
-	argv.map(quoteTmuxArg).join(" ");
+  argv.map(quoteTmuxArg).join(" ")
 
 /**
  * Escape for arguments tmux expands as formats (`new-session -c`, `pipe-pane`, `run-shell`):
  * `#` starts a format (`#{...}`, `#(...)` runs a shell command), `##` is a literal `#`.
  */
-export const escapeTmuxFormat = (value: string): string =>
-	value.replaceAll("#", "##");
+export const escapeTmuxFormat = (value: string): string => value.replaceAll("#", "##")
 
 /** POSIX sh single-quoting, for the few shell commands tmux itself runs for us. */
-export const quoteShellArg = (value: string): string =>
-	`'${value.replaceAll("'", `'\\''`)}'`;
+export const quoteShellArg = (value: string): string => `'${value.replaceAll("'", `'\\''`)}'`

@@ -1,88 +1,91 @@
-import { Effect } from "effect";
-import { TmuxSessionError } from "../domain/errors.js";
-import { isPaneId, PaneId as makePaneId, type PaneId } from "../domain/ids.js";
-import type { TmuxSessionListing, TmuxSessionManagerPort } from "../ports.js";
-import { CONTROL_SESSION, TmuxControlClient } from "./control-client.js";
-import { escapeTmuxFormat, quoteShellArg, tmuxCommandLine } from "./quote.js";
+import { execFile } from "node:child_process"
+import { constants as fsConstants } from "node:fs"
+import { open, unlink } from "node:fs/promises"
+import { join } from "node:path"
+import { Effect } from "effect"
+import { TmuxSessionError } from "../domain/errors.js"
+import { isPaneId, PaneId as makePaneId, type PaneId } from "../domain/ids.js"
+import type { TmuxSessionListing, TmuxSessionManagerPort } from "../ports.js"
+import { CONTROL_SESSION, TmuxControlClient } from "./control-client.js"
+import { escapeTmuxFormat, quoteShellArg, tmuxCommandLine } from "./quote.js"
 
 /** Field separator in our `-F` formats: a byte no session name or command holds. */
-const SEP = "\x1f";
-const OPTION_PREFIX = "@geppetto-";
+const SEP = "\x1f"
+const OPTION_PREFIX = "@geppetto-"
 /** Session options we read back on every listing (tmux has no "all user options" format). */
-export const METADATA_KEYS = ["id", "provider", "meta"] as const;
+export const METADATA_KEYS = ["id", "provider", "meta"] as const
 
 export interface PaneState {
-	readonly paneId: PaneId;
-	readonly sessionId: string;
-	readonly sessionName: string;
-	readonly windowId: string;
-	readonly pid: number;
-	readonly dead: boolean;
-	readonly deadStatus: number | null;
-	readonly deadSignal: number | null;
-	readonly piped: boolean;
-	readonly cols: number;
-	readonly rows: number;
-	readonly currentCommand: string;
-	readonly active: boolean;
-	/** The log folder our writer pipes this pane into, if it is ours. */
-	readonly logDir: string | undefined;
+  readonly paneId: PaneId
+  readonly sessionId: string
+  readonly sessionName: string
+  readonly windowId: string
+  readonly pid: number
+  readonly dead: boolean
+  readonly deadStatus: number | null
+  readonly deadSignal: number | null
+  readonly piped: boolean
+  readonly cols: number
+  readonly rows: number
+  readonly currentCommand: string
+  readonly active: boolean
+  /** The log folder our writer pipes this pane into, if it is ours. */
+  readonly logDir: string | undefined
 }
 
 const PANE_FORMAT = [
-	"#{pane_id}",
-	"#{session_id}",
-	"#{session_name}",
-	"#{window_id}",
-	"#{pane_pid}",
-	"#{pane_dead}",
-	"#{pane_dead_status}",
-	"#{pane_dead_signal}",
-	"#{pane_pipe}",
-	"#{pane_width}",
-	"#{pane_height}",
-	"#{pane_current_command}",
-	"#{pane_active}",
-	"#{@geppetto-log}",
-].join(SEP);
+  "#{pane_id}",
+  "#{session_id}",
+  "#{session_name}",
+  "#{window_id}",
+  "#{pane_pid}",
+  "#{pane_dead}",
+  "#{pane_dead_status}",
+  "#{pane_dead_signal}",
+  "#{pane_pipe}",
+  "#{pane_width}",
+  "#{pane_height}",
+  "#{pane_current_command}",
+  "#{pane_active}",
+  "#{@geppetto-log}",
+].join(SEP)
 
-const intOrNull = (s: string | undefined) =>
-	s === undefined || s === "" ? null : Number(s);
+const intOrNull = (s: string | undefined) => (s === undefined || s === "" ? null : Number(s))
 
 const parsePane = (line: string): PaneState | undefined => {
-	const f = line.split(SEP);
-	const paneId = f[0] ?? "";
-	if (!isPaneId(paneId)) return undefined;
-	return {
-		paneId: makePaneId(paneId),
-		sessionId: f[1] ?? "",
-		sessionName: f[2] ?? "",
-		windowId: f[3] ?? "",
-		pid: Number(f[4] ?? 0),
-		dead: f[5] === "1",
-		deadStatus: intOrNull(f[6]),
-		deadSignal: intOrNull(f[7]),
-		piped: f[8] === "1",
-		cols: Number(f[9] ?? 0),
-		rows: Number(f[10] ?? 0),
-		currentCommand: f[11] ?? "",
-		active: f[12] === "1",
-		logDir: f[13] === "" || f[13] === undefined ? undefined : f[13],
-	};
-};
+  const f = line.split(SEP)
+  const paneId = f[0] ?? ""
+  if (!isPaneId(paneId)) return undefined
+  return {
+    paneId: makePaneId(paneId),
+    sessionId: f[1] ?? "",
+    sessionName: f[2] ?? "",
+    windowId: f[3] ?? "",
+    pid: Number(f[4] ?? 0),
+    dead: f[5] === "1",
+    deadStatus: intOrNull(f[6]),
+    deadSignal: intOrNull(f[7]),
+    piped: f[8] === "1",
+    cols: Number(f[9] ?? 0),
+    rows: Number(f[10] ?? 0),
+    currentCommand: f[11] ?? "",
+    active: f[12] === "1",
+    logDir: f[13] === "" || f[13] === undefined ? undefined : f[13],
+  }
+}
 
 export interface CreateSessionSpec {
-	readonly name: string;
-	readonly argv: ReadonlyArray<string>;
-	readonly cwd: string;
-	readonly env: Readonly<Record<string, string>>;
-	readonly cols: number;
-	readonly rows: number;
-	readonly metadata: Readonly<Record<string, string>>;
-	/** Folder the pane's writer logs into; also where the exit hook writes `exit`. */
-	readonly logDir: string;
-	/** Shell command for `pipe-pane` (the segment writer). */
-	readonly writerCommand: string;
+  readonly name: string
+  readonly argv: ReadonlyArray<string>
+  readonly cwd: string
+  readonly env: Readonly<Record<string, string>>
+  readonly cols: number
+  readonly rows: number
+  readonly metadata: Readonly<Record<string, string>>
+  /** Folder the pane's writer logs into; also where the exit hook writes `exit`. */
+  readonly logDir: string
+  /** Shell command for `pipe-pane` (the segment writer). */
+  readonly writerCommand: string
 }
 
 /**
@@ -91,259 +94,255 @@ export interface CreateSessionSpec {
  * the tmux server, so an exit is recorded even while our server is down.
  */
 export const exitHookCommand = (logDir: string): string => {
-	const tmp = escapeTmuxFormat(quoteShellArg(`${logDir}/exit.tmp`));
-	const final = escapeTmuxFormat(quoteShellArg(`${logDir}/exit`));
-	const shell = `printf '%s %s' '#{pane_dead_status}' '#{pane_dead_signal}' > ${tmp} && mv -f ${tmp} ${final}`;
-	return tmuxCommandLine(["run-shell", "-b", shell]);
-};
+  const tmp = escapeTmuxFormat(quoteShellArg(`${logDir}/exit.tmp`))
+  const final = escapeTmuxFormat(quoteShellArg(`${logDir}/exit`))
+  const shell = `printf '%s %s' '#{pane_dead_status}' '#{pane_dead_signal}' > ${tmp} && mv -f ${tmp} ${final}`
+  return tmuxCommandLine(["run-shell", "-b", shell])
+}
+
+/** A FIFO made with `mkfifo` (argv, no shell): Node has no mkfifo of its own. */
+const makeFifo = (path: string, sessionName: string) =>
+  Effect.async<void, TmuxSessionError>((resume) => {
+    execFile("mkfifo", ["-m", "600", "--", path], (error) =>
+      resume(
+        error === null
+          ? Effect.void
+          : Effect.fail(
+              new TmuxSessionError({
+                sessionName,
+                message: `could not create the start gate for ${sessionName}: ${error.message}`,
+              }),
+            ),
+      ),
+    )
+  })
+
+/**
+ * Opens the gate: writes a line into the FIFO once the pane's shell has opened it for
+ * reading (until then a non-blocking open fails with ENXIO), then deletes it.
+ */
+const openGate = (path: string, sessionName: string) =>
+  Effect.tryPromise({
+    try: async () => {
+      const deadline = Date.now() + 10_000
+      for (;;) {
+        try {
+          const handle = await open(path, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK)
+          await handle.write("go\n")
+          await handle.close()
+          break
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== "ENXIO" || Date.now() > deadline) throw e
+          await new Promise((r) => setTimeout(r, 2))
+        }
+      }
+      await unlink(path).catch(() => undefined)
+    },
+    catch: (cause) =>
+      new TmuxSessionError({
+        sessionName,
+        message: `the command of ${sessionName} never reached its start gate`,
+        cause: String(cause),
+      }),
+  })
 
 /** The commands that wire a pane to its log and exit file (shared by spawn and adopt). */
 export const wirePaneCommands = (
-	target: ReadonlyArray<string>,
-	logDir: string,
-	writerCommand: string,
+  target: ReadonlyArray<string>,
+  logDir: string,
+  writerCommand: string,
 ): ReadonlyArray<ReadonlyArray<string>> => [
-	["set-option", "-p", ...target, `${OPTION_PREFIX}log`, logDir],
-	["set-hook", "-p", ...target, "pane-died", exitHookCommand(logDir)],
-	["pipe-pane", "-o", ...target, escapeTmuxFormat(writerCommand)],
-];
+  ["set-option", "-p", ...target, `${OPTION_PREFIX}log`, logDir],
+  ["set-hook", "-p", ...target, "pane-died", exitHookCommand(logDir)],
+  ["pipe-pane", "-o", ...target, escapeTmuxFormat(writerCommand)],
+]
 
 /** Session-level operations over the control client (the seed's TmuxSessionManager). */
 export class TmuxSessionManager extends Effect.Service<TmuxSessionManager>()(
-	"geppetto/TmuxSessionManager",
-	{
-		effect: Effect.gen(function* () {
-			const client = yield* TmuxControlClient;
+  "geppetto/TmuxSessionManager",
+  {
+    effect: Effect.gen(function* () {
+      const client = yield* TmuxControlClient
 
-			/**
-			 * Creates a detached session running `argv` without a shell. The session starts on a
-			 * silent placeholder (`sleep infinity`); with explicit ids we then set
-			 * `remain-on-exit`, our options, the exit hook and the log pipe, and only then
-			 * `respawn-pane -k` starts the real command — so its first byte is logged and an
-			 * instant exit is still recorded. (Relying on new-session's implicit target for the
-			 * follow-up commands of the same line proved flaky on tmux 3.3a.) tmux execs argv
-			 * directly when it has two or more words, so a one-word command goes through `env`.
-			 */
-			const createSession = Effect.fn("TmuxSessionManager.createSession")(
-				function* (spec: CreateSessionSpec) {
-					const argv =
-						spec.argv.length === 1 ? ["env", "--", ...spec.argv] : spec.argv;
-					const envArgs = Object.entries(spec.env).flatMap(([k, v]) => [
-						"-e",
-						`${k}=${v}`,
-					]);
-					const created = yield* client.execOne([
-						"new-session",
-						"-d",
-						"-P",
-						"-F",
-						PANE_FORMAT,
-						"-s",
-						spec.name,
-						"-x",
-						String(spec.cols),
-						"-y",
-						String(spec.rows),
-						"--",
-						"sleep",
-						"infinity",
-					]);
-					const pane = parsePane(created[0] ?? "");
-					if (pane === undefined) {
-						return yield* new TmuxSessionError({
-							sessionName: spec.name,
-							message: `tmux created session ${spec.name} but did not report its pane`,
-						});
-					}
-					const outputs = yield* client
-						.exec([
-							["set-option", "-w", "-t", pane.windowId, "remain-on-exit", "on"],
-							...Object.entries(spec.metadata).map(([k, v]) => [
-								"set-option",
-								"-t",
-								pane.sessionId,
-								`${OPTION_PREFIX}${k}`,
-								v,
-							]),
-							...wirePaneCommands(
-								["-t", pane.paneId],
-								spec.logDir,
-								spec.writerCommand,
-							),
-							[
-								"respawn-pane",
-								"-k",
-								"-t",
-								pane.paneId,
-								"-c",
-								escapeTmuxFormat(spec.cwd),
-								...envArgs,
-								"--",
-								...argv,
-							],
-							// The pane's pid is the real command's now, not the placeholder's.
-							["display-message", "-p", "-t", pane.paneId, PANE_FORMAT],
-						])
-						.pipe(
-							Effect.tapError(() =>
-								Effect.ignore(
-									client.execOne(["kill-session", "-t", pane.sessionId]),
-								),
-							),
-						);
-					return parsePane(outputs[outputs.length - 1]?.[0] ?? "") ?? pane;
-				},
-			);
+      /**
+       * Creates a detached session running `argv` without a shell interpreting it. The pane
+       * starts on a gate — `sh -c 'read _ <FIFO; exec "$@"' FIFO ARGV...` (the user's argv
+       * only ever as positional parameters) — and waits while we set, by explicit ids,
+       * `remain-on-exit`, our options, the exit hook and the log pipe; then we open the
+       * gate and the shell execs the real command in place (same pid). So the first byte
+       * is logged and an instant exit is recorded.
+       * Two simpler ways proved unreliable on tmux 3.3a: follow-up commands on
+       * new-session's implicit target sometimes missed the new pane, and `respawn-pane -k`
+       * over a placeholder sometimes left the real command a zombie tmux never reaped.
+       */
+      const createSession = Effect.fn("TmuxSessionManager.createSession")(function* (
+        spec: CreateSessionSpec,
+      ) {
+        const gate = join(spec.logDir, ".start-gate")
+        yield* makeFifo(gate, spec.name)
+        const envArgs = Object.entries(spec.env).flatMap(([k, v]) => ["-e", `${k}=${v}`])
+        const created = yield* client.execOne([
+          "new-session",
+          "-d",
+          "-P",
+          "-F",
+          PANE_FORMAT,
+          "-s",
+          spec.name,
+          "-x",
+          String(spec.cols),
+          "-y",
+          String(spec.rows),
+          "-c",
+          escapeTmuxFormat(spec.cwd),
+          ...envArgs,
+          "--",
+          "/bin/sh",
+          "-c",
+          'read _ <"$0"; exec "$@"',
+          gate,
+          ...spec.argv,
+        ])
+        const pane = parsePane(created[0] ?? "")
+        if (pane === undefined) {
+          return yield* new TmuxSessionError({
+            sessionName: spec.name,
+            message: `tmux created session ${spec.name} but did not report its pane`,
+          })
+        }
+        const killIt = Effect.ignore(client.execOne(["kill-session", "-t", pane.sessionId]))
+        yield* client
+          .exec([
+            ["set-option", "-w", "-t", pane.windowId, "remain-on-exit", "on"],
+            ...Object.entries(spec.metadata).map(([k, v]) => [
+              "set-option",
+              "-t",
+              pane.sessionId,
+              `${OPTION_PREFIX}${k}`,
+              v,
+            ]),
+            ...wirePaneCommands(["-t", pane.paneId], spec.logDir, spec.writerCommand),
+          ])
+          .pipe(Effect.tapError(() => killIt))
+        yield* openGate(gate, spec.name).pipe(Effect.tapError(() => killIt))
+        return pane
+      })
 
-			const listPanes = (scope: ReadonlyArray<string>) =>
-				Effect.map(
-					client.execOne(["list-panes", ...scope, "-F", PANE_FORMAT]),
-					(lines) =>
-						lines.map(parsePane).filter((p): p is PaneState => p !== undefined),
-				);
+      const listPanes = (scope: ReadonlyArray<string>) =>
+        Effect.map(client.execOne(["list-panes", ...scope, "-F", PANE_FORMAT]), (lines) =>
+          lines.map(parsePane).filter((p): p is PaneState => p !== undefined),
+        )
 
-			const panesOfSession = (sessionId: string) =>
-				listPanes(["-s", "-t", sessionId]);
-			const allPanes = listPanes(["-a"]);
+      const panesOfSession = (sessionId: string) => listPanes(["-s", "-t", sessionId])
+      const allPanes = listPanes(["-a"])
 
-			const paneState = (paneId: PaneId) =>
-				Effect.map(
-					client.execOne(["display-message", "-p", "-t", paneId, PANE_FORMAT]),
-					(lines) => parsePane(lines[0] ?? ""),
-				).pipe(
-					// A pane that is gone is not an error here: the caller asks to learn just that.
-					Effect.catchIf(
-						(e) => /can't find|no such/.test(e.message),
-						() => Effect.succeed(undefined),
-					),
-				);
+      const paneState = (paneId: PaneId) =>
+        Effect.map(client.execOne(["display-message", "-p", "-t", paneId, PANE_FORMAT]), (lines) =>
+          parsePane(lines[0] ?? ""),
+        ).pipe(
+          // A pane that is gone is not an error here: the caller asks to learn just that.
+          Effect.catchIf(
+            (e) => /can't find|no such/.test(e.message),
+            () => Effect.succeed(undefined),
+          ),
+        )
 
-			const listSessions: TmuxSessionManagerPort["listSessions"] = Effect.gen(
-				function* () {
-					const format = [
-						"#{session_id}",
-						"#{session_name}",
-						"#{session_attached}",
-						"#{session_windows}",
-						"#{session_created}",
-						...METADATA_KEYS.map((k) => `#{${OPTION_PREFIX}${k}}`),
-					].join(SEP);
-					const lines = yield* client.execOne(["list-sessions", "-F", format]);
-					return lines
-						.map((line): TmuxSessionListing => {
-							const f = line.split(SEP);
-							const metadata: Record<string, string> = {};
-							METADATA_KEYS.forEach((k, i) => {
-								const v = f[5 + i];
-								if (v !== undefined && v !== "") metadata[k] = v;
-							});
-							return {
-								sessionId: f[0] ?? "",
-								name: f[1] ?? "",
-								attached: Number(f[2] ?? 0) > 0,
-								windows: Number(f[3] ?? 0),
-								createdAt: Number(f[4] ?? 0) * 1000,
-								metadata,
-							};
-						})
-						.filter((s) => s.name !== CONTROL_SESSION);
-				},
-			);
+      const listSessions: TmuxSessionManagerPort["listSessions"] = Effect.gen(function* () {
+        const format = [
+          "#{session_id}",
+          "#{session_name}",
+          "#{session_attached}",
+          "#{session_windows}",
+          "#{session_created}",
+          ...METADATA_KEYS.map((k) => `#{${OPTION_PREFIX}${k}}`),
+        ].join(SEP)
+        const lines = yield* client.execOne(["list-sessions", "-F", format])
+        return lines
+          .map((line): TmuxSessionListing => {
+            const f = line.split(SEP)
+            const metadata: Record<string, string> = {}
+            METADATA_KEYS.forEach((k, i) => {
+              const v = f[5 + i]
+              if (v !== undefined && v !== "") metadata[k] = v
+            })
+            return {
+              sessionId: f[0] ?? "",
+              name: f[1] ?? "",
+              attached: Number(f[2] ?? 0) > 0,
+              windows: Number(f[3] ?? 0),
+              createdAt: Number(f[4] ?? 0) * 1000,
+              metadata,
+            }
+          })
+          .filter((s) => s.name !== CONTROL_SESSION)
+      })
 
-			const hasSession = (name: string) =>
-				Effect.map(listSessions, (sessions) =>
-					sessions.some((s) => s.name === name),
-				);
+      const hasSession = (name: string) =>
+        Effect.map(listSessions, (sessions) => sessions.some((s) => s.name === name))
 
-			const killSession = (sessionId: string) =>
-				client.execOne(["kill-session", "-t", sessionId]).pipe(
-					Effect.asVoid,
-					Effect.catchIf(
-						(e) => /can't find|no such/.test(e.message),
-						() => Effect.void,
-					),
-				);
+      const killSession = (sessionId: string) =>
+        client.execOne(["kill-session", "-t", sessionId]).pipe(
+          Effect.asVoid,
+          Effect.catchIf(
+            (e) => /can't find|no such/.test(e.message),
+            () => Effect.void,
+          ),
+        )
 
-			const capturePane = (
-				paneId: PaneId,
-				options?: { readonly escapes?: boolean },
-			) =>
-				client.execOne([
-					"capture-pane",
-					"-p",
-					...(options?.escapes ? ["-e"] : []),
-					"-t",
-					paneId,
-				]);
+      const capturePane = (paneId: PaneId, options?: { readonly escapes?: boolean }) =>
+        client.execOne(["capture-pane", "-p", ...(options?.escapes ? ["-e"] : []), "-t", paneId])
 
-			/** Exact bytes as keys: `send-keys -H`, 256 bytes per command, one line per 16 KiB. */
-			const sendKeysHex = (paneId: PaneId, data: Uint8Array) =>
-				Effect.gen(function* () {
-					const commands: string[][] = [];
-					for (let i = 0; i < data.length; i += 256) {
-						const hex: string[] = [];
-						for (const byte of data.subarray(i, i + 256))
-							hex.push(byte.toString(16).padStart(2, "0"));
-						commands.push(["send-keys", "-H", "-t", paneId, ...hex]);
-					}
-					for (let i = 0; i < commands.length; i += 64) {
-						yield* client.exec(commands.slice(i, i + 64));
-					}
-				});
+      /** Exact bytes as keys: `send-keys -H`, 256 bytes per command, one line per 16 KiB. */
+      const sendKeysHex = (paneId: PaneId, data: Uint8Array) =>
+        Effect.gen(function* () {
+          const commands: string[][] = []
+          for (let i = 0; i < data.length; i += 256) {
+            const hex: string[] = []
+            for (const byte of data.subarray(i, i + 256))
+              hex.push(byte.toString(16).padStart(2, "0"))
+            commands.push(["send-keys", "-H", "-t", paneId, ...hex])
+          }
+          for (let i = 0; i < commands.length; i += 64) {
+            yield* client.exec(commands.slice(i, i + 64))
+          }
+        })
 
-			const sendKeys = (paneId: PaneId, keys: ReadonlyArray<string>) =>
-				Effect.asVoid(client.execOne(["send-keys", "-t", paneId, ...keys]));
+      const sendKeys = (paneId: PaneId, keys: ReadonlyArray<string>) =>
+        Effect.asVoid(client.execOne(["send-keys", "-t", paneId, ...keys]))
 
-			const resizeWindow = (windowId: string, cols: number, rows: number) =>
-				Effect.asVoid(
-					client.execOne([
-						"resize-window",
-						"-t",
-						windowId,
-						"-x",
-						String(cols),
-						"-y",
-						String(rows),
-					]),
-				);
+      const resizeWindow = (windowId: string, cols: number, rows: number) =>
+        Effect.asVoid(
+          client.execOne(["resize-window", "-t", windowId, "-x", String(cols), "-y", String(rows)]),
+        )
 
-			const wirePane = (
-				paneId: PaneId,
-				logDir: string,
-				writerCommand: string,
-			) =>
-				Effect.asVoid(
-					client.exec(wirePaneCommands(["-t", paneId], logDir, writerCommand)),
-				);
+      const wirePane = (paneId: PaneId, logDir: string, writerCommand: string) =>
+        Effect.asVoid(client.exec(wirePaneCommands(["-t", paneId], logDir, writerCommand)))
 
-			const sessionIdByName = (name: string) =>
-				Effect.map(
-					listSessions,
-					(sessions) => sessions.find((s) => s.name === name)?.sessionId,
-				);
+      const sessionIdByName = (name: string) =>
+        Effect.map(listSessions, (sessions) => sessions.find((s) => s.name === name)?.sessionId)
 
-			const attachCommand = (name: string) =>
-				[...client.tmuxPrefix, "attach", "-t", `=${name}`]
-					.map((w) => (/^[A-Za-z0-9_=%@./-]+$/.test(w) ? w : quoteShellArg(w)))
-					.join(" ");
+      const attachCommand = (name: string) =>
+        [...client.tmuxPrefix, "attach", "-t", `=${name}`]
+          .map((w) => (/^[A-Za-z0-9_=%@./-]+$/.test(w) ? w : quoteShellArg(w)))
+          .join(" ")
 
-			return {
-				createSession,
-				listSessions,
-				hasSession,
-				killSession,
-				capturePane,
-				sendKeysHex,
-				sendKeys,
-				resizeWindow,
-				paneState,
-				panesOfSession,
-				allPanes,
-				wirePane,
-				sessionIdByName,
-				attachCommand,
-			} as const;
-		}),
-		dependencies: [],
-	},
+      return {
+        createSession,
+        listSessions,
+        hasSession,
+        killSession,
+        capturePane,
+        sendKeysHex,
+        sendKeys,
+        resizeWindow,
+        paneState,
+        panesOfSession,
+        allPanes,
+        wirePane,
+        sessionIdByName,
+        attachCommand,
+      } as const
+    }),
+    dependencies: [],
+  },
 ) {}

@@ -1,0 +1,60 @@
+import { homedir } from "node:os"
+import { join } from "node:path"
+import { parseArgs } from "node:util"
+import { z } from "zod"
+
+/** What `geppetto serve` runs with: flags win over env, env over defaults (the contract). */
+export interface ServeConfig {
+  readonly host: string
+  readonly port: number
+  readonly tmuxSocket: string | undefined
+  readonly dataDir: string
+}
+
+const Port = z.coerce.number().int().min(0).max(65535)
+/** A tmux `-L` name becomes a file name under /tmp/tmux-UID: no slashes, no leading dash. */
+const TmuxSocket = z
+  .string()
+  .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/, "must match [A-Za-z0-9_.-]{1,64}")
+
+export const defaultDataDir = (env: NodeJS.ProcessEnv): string => {
+  const state = env.XDG_STATE_HOME
+  return join(
+    state !== undefined && state !== "" ? state : join(homedir(), ".local", "state"),
+    "geppetto",
+  )
+}
+
+export class ConfigError extends Error {}
+
+export const parseServeArgs = (
+  argv: ReadonlyArray<string>,
+  env: NodeJS.ProcessEnv,
+): ServeConfig => {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      host: { type: "string" },
+      port: { type: "string" },
+      "tmux-socket": { type: "string" },
+      "data-dir": { type: "string" },
+    },
+    strict: true,
+    allowPositionals: false,
+  })
+  const port = Port.safeParse(values.port ?? env.GEPPETTO_PORT ?? "7420")
+  if (!port.success) throw new ConfigError(`--port must be a number from 0 to 65535`)
+  const socketValue = values["tmux-socket"] ?? env.GEPPETTO_TMUX_SOCKET
+  const socket =
+    socketValue === undefined || socketValue === "" ? undefined : TmuxSocket.safeParse(socketValue)
+  if (socket !== undefined && !socket.success) {
+    throw new ConfigError(`--tmux-socket ${socket.error.issues[0]?.message ?? "is invalid"}`)
+  }
+  const dataDir = values["data-dir"] ?? env.GEPPETTO_DATA_DIR ?? defaultDataDir(env)
+  return {
+    host: values.host ?? env.GEPPETTO_HOST ?? "127.0.0.1",
+    port: port.data,
+    tmuxSocket: socket?.data,
+    dataDir,
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * Benchmark of the runner's process layer (`pnpm bench` at the repo root). Not a test:
+ * it prints a table and writes `bench/results/latest.json`. Each scenario runs on its own
+ * tmux server (`-L`) and temp data dir, both removed at the end.
+ *
+ *   flood  40 MB printed by a pane: spawn → last byte read by `handle.output(0)`, against
+ *          raw tmux (same generator, no pipe, no client; end seen with `wait-for`).
+ *   echo   300 single keystrokes: write → echoed byte read on the tail; through the
+ *          persistent control client and, as the rejected baseline, one `tmux` per key.
+ *
+ * Options: `--only flood|echo`, `--repeats N` (flood, default 3).
+ */
+import { mkdirSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { Cause, Effect, Exit, Fiber } from "effect"
+import { type EchoReport, echoScenario } from "./echo.js"
+import { machineFacts } from "./env.js"
+import { type FloodReport, floodScenario } from "./flood.js"
+import { round, table } from "./stats.js"
+
+const argValue = (name: string): string | undefined => {
+  const i = process.argv.indexOf(name)
+  return i === -1 ? undefined : process.argv[i + 1]
+}
+const only = argValue("--only")
+const repeats = Number(argValue("--repeats") ?? 3)
+if (only !== undefined && only !== "flood" && only !== "echo") {
+  console.error(`--only takes flood or echo, not ${only}`)
+  process.exit(2)
+}
+if (!Number.isInteger(repeats) || repeats < 1) {
+  console.error("--repeats takes a positive integer")
+  process.exit(2)
+}
+
+const log = (line: string) => console.log(line)
+const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : "-")
+
+const printFlood = (f: FloodReport) => {
+  log(
+    `\nflood: ${f.bytes.toLocaleString("en-US")} bytes (${f.generator.replace(/ \S{98} /, " <98 chars> ")}), pane ${f.paneSize}; median of ${f.repeats}`,
+  )
+  log(
+    table(
+      ["path", "median ms", "MB/s", "runs ms"],
+      [
+        [
+          "raw tmux (no pipe, no client; wait-for)",
+          fmt(f.raw.medianMs),
+          fmt(f.raw.mbPerS),
+          f.raw.runs.map((r) => fmt(r.ms, 0)).join(" / "),
+        ],
+        [
+          "runner spawn → tail read last byte",
+          fmt(f.runner.medianMs),
+          fmt(f.runner.mbPerS),
+          f.runner.runs.map((r) => fmt(r.ms, 0)).join(" / "),
+        ],
+      ],
+    ),
+  )
+  log(
+    `ratio runner/raw throughput: ${fmt(f.ratio, 2)} (goal >= ${f.goal}: ${f.meetsGoal ? "met" : "NOT met"}); ` +
+      `spawn ${fmt(f.runner.medianSpawnMs)} ms, exit event at ${fmt(f.runner.medianExitSeenMs, 0)} ms (medians)`,
+  )
+}
+
+const printEcho = (e: EchoReport) => {
+  log(
+    `\necho: ${e.keys} single keystrokes (+${e.warmupKeys} warm-up), ${e.keyGapMs} ms apart; ms from send to echo read on the tail`,
+  )
+  log(
+    table(
+      ["path", "p50", "p90", "p99", "max", "mean"],
+      e.variants.map((v) => [
+        v.name,
+        fmt(v.latencyMs.p50, 2),
+        fmt(v.latencyMs.p90, 2),
+        fmt(v.latencyMs.p99, 2),
+        fmt(v.latencyMs.max, 2),
+        fmt(v.latencyMs.mean, 2),
+      ]),
+    ),
+  )
+  log(
+    `one-off tmux per key is ${fmt(e.oneOffSlowdownP50, 1)}x the control client at p50; ` +
+      `prototype reference (tty echo, control client): p50 ${e.reference.p50} ms, p99 ${e.reference.p99} ms`,
+  )
+}
+
+const main = Effect.gen(function* () {
+  const machine = machineFacts()
+  const startedAt = new Date().toISOString()
+  const t0 = performance.now()
+  log(
+    `geppetto runner bench: ${machine.cpus} cpus (${machine.cpuModel}), node ${machine.node}, ${machine.tmux}, ${machine.platform} ${machine.kernel}, load ${machine.loadAvg.join(" ")}`,
+  )
+  let flood: FloodReport | undefined
+  let echo: EchoReport | undefined
+  if (only === undefined || only === "flood") {
+    log(`flood (${repeats} runs each, interleaved) ...`)
+    flood = yield* floodScenario(repeats, log)
+  }
+  if (only === undefined || only === "echo") {
+    log("echo ...")
+    echo = yield* echoScenario(log)
+  }
+  if (flood !== undefined) printFlood(flood)
+  if (echo !== undefined) printEcho(echo)
+  const report = {
+    startedAt,
+    durationMs: round(performance.now() - t0, 0),
+    machine,
+    units: { time: "ms (performance.now())", throughput: "MB/s, 1 MB = 1e6 bytes" },
+    ...(flood === undefined ? {} : { flood }),
+    ...(echo === undefined ? {} : { echo }),
+  }
+  const dir = join(import.meta.dirname, "results")
+  mkdirSync(dir, { recursive: true })
+  const file = join(dir, "latest.json")
+  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`)
+  log(`\nwrote ${file} (${fmt(report.durationMs / 1000)} s)`)
+})
+
+const fiber = Effect.runFork(main)
+// Ctrl-C: interrupt, so every scope closes and kills its tmux server and temp dir.
+process.once("SIGINT", () => {
+  Effect.runFork(Fiber.interrupt(fiber))
+})
+const exit = await Effect.runPromise(Fiber.await(fiber))
+if (Exit.isFailure(exit)) {
+  console.error(`bench failed:\n${Cause.pretty(exit.cause)}`)
+  process.exitCode = 1
+}

@@ -1,0 +1,110 @@
+import { createHash } from "node:crypto"
+import { readdirSync } from "node:fs"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Exit, Scope, Stream } from "effect"
+import { ProcessId } from "../src/domain/ids.js"
+import type { ProcessMonitorHandle } from "../src/ports.js"
+import { expectedLines, fixture, testRunner } from "./harness.js"
+
+const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex")
+
+/** Reads a handle's output from `from` until `length` bytes have arrived. */
+const readOutput = (handle: ProcessMonitorHandle, from: number, length: number) =>
+  Stream.runFoldWhile(
+    handle.output(from),
+    [] as Buffer[],
+    (acc) => acc.reduce((n, b) => n + b.length, 0) < length,
+    (acc, chunk) => {
+      acc.push(Buffer.from(chunk.bytes))
+      return acc
+    },
+  ).pipe(
+    Effect.map((parts) => Buffer.concat(parts)),
+    Effect.timeoutFail({
+      duration: "30 seconds",
+      onTimeout: () => new Error("log read timed out"),
+    }),
+  )
+
+describe("durable rolling log", () => {
+  it.scopedLive("is byte-exact for 50k lines", () =>
+    Effect.gen(function* () {
+      const { monitor } = yield* testRunner()
+      const expected = expectedLines(50_000)
+      const handle = yield* monitor.spawn(fixture("lines.sh"), ["50000"], {
+        processId: ProcessId("fifty-k"),
+        cwd: "/tmp",
+      })
+      const exit = yield* handle.awaitExit
+      expect(exit.exitCode).toBe(0)
+      expect(exit.offset).toBe(expected.length)
+      const log = yield* readOutput(handle, 0, expected.length)
+      expect(log.length).toBe(expected.length)
+      expect(sha(log)).toBe(sha(expected))
+    }),
+  )
+
+  it.scopedLive(
+    "keeps offsets across many rotations, prunes old segments, tails exact suffixes",
+    () =>
+      Effect.gen(function* () {
+        const segmentBytes = 64 * 1024
+        const { monitor, dataDir } = yield* testRunner({
+          segmentBytes,
+          retainBytes: 8 * segmentBytes,
+        })
+        const expected = expectedLines(50_000) // ~2.4 MB: ~37 segments
+        const handle = yield* monitor.spawn(fixture("lines.sh"), ["50000"], {
+          processId: ProcessId("rotating"),
+          cwd: "/tmp",
+        })
+        yield* handle.awaitExit
+        // Retention runs when a new segment starts; the last one may still be pruning.
+        yield* Effect.sleep("200 millis")
+        const bounds = yield* handle.logBounds
+        expect(bounds.end).toBe(expected.length)
+        expect(bounds.start).toBeGreaterThan(0)
+        expect(bounds.start % segmentBytes).toBe(0)
+        expect(bounds.end - bounds.start).toBeLessThanOrEqual(9 * segmentBytes)
+        const files = readdirSync(`${dataDir}/runners/rotating`).filter((f) => f.startsWith("out-"))
+        expect(files.length).toBeLessThanOrEqual(9)
+
+        // From the start of what is kept, from inside a segment, from a boundary, near the end.
+        for (const from of [
+          bounds.start,
+          bounds.start + 12_345,
+          bounds.start + 2 * segmentBytes,
+          bounds.end - 7,
+        ]) {
+          const suffix = yield* readOutput(handle, from, bounds.end - from)
+          expect(sha(suffix)).toBe(sha(expected.subarray(from)))
+        }
+        // Asking for pruned bytes starts at the oldest kept byte.
+        const first = yield* Stream.runHead(handle.output(0))
+        expect(first._tag === "Some" ? first.value.offset : -1).toBe(bounds.start)
+      }),
+  )
+
+  it.scopedLive("logs output produced while nothing is watching", () =>
+    Effect.gen(function* () {
+      const { monitor } = yield* testRunner()
+      const expected = expectedLines(20_000)
+      const watching = yield* Scope.make()
+      yield* monitor
+        .spawn(fixture("lines.sh"), ["20000", "1"], {
+          processId: ProcessId("offline"),
+          cwd: "/tmp",
+        })
+        .pipe(Scope.extend(watching))
+      // Stop every watcher and reader at once, while the process is mid-way (it pauses 1 s).
+      yield* Scope.close(watching, Exit.void)
+      yield* Effect.sleep("1500 millis")
+      // Come back the way a restarted server does: adopt the session by name.
+      const again = yield* monitor.monitorExisting("offline", { processId: ProcessId("offline") })
+      const exit = yield* again.awaitExit
+      expect(exit.exitCode).toBe(0)
+      const log = yield* readOutput(again, 0, expected.length)
+      expect(sha(log)).toBe(sha(expected))
+    }),
+  )
+})
