@@ -1,0 +1,3 @@
+// Static SPA: the Fastify server serves build/ and falls back to index.html.
+export const prerender = false
+export const ssr = false
