@@ -36,12 +36,50 @@ export const parseExitFile = (text: string) => {
 
 const VANISH_HINTS = ["%sessions-changed", "%window-close", "%unlinked-window-close", "%exit"]
 
+/**
+ * One watcher for every monitored pane: when tmux says sessions or windows changed (or the
+ * control client lost its server), a single `list-panes -a` tells which of our panes are
+ * gone. One tmux command per burst of changes, however many runners there are.
+ */
+const makeVanishWatch = Effect.gen(function* () {
+  const client = yield* TmuxControlClient
+  const sessions = yield* TmuxSessionManager
+  const watched = new Map<PaneId, Effect.Effect<void>>()
+  const notifications = yield* client.subscribe
+  yield* Effect.forkScoped(
+    Stream.fromQueue(notifications).pipe(
+      Stream.filter(
+        (n) => n._tag === "disconnected" || VANISH_HINTS.some((h) => n.line.startsWith(h)),
+      ),
+      Stream.debounce(Duration.millis(50)),
+      Stream.runForEach(() =>
+        Effect.gen(function* () {
+          if (watched.size === 0) return
+          const panes = yield* sessions.allPanes.pipe(Effect.option)
+          if (panes._tag === "None") return
+          const alive = new Set(panes.value.map((p) => p.paneId))
+          const gone = [...watched].filter(([id]) => !alive.has(id))
+          yield* Effect.forEach(gone, ([, onGone]) => onGone, { concurrency: "unbounded" })
+        }),
+      ),
+    ),
+  )
+  return {
+    register: (paneId: PaneId, onGone: Effect.Effect<void>) =>
+      Effect.acquireRelease(
+        Effect.sync(() => watched.set(paneId, onGone)),
+        () => Effect.sync(() => watched.delete(paneId)),
+      ),
+  }
+})
+
 /** `ProcessMonitorPort` over tmux: each process a detached session, output logged by `pipe-pane`. */
 export const makeTmuxProcessMonitor = Effect.gen(function* () {
   const config = yield* RunnerConfig
   const client = yield* TmuxControlClient
   const sessions = yield* TmuxSessionManager
   const logs = yield* LogStore
+  const vanishWatch = yield* makeVanishWatch
   const watchdog = yield* makeExitWatchdog(
     Effect.ignore(client.execOne(["run-shell", "-b", "true"])),
   )
@@ -93,12 +131,8 @@ export const makeTmuxProcessMonitor = Effect.gen(function* () {
       })
 
       /** The pane is gone without an exit file: killed with its session, or tmux died. */
-      const checkVanished = Effect.gen(function* () {
+      const onVanished = Effect.gen(function* () {
         if (yield* core.exited) return
-        const state = yield* sessions
-          .paneState(pane.paneId)
-          .pipe(Effect.orElseSucceed(() => "unknown" as const))
-        if (state === "unknown" || state !== undefined) return
         // The hook may still be writing the exit file of a pane that died just before.
         yield* Effect.sleep("50 millis")
         if (yield* checkExit) return
@@ -162,18 +196,7 @@ export const makeTmuxProcessMonitor = Effect.gen(function* () {
       yield* watchdog.watch(watched)
       yield* Effect.addFinalizer(() => watchdog.unwatch(watched))
 
-      // Session disappearance: re-checked only when tmux says sessions or windows changed.
-      const notifications = yield* client.subscribe
-      yield* Effect.forkScoped(
-        Stream.fromQueue(notifications).pipe(
-          Stream.filter(
-            (n) => n._tag === "disconnected" || VANISH_HINTS.some((h) => n.line.startsWith(h)),
-          ),
-          Stream.debounce(Duration.millis(20)),
-          Stream.runForEach(() => checkVanished),
-          Effect.raceFirst(core.awaitExit),
-        ),
-      )
+      yield* vanishWatch.register(pane.paneId, onVanished)
       return core
     })
 
@@ -346,6 +369,7 @@ export const makeTmuxProcessMonitor = Effect.gen(function* () {
         .ensureDir(dir)
         .pipe(Effect.mapError(failWith(processId, "could not create the log folder")))
       if (pane.logDir === dir) continue // ours already: the writer kept logging while we were away
+      if (pane.dead) continue // nothing more to log; tmux still holds its exit status
       if (pane.piped) {
         unpiped.push(pane) // someone else's pipe: never clobber it
         continue
