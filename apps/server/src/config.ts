@@ -27,21 +27,29 @@ export const defaultDataDir = (env: NodeJS.ProcessEnv): string => {
 
 export class ConfigError extends Error {}
 
+const parseFlags = (argv: ReadonlyArray<string>) => {
+  try {
+    return parseArgs({
+      args: [...argv],
+      options: {
+        host: { type: "string" },
+        port: { type: "string" },
+        "tmux-socket": { type: "string" },
+        "data-dir": { type: "string" },
+      },
+      strict: true,
+      allowPositionals: false,
+    })
+  } catch (error) {
+    throw new ConfigError(error instanceof Error ? error.message : String(error))
+  }
+}
+
 export const parseServeArgs = (
   argv: ReadonlyArray<string>,
   env: NodeJS.ProcessEnv,
 ): ServeConfig => {
-  const { values } = parseArgs({
-    args: [...argv],
-    options: {
-      host: { type: "string" },
-      port: { type: "string" },
-      "tmux-socket": { type: "string" },
-      "data-dir": { type: "string" },
-    },
-    strict: true,
-    allowPositionals: false,
-  })
+  const { values } = parseFlags(argv)
   const port = Port.safeParse(values.port ?? env.GEPPETTO_PORT ?? "7420")
   if (!port.success) throw new ConfigError(`--port must be a number from 0 to 65535`)
   const socketValue = values["tmux-socket"] ?? env.GEPPETTO_TMUX_SOCKET

@@ -35,16 +35,8 @@ const main = async (argv: ReadonlyArray<string>): Promise<number> => {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
-    const message =
-      error instanceof ConfigError || error instanceof Error ? error.message : String(error)
+    const message = error instanceof Error ? error.message : String(error)
     process.stderr.write(`geppetto: ${message}\n`)
-    process.exit(
-      error instanceof ConfigError ||
-        (error instanceof Error &&
-          "code" in error &&
-          error.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION")
-        ? 2
-        : 1,
-    )
+    process.exit(error instanceof ConfigError ? 2 : 1)
   },
 )

@@ -14,7 +14,12 @@ export const serve = async (
   const runtime = ManagedRuntime.make(
     RunnerLive(defaultRunnerConfig(config.dataDir, { tmuxSocket: config.tmuxSocket })),
   )
-  const tmux = await runtime.runPromise(Effect.flatMap(TmuxControlClient, (c) => c.version))
+  const tmux = await runtime
+    .runPromise(Effect.flatMap(TmuxControlClient, (c) => c.version))
+    .catch(async (error: unknown) => {
+      await runtime.dispose()
+      throw error
+    })
   const app = await buildApp({ tmuxVersion: tmux.raw })
   // The runner layer (control client, watchers) lives as long as the app; runners stay in tmux.
   app.addHook("onClose", async () => {

@@ -71,12 +71,12 @@ describe("activity tracker (TestClock)", () => {
 describe("activity of a real process", () => {
   it.scopedLive("goes idle when output stops and active when it resumes", () =>
     Effect.gen(function* () {
-      const { monitor } = yield* testRunner({ idleThresholdMs: 400, activeConfirmMs: 100 })
+      const { monitor } = yield* testRunner({ idleThresholdMs: 800, activeConfirmMs: 100 })
       const handle = yield* monitor.spawn(
         "sh",
         [
           "-c",
-          "echo start; sleep 1.2; i=0; while [ $i -lt 12 ]; do echo tick $i; sleep 0.05; i=$((i+1)); done; sleep 1.2",
+          "echo start; sleep 2; i=0; while [ $i -lt 12 ]; do echo tick $i; sleep 0.05; i=$((i+1)); done; sleep 2",
         ],
         { processId: ProcessId("ticker"), cwd: "/tmp" },
       )

@@ -1,0 +1,12 @@
+import { defineConfig } from "vitest/config"
+
+// Every package's tests in one run; each project keeps its own vitest.config.ts.
+export default defineConfig({
+  test: {
+    root: `${import.meta.dirname}/..`,
+    projects: ["packages/protocol", "packages/runner", "apps/server"],
+    // Real tmux servers and processes on a 2-core machine: two workers keep timing honest.
+    pool: "forks",
+    poolOptions: { forks: { maxForks: 2, minForks: 1 } },
+  },
+})

@@ -1,0 +1,86 @@
+import { spawnSync } from "node:child_process"
+import { mkdtempSync, rmSync, statSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { HealthResponse } from "@geppetto/protocol"
+import { afterEach, describe, expect, it } from "vitest"
+import { buildApp } from "../src/app.js"
+import { ConfigError, defaultDataDir, parseServeArgs } from "../src/config.js"
+import { serve } from "../src/serve.js"
+
+describe("serve flags", () => {
+  it("uses the contract's defaults", () => {
+    expect(parseServeArgs([], { HOME: "/home/u" })).toEqual({
+      host: "127.0.0.1",
+      port: 7420,
+      tmuxSocket: undefined,
+      dataDir: defaultDataDir({ HOME: "/home/u" }),
+    })
+    expect(defaultDataDir({ XDG_STATE_HOME: "/state" })).toBe("/state/geppetto")
+  })
+
+  it("takes env, and flags over env", () => {
+    const env = {
+      GEPPETTO_HOST: "0.0.0.0",
+      GEPPETTO_PORT: "8000",
+      GEPPETTO_TMUX_SOCKET: "envsock",
+      GEPPETTO_DATA_DIR: "/env/data",
+    }
+    expect(parseServeArgs([], env)).toEqual({
+      host: "0.0.0.0",
+      port: 8000,
+      tmuxSocket: "envsock",
+      dataDir: "/env/data",
+    })
+    expect(
+      parseServeArgs(
+        ["--host", "::1", "--port", "9000", "--tmux-socket", "flagsock", "--data-dir", "/flag"],
+        env,
+      ),
+    ).toEqual({ host: "::1", port: 9000, tmuxSocket: "flagsock", dataDir: "/flag" })
+  })
+
+  it("refuses a bad port, a bad socket name and unknown flags", () => {
+    expect(() => parseServeArgs(["--port", "70000"], {})).toThrow(ConfigError)
+    expect(() => parseServeArgs(["--port", "http"], {})).toThrow(ConfigError)
+    expect(() => parseServeArgs(["--tmux-socket", "../x"], {})).toThrow(ConfigError)
+    expect(() => parseServeArgs(["--tmux-socket", "-L"], {})).toThrow(ConfigError)
+    expect(() => parseServeArgs(["--nope"], {})).toThrow()
+  })
+})
+
+describe("app", () => {
+  it("answers unknown routes with the one error shape", async () => {
+    const app = await buildApp({ tmuxVersion: "3.3a" })
+    const reply = await app.inject({ method: "GET", url: "/api/nothing?token=secret" })
+    expect(reply.statusCode).toBe(404)
+    expect(reply.json()).toEqual({
+      error: { code: "NotFoundError", message: "no route GET /api/nothing" },
+    })
+    await app.close()
+  })
+})
+
+describe("geppetto serve", () => {
+  const cleanups: Array<() => void | Promise<void>> = []
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+  })
+
+  it("listens on a loopback port and reports the real tmux version", async () => {
+    const dataDir = join(mkdtempSync(join(tmpdir(), "geppetto-serve-")), "state")
+    const socket = `geppetto-serve-test-${process.pid}`
+    cleanups.push(() => rmSync(join(dataDir, ".."), { recursive: true, force: true }))
+    cleanups.push(() => {
+      spawnSync("tmux", ["-L", socket, "kill-server"])
+    })
+    const server = await serve({ host: "127.0.0.1", port: 0, tmuxSocket: socket, dataDir })
+    cleanups.push(server.close)
+    const response = await fetch(`${server.url}/api/health`)
+    expect(response.status).toBe(200)
+    const health = HealthResponse.parse(await response.json())
+    const tmuxVersion = spawnSync("tmux", ["-V"], { encoding: "utf8" }).stdout.trim()
+    expect(`tmux ${health.tmux.version}`).toBe(tmuxVersion)
+    expect(statSync(dataDir).mode & 0o777).toBe(0o700)
+  })
+})
