@@ -101,3 +101,18 @@ export interface TmuxSessionListing {
   /** Our `@geppetto-*` options (without the prefix); empty for sessions we did not make. */
   readonly metadata: Readonly<Record<string, string>>
 }
+
+/** Rolling segment logs on disk (the seed's rolling logs); one folder per pane. */
+export interface LogStorePort {
+  readonly processDir: (processId: string) => string
+  readonly ensureDir: (dir: string) => Effect.Effect<void, LogStoreError>
+  /** `[start, end)`: the oldest byte still kept and the end of what is written. */
+  readonly bounds: (dir: string) => Effect.Effect<LogBounds, LogStoreError>
+  /** The shell command `pipe-pane` runs to append to this log (continues the offsets). */
+  readonly writerCommand: (dir: string) => Effect.Effect<string, LogStoreError>
+  /** Deletes the oldest whole segments past the retention cap; returns how many. */
+  readonly prune: (dir: string) => Effect.Effect<number, LogStoreError>
+  /** Follows the log from an offset; pull-driven, so each reader is bounded by itself. */
+  readonly tail: (dir: string, from: number) => Stream.Stream<LogChunk, LogStoreError>
+  readonly remove: (dir: string) => Effect.Effect<void, LogStoreError>
+}

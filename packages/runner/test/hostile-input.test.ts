@@ -4,7 +4,7 @@ import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Stream } from "effect"
 import { ProcessMonitorError, ValidationError } from "../src/domain/errors.js"
-import { ProcessId } from "../src/domain/ids.js"
+import { ProcessId, SessionName } from "../src/domain/ids.js"
 import { quoteTmuxArg } from "../src/tmux/quote.js"
 import { fixture, testRunner } from "./harness.js"
 
@@ -112,7 +112,7 @@ describe("hostile input never reaches a shell or tmux's format expander", () => 
             monitor.spawn("echo", attempt.args ?? ["hi"], {
               processId: ProcessId(`bad-${i}`),
               cwd: attempt.cwd ?? "/tmp",
-              ...(attempt.name === undefined ? {} : { sessionName: attempt.name as never }),
+              ...(attempt.name === undefined ? {} : { sessionName: SessionName(attempt.name) }),
               ...(attempt.env === undefined ? {} : { env: attempt.env }),
               ...(attempt.cols === undefined ? {} : { cols: attempt.cols }),
               ...(attempt.rows === undefined ? {} : { rows: attempt.rows }),

@@ -4,6 +4,7 @@ import { join } from "node:path"
 import { Effect, Option, type Scope, Stream } from "effect"
 import { RunnerConfig } from "../config.js"
 import { describeCause, LogStoreError } from "../domain/errors.js"
+import type { LogStorePort } from "../ports.js"
 import { quoteShellArg } from "../tmux/quote.js"
 import { type DirWatch, watchDir } from "./dir-watch.js"
 import {
@@ -194,8 +195,7 @@ export class LogStore extends Effect.Service<LogStore>()("geppetto/LogStore", {
         catch: storeError(dir, "could not delete the log"),
       })
 
-    return {
-      runnersDir,
+    const port = {
       processDir,
       ensureDir,
       bounds,
@@ -203,6 +203,10 @@ export class LogStore extends Effect.Service<LogStore>()("geppetto/LogStore", {
       prune,
       tail,
       remove,
+    } satisfies LogStorePort
+    return {
+      ...port,
+      runnersDir,
       openReader: openLogReader,
       watch: watchLogDir,
     } as const

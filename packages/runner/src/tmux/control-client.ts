@@ -255,6 +255,8 @@ export class TmuxControlClient extends Effect.Service<TmuxControlClient>()(
       const exec = (commands: ReadonlyArray<ReadonlyArray<string>>) =>
         Effect.gen(function* () {
           if (commands.length === 0) return []
+          // A blank line on a control client's stdin detaches it: never send one.
+          if (commands.some((c) => c.length === 0)) return yield* Effect.die("empty tmux command")
           const connection = yield* connect
           return yield* send(connection, commands)
         }).pipe(Effect.withSpan("TmuxControlClient.exec"))

@@ -326,15 +326,18 @@ export class TmuxSessionManager extends Effect.Service<TmuxSessionManager>()(
           .map((w) => (/^[A-Za-z0-9_=%@./-]+$/.test(w) ? w : quoteShellArg(w)))
           .join(" ")
 
-      return {
-        createSession,
+      const port = {
         listSessions,
         hasSession,
         killSession,
         capturePane,
         sendKeysHex,
-        sendKeys,
         resizeWindow,
+      } satisfies TmuxSessionManagerPort
+      return {
+        ...port,
+        createSession,
+        sendKeys,
         paneState,
         panesOfSession,
         allPanes,
@@ -343,6 +346,5 @@ export class TmuxSessionManager extends Effect.Service<TmuxSessionManager>()(
         attachCommand,
       } as const
     }),
-    dependencies: [],
   },
 ) {}
