@@ -94,7 +94,9 @@ const runVariant = (
       const tail = yield* makeTail(handle.output(0))
       const ready = yield* tail.readUntil(READY.length)
       if (ready.toString() !== READY) {
-        return yield* new BenchError({ message: `${name}: unexpected start ${JSON.stringify(ready.toString())}` })
+        return yield* new BenchError({
+          message: `${name}: unexpected start ${JSON.stringify(ready.toString())}`,
+        })
       }
       const send = (byte: number): Effect.Effect<void, BenchError> =>
         sender === "control-client"
@@ -149,7 +151,7 @@ const runVariant = (
 export const echoScenario = (log: (line: string) => void) =>
   Effect.scoped(
     Effect.gen(function* () {
-      const env = yield* benchRunner("echo")
+      const env = yield* benchRunner("echo", { terminateGraceMs: 500 })
       const variants: EchoVariant[] = []
       const plan: ReadonlyArray<readonly [string, Sender, keyof typeof PROGRAMS]> = [
         ["control client, tty echo", "control-client", "tty"],

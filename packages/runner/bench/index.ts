@@ -4,13 +4,16 @@
  * tmux server (`-L`) and temp data dir, both removed at the end.
  *
  *   flood  40 MB printed by a pane: spawn → last byte read by `handle.output(0)`, against
- *          raw tmux (same generator, no pipe, no client; end seen with `wait-for`).
+ *          raw tmux (same generator, no pipe, no client; end seen with `wait-for`), plus
+ *          tmux + pipe-pane → split without the Node tail, to tell the two costs apart.
+ *          CPU time of the tmux server, the writer and this process is reported per run.
  *   echo   300 single keystrokes: write → echoed byte read on the tail; through the
  *          persistent control client and, as the rejected baseline, one `tmux` per key.
  *
  * Options: `--only flood|echo`, `--repeats N` (flood, default 3).
  */
 import { mkdirSync, writeFileSync } from "node:fs"
+import { loadavg } from "node:os"
 import { join } from "node:path"
 import { Cause, Effect, Exit, Fiber } from "effect"
 import { type EchoReport, echoScenario } from "./echo.js"
@@ -36,32 +39,55 @@ if (!Number.isInteger(repeats) || repeats < 1) {
 const log = (line: string) => console.log(line)
 const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : "-")
 
+const cpuCell = (n: number | null | undefined) => (typeof n === "number" ? fmt(n, 0) : "-")
+
 const printFlood = (f: FloodReport) => {
   log(
     `\nflood: ${f.bytes.toLocaleString("en-US")} bytes (${f.generator.replace(/ \S{98} /, " <98 chars> ")}), pane ${f.paneSize}; median of ${f.repeats}`,
   )
   log(
     table(
-      ["path", "median ms", "MB/s", "runs ms"],
+      ["path", "median ms", "MB/s", "runs ms", "cpu ms: tmux", "split", "node"],
       [
         [
           "raw tmux (no pipe, no client; wait-for)",
           fmt(f.raw.medianMs),
           fmt(f.raw.mbPerS),
           f.raw.runs.map((r) => fmt(r.ms, 0)).join(" / "),
+          cpuCell(f.raw.medianCpuMs.tmuxServer),
+          "-",
+          "-",
+        ],
+        [
+          "tmux + pipe-pane → split (no tail)",
+          fmt(f.pipe.medianMs),
+          fmt(f.pipe.mbPerS),
+          f.pipe.runs.map((r) => fmt(r.ms, 0)).join(" / "),
+          cpuCell(f.pipe.medianCpuMs.tmuxServer),
+          cpuCell(f.pipe.medianCpuMs.writer),
+          "-",
         ],
         [
           "runner spawn → tail read last byte",
           fmt(f.runner.medianMs),
           fmt(f.runner.mbPerS),
           f.runner.runs.map((r) => fmt(r.ms, 0)).join(" / "),
+          cpuCell(f.runner.medianCpuMs.tmuxServer),
+          cpuCell(f.runner.medianCpuMs.writer),
+          cpuCell(f.runner.medianCpuMs.node),
         ],
       ],
     ),
   )
   log(
     `ratio runner/raw throughput: ${fmt(f.ratio, 2)} (goal >= ${f.goal}: ${f.meetsGoal ? "met" : "NOT met"}); ` +
-      `spawn ${fmt(f.runner.medianSpawnMs)} ms, exit event at ${fmt(f.runner.medianExitSeenMs, 0)} ms (medians)`,
+      `spawn ${fmt(f.runner.medianSpawnMs)} ms, exit event at ${fmt(f.runner.medianExitSeenMs ?? Number.NaN, 0)} ms (medians)` +
+      (f.runner.exitLate + f.runner.exitMissed > 0
+        ? `; exit event late (> 1 s after the last byte) in ${f.runner.exitLate}/${f.repeats} runs, missing in ${f.runner.exitMissed}: tmux lost the pane's SIGCHLD (bench/repro-tmux-lost-exit.sh)`
+        : ""),
+  )
+  log(
+    "cpu ms: user+system time used during the timed span (tmux server, split writer, this Node process)",
   )
 }
 
@@ -107,11 +133,19 @@ const main = Effect.gen(function* () {
   }
   if (flood !== undefined) printFlood(flood)
   if (echo !== undefined) printEcho(echo)
+  const loadAvgAtEnd = loadavg().map((l) => round(l, 2))
+  log(
+    `\nload average at start ${machine.loadAvg.join(" ")}, at end ${loadAvgAtEnd.join(" ")} (other work on this machine skews every figure)`,
+  )
   const report = {
     startedAt,
+    loadAvgAtEnd,
     durationMs: round(performance.now() - t0, 0),
     machine,
-    units: { time: "ms (performance.now())", throughput: "MB/s, 1 MB = 1e6 bytes" },
+    units: {
+      time: "ms (performance.now())",
+      throughput: "MB/s, 1 MB = 1e6 bytes",
+    },
     ...(flood === undefined ? {} : { flood }),
     ...(echo === undefined ? {} : { echo }),
   }

@@ -10,7 +10,9 @@ export const median = (values: ReadonlyArray<number>): number => {
   const n = sorted.length
   if (n === 0) return Number.NaN
   const mid = Math.floor(n / 2)
-  return n % 2 === 1 ? (sorted[mid] ?? Number.NaN) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2
+  return n % 2 === 1
+    ? (sorted[mid] ?? Number.NaN)
+    : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2
 }
 
 export interface LatencySummary {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Fiber, Option, Queue, Stream, TestClock } from "effect"
+import { Clock, Effect, Fiber, Option, Queue, Stream, TestClock } from "effect"
 import type { ActivityState } from "../src/domain/events.js"
 import { ProcessId } from "../src/domain/ids.js"
 import {
@@ -41,7 +41,8 @@ describe("activity model", () => {
 describe("activity tracker (TestClock)", () => {
   it.scoped("emits idle after 2 s of silence, active after sustained output, once each", () =>
     Effect.gen(function* () {
-      const signals = yield* Queue.sliding<void>(1)
+      const signals = yield* Queue.sliding<number>(1)
+      const output = Effect.flatMap(Clock.currentTimeMillis, (t) => Queue.offer(signals, t))
       const seen: ActivityState[] = []
       const current = { model: initialActivity(0) }
       const fiber = yield* Effect.fork(
@@ -52,12 +53,12 @@ describe("activity tracker (TestClock)", () => {
       yield* TestClock.adjust("1 millis")
       expect(seen).toEqual(["idle"])
       // A single blip does not flip it.
-      yield* Queue.offer(signals, undefined)
+      yield* output
       yield* TestClock.adjust("100 millis")
       expect(seen).toEqual(["idle"])
       // Output every 100 ms: active once 300 ms of it have been seen.
       for (let i = 0; i < 4; i++) {
-        yield* Queue.offer(signals, undefined)
+        yield* output
         yield* TestClock.adjust("100 millis")
       }
       expect(seen).toEqual(["idle", "active"])

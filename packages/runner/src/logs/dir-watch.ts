@@ -17,7 +17,8 @@ export interface DirWatch {
 interface Shared {
   readonly watcher: FSWatcher
   version: number
-  signal: Deferred.Deferred<void>
+  /** Made only when someone waits: a flood bumps thousands of times with nobody waiting. */
+  signal: Deferred.Deferred<void> | undefined
   refs: number
   readonly listeners: Set<(filename: string) => void>
 }
@@ -28,7 +29,8 @@ const bump = (entry: Shared, filename = "") => {
   entry.version++
   for (const listener of entry.listeners) listener(filename)
   const fired = entry.signal
-  entry.signal = Deferred.unsafeMake<void>(FiberId.none)
+  if (fired === undefined) return
+  entry.signal = undefined
   Deferred.unsafeDone(fired, Exit.void)
 }
 
@@ -42,7 +44,7 @@ export const watchDir = (dir: string): Effect.Effect<DirWatch, Error, Scope.Scop
           const created: Shared = {
             watcher: watch(dir, { persistent: false }),
             version: 0,
-            signal: Deferred.unsafeMake<void>(FiberId.none),
+            signal: undefined,
             refs: 0,
             listeners: new Set(),
           }
@@ -72,7 +74,9 @@ export const watchDir = (dir: string): Effect.Effect<DirWatch, Error, Scope.Scop
         version: () => entry.version,
         awaitChange: (since) =>
           Effect.suspend(() =>
-            entry.version !== since ? Effect.void : Deferred.await(entry.signal),
+            entry.version !== since
+              ? Effect.void
+              : Deferred.await((entry.signal ??= Deferred.unsafeMake<void>(FiberId.none))),
           ),
         onChange: (listener) => {
           entry.listeners.add(listener)

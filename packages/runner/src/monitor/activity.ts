@@ -47,12 +47,14 @@ export const onSilence = (model: ActivityModel, now: number, s: ActivitySettings
     : model
 
 /**
- * Drives the model from output signals and the clock, calling `onChange` on each
- * transition. It sleeps only while active (one timer per runner that is printing); an idle
- * runner waits on its signal queue and costs nothing.
+ * Drives the model from output signals (each carrying the time output was seen) and the
+ * clock, calling `onChange` on each transition. While active it wakes once per idle
+ * threshold, not per signal: during a flood the signals only overwrite the newest time in
+ * a one-slot queue (measured: a timer per signal cost more CPU than tmux itself). An idle
+ * runner waits on its queue and costs nothing.
  */
 export const runActivityTracker = (
-  signals: Queue.Dequeue<void>,
+  signals: Queue.Dequeue<number>,
   settings: ActivitySettings,
   onChange: (state: ActivityState) => Effect.Effect<void>,
   current: { model: ActivityModel },
@@ -62,20 +64,19 @@ export const runActivityTracker = (
       const model = current.model
       if (model.state === "active") {
         const now = yield* Clock.currentTimeMillis
-        const wait = Math.max(0, model.lastOutputAt + settings.idleMs - now)
-        const signalled = yield* Queue.take(signals).pipe(
-          Effect.as(true),
-          Effect.timeoutTo({
-            duration: Duration.millis(wait),
-            onSuccess: (b) => b,
-            onTimeout: () => false,
-          }),
+        yield* Effect.sleep(
+          Duration.millis(Math.max(0, model.lastOutputAt + settings.idleMs - now)),
         )
+        const seen = yield* Queue.takeAll(signals)
         const at = yield* Clock.currentTimeMillis
-        current.model = signalled ? onOutput(model, at, settings) : onSilence(model, at, settings)
+        let latest = model.lastOutputAt
+        for (const t of seen) latest = Math.max(latest, t)
+        current.model =
+          latest > model.lastOutputAt
+            ? onOutput(model, latest, settings)
+            : onSilence(model, at, settings)
       } else {
-        yield* Queue.take(signals)
-        const at = yield* Clock.currentTimeMillis
+        const at = yield* Queue.take(signals)
         current.model = onOutput(model, at, settings)
       }
       if (current.model.state !== model.state) yield* onChange(current.model.state)

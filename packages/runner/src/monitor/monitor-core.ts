@@ -3,7 +3,7 @@ import { ProcessMonitorError } from "../domain/errors.js"
 import type { ActivityState, ControlEvent, OutputSource, ProcessEvent } from "../domain/events.js"
 import type { ProcessId } from "../domain/ids.js"
 import type { DirWatch } from "../logs/dir-watch.js"
-import { type LogStore, openLogReader } from "../logs/log-store.js"
+import { type LogStore, makeReadPacer, openLogReader } from "../logs/log-store.js"
 import { type ActivitySettings, initialActivity, runActivityTracker } from "./activity.js"
 
 const CHUNK_BYTES = 64 * 1024
@@ -111,7 +111,7 @@ export const makeMonitorCore = (options: {
       }).pipe(Effect.uninterruptible)
 
     // Activity: output signals come from the folder watch (a segment file changed).
-    const signals = yield* Queue.sliding<void>(1)
+    const signals = yield* Queue.sliding<number>(1)
     const now = yield* Clock.currentTimeMillis
     const tracker = {
       model: options.startActive
@@ -123,7 +123,8 @@ export const makeMonitorCore = (options: {
           },
     }
     const stopListening = watch.onChange((filename) => {
-      if (filename.startsWith("out-")) Queue.unsafeOffer(signals, undefined)
+      // Date.now() is what Clock reads in production; tests drive the tracker with TestClock.
+      if (filename.startsWith("out-")) Queue.unsafeOffer(signals, Date.now())
     })
     yield* Effect.addFinalizer(() => Effect.sync(stopListening))
     yield* runActivityTracker(
@@ -148,6 +149,7 @@ export const makeMonitorCore = (options: {
             })),
           )
           const pending: ControlEvent[] = [...backlog]
+          const pace = makeReadPacer()
           let done = false
           const next: Effect.Effect<ProcessEvent, Option.Option<ProcessMonitorError>> = Effect.gen(
             function* () {
@@ -185,6 +187,7 @@ export const makeMonitorCore = (options: {
                   Queue.take(live),
                 )
                 if (arrived !== undefined) pending.push(arrived)
+                else yield* pace
               }
             },
           )
