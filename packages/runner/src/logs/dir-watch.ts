@@ -73,11 +73,11 @@ export const watchDir = (dir: string): Effect.Effect<DirWatch, Error, Scope.Scop
       (entry): DirWatch => ({
         version: () => entry.version,
         awaitChange: (since) =>
-          Effect.suspend(() =>
-            entry.version !== since
-              ? Effect.void
-              : Deferred.await((entry.signal ??= Deferred.unsafeMake<void>(FiberId.none))),
-          ),
+          Effect.suspend(() => {
+            if (entry.version !== since) return Effect.void
+            if (entry.signal === undefined) entry.signal = Deferred.unsafeMake<void>(FiberId.none)
+            return Deferred.await(entry.signal)
+          }),
         onChange: (listener) => {
           entry.listeners.add(listener)
           return () => entry.listeners.delete(listener)

@@ -109,6 +109,9 @@ const dirChangeTime = (dir: string): number => {
   }
 }
 
+/** Directory mtimes move in coarse kernel ticks: a change this recent may hide another. */
+const MTIME_TICK_MS = 50
+
 /**
  * Opens a cursor at `from` (clamped up to the oldest kept byte). It holds one open file at
  * a time; a segment deleted by retention while open is still read to its end.
@@ -116,7 +119,7 @@ const dirChangeTime = (dir: string): number => {
  * Reads are synchronous: they hit the page cache, and the flood benchmark showed the
  * thread-pool round trip of async reads plus a folder listing at every end-of-file costing
  * more than tmux's own work. The folder is listed again only when its mtime moves (a file
- * was created, renamed or deleted) or the current segment is full.
+ * was created, renamed or deleted, or moved within the last kernel tick) or a segment is full.
  */
 export const openLogReader = (
   dir: string,
@@ -126,6 +129,7 @@ export const openLogReader = (
     let position = Math.max(0, from)
     let current: { segment: Segment; fd: number } | undefined
     let listedAt = Number.NaN
+    let listed: ReadonlyArray<Segment> = []
     const closeCurrent = () => {
       if (current !== undefined) closeSync(current.fd)
       current = undefined
@@ -136,6 +140,7 @@ export const openLogReader = (
     const openAt = (): boolean => {
       listedAt = dirChangeTime(dir)
       const { segments, lengths } = listSegmentsSync(dir)
+      listed = segments
       const first = segments[0]
       if (first === undefined) return false
       if (position < first.start) position = first.start
@@ -167,10 +172,14 @@ export const openLogReader = (
           closeCurrent()
           continue
         }
-        if (dirChangeTime(dir) === listedAt) return undefined
-        const { segments } = listSegmentsSync(dir)
-        listedAt = dirChangeTime(dir)
-        const later = segments.find((s) => s.start > segment.start)
+        let later = listed.find((s) => s.start > segment.start)
+        if (later === undefined) {
+          const changed = dirChangeTime(dir)
+          if (changed === listedAt && Date.now() - changed > MTIME_TICK_MS) return undefined
+          listedAt = changed
+          listed = listSegmentsSync(dir).segments
+          later = listed.find((s) => s.start > segment.start)
+        }
         if (later === undefined) return undefined
         closeCurrent()
         if (position < later.start) position = later.start

@@ -5,7 +5,10 @@ import { Duration, Effect, Queue } from "effect"
 export interface WatchedPane {
   readonly pid: number
   readonly exited: Effect.Effect<boolean>
-  /** Called when tmux has lost the exit status for good: record an exit without it. */
+  /**
+   * Called for a pane whose process is gone with no exit seen: if tmux shows the pane dead
+   * with no status, it records an exit without one.
+   */
   readonly statusLost: Effect.Effect<void>
 }
 

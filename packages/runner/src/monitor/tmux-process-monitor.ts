@@ -182,16 +182,23 @@ export const makeTmuxProcessMonitor = Effect.gen(function* () {
       const watched = {
         pid: pane.pid,
         exited: core.exited,
-        statusLost: Effect.zipRight(
-          core.publish({
+        // Only when tmux itself shows the pane dead with no status: a process already reaped
+        // while tmux is still drawing its last output is not lost, just not finished.
+        statusLost: Effect.gen(function* () {
+          const state = yield* sessions.paneState(pane.paneId).pipe(Effect.option)
+          if (state._tag === "None" || state.value === undefined) return
+          const { dead, deadStatus, deadSignal } = state.value
+          if (!dead || deadStatus !== null || deadSignal !== null) return
+          if (yield* checkExit) return
+          yield* core.publish({
             _tag: "error",
             error: new ProcessMonitorError({
               processId,
               message: `tmux lost the exit status of ${processId} (pane ${pane.paneId})`,
             }),
-          }),
-          core.recordExit(null, null),
-        ),
+          })
+          yield* core.recordExit(null, null)
+        }),
       }
       yield* watchdog.watch(watched)
       yield* Effect.addFinalizer(() => watchdog.unwatch(watched))
