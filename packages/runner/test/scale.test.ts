@@ -3,7 +3,7 @@ import { readdirSync } from "node:fs"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Scope, Supervisor } from "effect"
 import { ProcessId } from "../src/domain/ids.js"
-import { isAlive } from "../src/monitor/process-tree.js"
+import { isRunning } from "../src/monitor/process-tree.js"
 import { testRunner } from "./harness.js"
 
 const openFds = () => readdirSync("/proc/self/fd").length
@@ -56,7 +56,7 @@ describe("100 runners", () => {
         const { pids, fibers } = yield* cycle(ids)
 
         expect(pids).toHaveLength(100)
-        expect(pids.filter(isAlive)).toEqual([])
+        expect(pids.filter(isRunning)).toEqual([])
         expect(processesMentioning(dataDir)).toEqual([])
         const sessions = tmux(["list-sessions", "-F", "#{session_name}"]).stdout.trim().split("\n")
         expect(sessions).toEqual(["geppetto-control"])

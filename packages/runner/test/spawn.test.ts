@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Stream } from "effect"
 import type { ProcessEvent } from "../src/domain/events.js"
 import { ProcessId } from "../src/domain/ids.js"
-import { isAlive } from "../src/monitor/process-tree.js"
+import { isRunning } from "../src/monitor/process-tree.js"
 import { testRunner } from "./harness.js"
 
 const outputText = (events: ReadonlyArray<ProcessEvent>) =>
@@ -108,10 +108,10 @@ describe("spawn in tmux", () => {
       const pid = Number(
         tmux(["display-message", "-p", "-t", "=stubborn:", "#{pane_pid}"]).stdout.trim(),
       )
-      expect(isAlive(pid)).toBe(true)
+      expect(isRunning(pid)).toBe(true)
       yield* handle.terminate
       expect((yield* handle.awaitExit).signal).toBe("SIGKILL")
-      expect(isAlive(pid)).toBe(false)
+      expect(isRunning(pid)).toBe(false)
       expect(tmux(["has-session", "-t", "=stubborn"]).code).not.toBe(0)
     }),
   )

@@ -1,5 +1,4 @@
 import { type ChildProcessByStdio, spawn as spawnChild } from "node:child_process"
-import { readdir, readFile } from "node:fs/promises"
 import { join } from "node:path"
 import type { Readable, Writable } from "node:stream"
 import { Clock, Deferred, Duration, Effect, Exit, Layer, Option, Queue, Stream } from "effect"
@@ -14,13 +13,11 @@ import { makeSegmentWriter, type SegmentWriter } from "../logs/segment-writer.js
 import type { ProcessMonitorHandle, ProcessMonitorPort } from "../ports.js"
 import { type ExitEvent, makeMonitorCore } from "./monitor-core.js"
 import { ProcessMonitorTag } from "./process-monitor-tag.js"
-import { descendantPids, signalQuietly } from "./process-tree.js"
+import { descendantPids, killLeftovers, signalQuietly } from "./process-tree.js"
 
 const CHUNK_BYTES = 64 * 1024
 /** How long an exit waits for the pipes to close: a background child may hold them open. */
 const CLOSE_WAIT = Duration.seconds(1)
-/** SIGKILL cannot be refused, but a process in uninterruptible sleep takes a while to go. */
-const KILL_WAIT = Duration.seconds(5)
 
 interface ChildExit {
   readonly code: number | null
@@ -46,49 +43,6 @@ const mergeWatches = (a: DirWatch, b: DirWatch): DirWatch => ({
     }
   },
 })
-
-/** Processes that are still running (zombies are not), from /proc. */
-const runningProcesses = async () => {
-  const entries = await readdir("/proc").catch(() => [] as string[])
-  const found: Array<{ readonly pid: number; readonly pgrp: number }> = []
-  await Promise.all(
-    entries
-      .filter((e) => /^\d+$/.test(e))
-      .map(async (e) => {
-        const stat = await readFile(`/proc/${e}/stat`, "utf8").catch(() => "")
-        // The command name may hold spaces and parentheses: fields resume after the last ')'.
-        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
-        if (fields[0] !== undefined && fields[0] !== "" && fields[0] !== "Z") {
-          found.push({ pid: Number(e), pgrp: Number(fields[2]) })
-        }
-      }),
-  )
-  return found
-}
-
-/**
- * Kills what is left of group `pgid` and of `pids`, and waits (at most KILL_WAIT) until none
- * runs: a SIGKILLed process takes a moment to die. A group id is not reused while the group
- * has members, but once the leader has exited and the group emptied, the number may come
- * back as another process, maybe another group's leader (tmux panes are): a running process
- * with that pid means the group is no longer ours.
- */
-const killLeftovers = (
-  pgid: number,
-  pids: ReadonlyArray<number>,
-  leaderExited: Effect.Effect<boolean>,
-) =>
-  Effect.gen(function* () {
-    const deadline = Date.now() + Duration.toMillis(KILL_WAIT)
-    while (Date.now() < deadline) {
-      const running = yield* Effect.promise(runningProcesses)
-      const groupIsOurs = !(yield* leaderExited) || !running.some((p) => p.pid === pgid)
-      const left = running.filter((p) => (groupIsOurs && p.pgrp === pgid) || pids.includes(p.pid))
-      if (left.length === 0) return
-      for (const p of left) signalQuietly(p.pid, "SIGKILL")
-      yield* Effect.sleep("20 millis")
-    }
-  })
 
 /** Logs every byte of `stream` in order; `onClosed` runs once the last byte is on disk. */
 const logStream = (
@@ -252,7 +206,7 @@ export const makeBasicProcessMonitor = Effect.gen(function* () {
           signalQuietly(-pid, "SIGTERM")
           if (!(yield* waitExit(grace))) {
             signalQuietly(-pid, "SIGKILL")
-            yield* waitExit(KILL_WAIT)
+            yield* waitExit(Duration.seconds(5))
           }
         }
       }

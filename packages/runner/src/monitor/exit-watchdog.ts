@@ -1,5 +1,5 @@
-import { readFile } from "node:fs/promises"
 import { Duration, Effect, Queue } from "effect"
+import { processState } from "./process-tree.js"
 
 /** A pane whose exit we still wait for. */
 export interface WatchedPane {
@@ -10,11 +10,6 @@ export interface WatchedPane {
    * with no status, it records an exit without one.
    */
   readonly statusLost: Effect.Effect<void>
-}
-
-const processState = async (pid: number): Promise<string | undefined> => {
-  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => undefined)
-  return stat?.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3)
 }
 
 /**
@@ -40,17 +35,14 @@ export const makeExitWatchdog = (kick: Effect.Effect<void>) =>
           watched.delete(pane)
           continue
         }
-        const state = yield* Effect.promise(() => processState(pane.pid))
+        const state = processState(pane.pid)
         if (state === undefined || state === "Z") zombies.push(pane)
       }
       if (zombies.length === 0) return
       yield* kick
       yield* Effect.sleep("1 second")
       for (const pane of zombies) {
-        if (
-          !(yield* pane.exited) &&
-          (yield* Effect.promise(() => processState(pane.pid))) === undefined
-        ) {
+        if (!(yield* pane.exited) && processState(pane.pid) === undefined) {
           yield* pane.statusLost
         }
       }

@@ -1,12 +1,19 @@
+import { readFileSync } from "node:fs"
 import { readdir, readFile } from "node:fs/promises"
+import { Duration, Effect } from "effect"
 
-/**
- * Every live descendant of `root` (children, grandchildren, ...), read from /proc. Used by
- * `terminate` to leave no process behind, even one that moved to its own process group.
- */
-export const descendantPids = async (root: number): Promise<ReadonlyArray<number>> => {
-  const parentOf = new Map<number, number>()
+export interface ProcEntry {
+  readonly pid: number
+  readonly ppid: number
+  readonly pgrp: number
+  /** One letter: R running, S sleeping, Z zombie, ... */
+  readonly state: string
+}
+
+/** The process table, from /proc. */
+export const readProcTable = async (): Promise<ReadonlyArray<ProcEntry>> => {
   const entries = await readdir("/proc").catch(() => [] as string[])
+  const table: ProcEntry[] = []
   await Promise.all(
     entries
       .filter((e) => /^\d+$/.test(e))
@@ -14,31 +21,32 @@ export const descendantPids = async (root: number): Promise<ReadonlyArray<number
         const stat = await readFile(`/proc/${e}/stat`, "utf8").catch(() => "")
         // The command name may hold spaces and parentheses: fields resume after the last ')'.
         const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
-        const ppid = Number(fields[1])
-        if (Number.isFinite(ppid)) parentOf.set(Number(e), ppid)
+        const state = fields[0] ?? ""
+        if (state === "") return
+        table.push({ pid: Number(e), ppid: Number(fields[1]), pgrp: Number(fields[2]), state })
       }),
   )
+  return table
+}
+
+/**
+ * Every live descendant of `root` (children, grandchildren, ...). Used by `terminate` to
+ * leave no process behind, even one that moved to its own process group.
+ */
+export const descendantPids = async (root: number): Promise<ReadonlyArray<number>> => {
+  const table = await readProcTable()
   const found: number[] = []
   const frontier = [root]
   while (frontier.length > 0) {
     const parent = frontier.pop()
-    for (const [pid, ppid] of parentOf) {
-      if (ppid === parent && !found.includes(pid)) {
-        found.push(pid)
-        frontier.push(pid)
+    for (const p of table) {
+      if (p.ppid === parent && !found.includes(p.pid)) {
+        found.push(p.pid)
+        frontier.push(p.pid)
       }
     }
   }
   return found
-}
-
-export const isAlive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM"
-  }
 }
 
 /** Sends `signal`, ignoring a process that is already gone. */
@@ -48,4 +56,47 @@ export const signalQuietly = (pid: number, signal: NodeJS.Signals): void => {
   } catch {
     // already gone
   }
+}
+
+/** SIGKILL cannot be refused, but a process in uninterruptible sleep takes a while to go. */
+const KILL_WAIT = Duration.seconds(5)
+
+/**
+ * Kills what is left of group `pgid` and of `pids`, and waits (at most 5 s) until none runs
+ * (zombies do not count): a SIGKILLed process takes a moment to die. A group id is not
+ * reused while the group has members, but once the leader has exited and the group emptied,
+ * the number may come back as another process, maybe another group's leader (tmux panes
+ * are): a running process with that pid means the group is no longer ours.
+ */
+export const killLeftovers = (
+  pgid: number,
+  pids: ReadonlyArray<number>,
+  leaderExited: Effect.Effect<boolean>,
+) =>
+  Effect.gen(function* () {
+    const deadline = Date.now() + Duration.toMillis(KILL_WAIT)
+    while (Date.now() < deadline) {
+      const running = (yield* Effect.promise(readProcTable)).filter((p) => p.state !== "Z")
+      const groupIsOurs = !(yield* leaderExited) || !running.some((p) => p.pid === pgid)
+      const left = running.filter((p) => (groupIsOurs && p.pgrp === pgid) || pids.includes(p.pid))
+      if (left.length === 0) return
+      for (const p of left) signalQuietly(p.pid, "SIGKILL")
+      yield* Effect.sleep("20 millis")
+    }
+  })
+
+/** The state letter of `pid` (`Z` for a zombie), or `undefined` once it is gone. */
+export const processState = (pid: number): string | undefined => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3)
+  } catch {
+    return undefined
+  }
+}
+
+/** True while `pid` exists and is not a zombie. */
+export const isRunning = (pid: number): boolean => {
+  const state = processState(pid)
+  return state !== undefined && state !== "Z"
 }

@@ -14,7 +14,7 @@ import { type PaneState, TmuxSessionManager } from "../tmux/session-manager.js"
 import { makeExitWatchdog } from "./exit-watchdog.js"
 import { makeMonitorCore } from "./monitor-core.js"
 import { ProcessMonitorTag } from "./process-monitor-tag.js"
-import { descendantPids, isAlive, signalQuietly } from "./process-tree.js"
+import { descendantPids, killLeftovers, signalQuietly } from "./process-tree.js"
 
 const signalName = (n: number | null): string | null => {
   if (n === null) return null
@@ -240,8 +240,8 @@ export const makeTmuxProcessMonitor = Effect.gen(function* () {
       }
       yield* core.settleLog(1_000)
       yield* Effect.ignore(sessions.killSession(info.sessionId))
-      // Anything that escaped its process group and ignored SIGHUP.
-      for (const pid of [pane.pid, ...pids]) if (isAlive(pid)) signalQuietly(pid, "SIGKILL")
+      // Anything that escaped its process group and ignored SIGHUP; waits until none runs.
+      yield* killLeftovers(pane.pid, pids, Effect.succeed(true))
     }).pipe(Effect.withSpan("ProcessMonitor.terminate"))
 
     return {
