@@ -73,6 +73,7 @@ describe("geppetto serve", () => {
     cleanups.push(() => rmSync(join(dataDir, ".."), { recursive: true, force: true }))
     cleanups.push(() => {
       spawnSync("tmux", ["-L", socket, "kill-server"])
+      rmSync(join("/tmp", `tmux-${process.getuid?.() ?? 0}`, socket), { force: true })
     })
     const server = await serve({ host: "127.0.0.1", port: 0, tmuxSocket: socket, dataDir })
     cleanups.push(server.close)

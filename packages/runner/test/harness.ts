@@ -12,6 +12,9 @@ import { TmuxSessionManager } from "../src/tmux/session-manager.js"
 
 let counter = 0
 
+const tmuxSocketPath = (socket: string) =>
+  join(process.env.TMUX_TMPDIR ?? "/tmp", `tmux-${process.getuid?.() ?? 0}`, socket)
+
 /** A tmux command on the test's own server, run directly (for checks from outside). */
 export const tmuxSync = (socket: string, args: ReadonlyArray<string>) => {
   const result = spawnSync("tmux", ["-L", socket, ...args], {
@@ -31,6 +34,8 @@ export const testRunner = (overrides: Partial<RunnerConfigShape> = {}) =>
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
         tmuxSync(socket, ["kill-server"])
+        // tmux leaves its socket file behind when killed; do not litter /tmp/tmux-UID.
+        rmSync(tmuxSocketPath(socket), { force: true })
         rmSync(dataDir, { recursive: true, force: true })
       }),
     )
