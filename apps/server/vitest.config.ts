@@ -1,18 +1,3 @@
-import { defineConfig } from "vitest/config"
+import { nodePackageConfig } from "../../.config/vitest.node.js"
 
-export default defineConfig({
-  // Resolve workspace packages to their TypeScript sources (the `geppetto-source` export).
-  resolve: {
-    conditions: ["geppetto-source", "module", "node", "development|production"],
-  },
-  ssr: {
-    resolve: {
-      conditions: ["geppetto-source", "module", "node", "development|production"],
-    },
-  },
-  test: {
-    include: ["test/**/*.test.ts"],
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
-  },
-})
+export default nodePackageConfig()

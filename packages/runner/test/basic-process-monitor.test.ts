@@ -9,7 +9,6 @@ import { ProcessId } from "../src/domain/ids.js"
 import { LogStore } from "../src/logs/log-store.js"
 import { makeSegmentWriter } from "../src/logs/segment-writer.js"
 import { segmentPrefix } from "../src/logs/segments.js"
-import type { ProcessMonitorHandle } from "../src/ports.js"
 import {
   basicRunner,
   childrenWithArgv,
@@ -18,6 +17,7 @@ import {
   readSegments,
 } from "./basic-harness.js"
 import { expectedLines, fixture } from "./harness.js"
+import { readOutput, waitForText } from "./streams.js"
 
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex")
 
@@ -47,37 +47,6 @@ const expectContiguous = (events: ReadonlyArray<ProcessEvent>, source: OutputSou
   }
   return expected
 }
-
-/** A handle's raw output from `from` until `length` bytes have arrived. */
-const readOutput = (handle: ProcessMonitorHandle, from: number, length: number) =>
-  Stream.runFoldWhile(
-    handle.output(from),
-    [] as Buffer[],
-    (acc) => acc.reduce((n, b) => n + b.length, 0) < length,
-    (acc, chunk) => {
-      acc.push(Buffer.from(chunk.bytes))
-      return acc
-    },
-  ).pipe(
-    Effect.map((parts) => Buffer.concat(parts)),
-    Effect.timeoutFail({
-      duration: "30 seconds",
-      onTimeout: () => new Error("log read timed out"),
-    }),
-  )
-
-const waitForText = (handle: ProcessMonitorHandle, needle: string) =>
-  Stream.runFoldWhile(
-    handle.output(0),
-    "",
-    (text) => !text.includes(needle),
-    (text, chunk) => text + Buffer.from(chunk.bytes).toString("utf8"),
-  ).pipe(
-    Effect.timeoutFail({
-      duration: "10 seconds",
-      onTimeout: () => new Error(`never saw ${needle}`),
-    }),
-  )
 
 /** Polls until `check` holds (for effects outside any stream we could follow). */
 const eventually = (what: string, check: () => boolean) =>
@@ -370,7 +339,7 @@ describe("basic process monitor", () => {
         ["-c", "trap '' INT TERM; echo $$; while :; do sleep 0.1; done"],
         { processId: ProcessId("stubborn"), cwd: "/tmp" },
       )
-      const pid = Number((yield* waitForText(handle, "\n")).trim())
+      const pid = Number((yield* waitForText(handle.output(0), "\n")).trim())
       expect(isRunning(pid)).toBe(true)
       expect(groupMembers(pid)).toContain(pid)
       const started = Date.now()
@@ -396,7 +365,7 @@ describe("basic process monitor", () => {
           cwd: "/tmp",
         },
       )
-      const pid = Number((yield* waitForText(handle, "\n")).trim())
+      const pid = Number((yield* waitForText(handle.output(0), "\n")).trim())
       yield* handle.terminate
       expect(yield* handle.awaitExit).toMatchObject({
         exitCode: null,
@@ -438,7 +407,7 @@ describe("basic process monitor", () => {
         scope,
       )
       yield* Effect.addFinalizer(() => Effect.orDie(handle.terminate))
-      const pid = Number((yield* waitForText(handle, "\n")).trim())
+      const pid = Number((yield* waitForText(handle.output(0), "\n")).trim())
       yield* Scope.close(scope, Exit.void)
       const dir = logs.processDir(ProcessId("outlives"))
       yield* eventually("the log to keep growing", () =>

@@ -3,28 +3,10 @@ import { readdirSync } from "node:fs"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Scope, Stream } from "effect"
 import { ProcessId } from "../src/domain/ids.js"
-import type { ProcessMonitorHandle } from "../src/ports.js"
 import { expectedLines, fixture, testRunner } from "./harness.js"
+import { readOutput } from "./streams.js"
 
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex")
-
-/** Reads a handle's output from `from` until `length` bytes have arrived. */
-const readOutput = (handle: ProcessMonitorHandle, from: number, length: number) =>
-  Stream.runFoldWhile(
-    handle.output(from),
-    [] as Buffer[],
-    (acc) => acc.reduce((n, b) => n + b.length, 0) < length,
-    (acc, chunk) => {
-      acc.push(Buffer.from(chunk.bytes))
-      return acc
-    },
-  ).pipe(
-    Effect.map((parts) => Buffer.concat(parts)),
-    Effect.timeoutFail({
-      duration: "30 seconds",
-      onTimeout: () => new Error("log read timed out"),
-    }),
-  )
 
 describe("durable rolling log", () => {
   it.scopedLive("is byte-exact for 50k lines", () =>

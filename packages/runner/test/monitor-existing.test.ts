@@ -3,14 +3,7 @@ import { Chunk, Effect, Stream } from "effect"
 import { ProcessMonitorError } from "../src/domain/errors.js"
 import { ProcessId } from "../src/domain/ids.js"
 import { testRunner } from "./harness.js"
-
-const waitFor = (stream: Stream.Stream<{ bytes: Uint8Array }, unknown>, needle: string) =>
-  Stream.runFoldWhile(
-    stream,
-    "",
-    (text) => !text.includes(needle),
-    (text, c) => text + Buffer.from(c.bytes).toString("utf8"),
-  ).pipe(Effect.timeoutFail({ duration: "10 seconds", onTimeout: () => new Error(needle) }))
+import { waitForText } from "./streams.js"
 
 describe("monitorExisting", () => {
   it.scopedLive("adopts a session made by plain tmux: output, input, each pane, exit", () =>
@@ -36,7 +29,7 @@ describe("monitorExisting", () => {
       expect(handle.sessionInfo?.name).toBe("handmade")
       expect(handle.sessionInfo?.panes).toHaveLength(2)
       yield* handle.write(Buffer.from("hello there\r"))
-      const text = yield* waitFor(handle.output(0), "got:hello there")
+      const text = yield* waitForText(handle.output(0), "got:hello there")
       expect(text).toContain("got:hello there")
       // Every pane got a writer of ours, and only one.
       const pipes = tmux(["list-panes", "-s", "-t", "=handmade", "-F", "#{pane_pipe}"]).stdout

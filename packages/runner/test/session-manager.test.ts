@@ -1,7 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Stream } from "effect"
+import { Effect } from "effect"
 import { ProcessId } from "../src/domain/ids.js"
 import { testRunner } from "./harness.js"
+import { waitForText } from "./streams.js"
 
 describe("tmux session manager", () => {
   it.scopedLive("lists our sessions with metadata, captures, resizes and kills them", () =>
@@ -14,13 +15,7 @@ describe("tmux session manager", () => {
         rows: 10,
         metadata: { provider: "shell" },
       })
-      yield* handle.output(0).pipe(
-        Stream.runFoldWhile(
-          "",
-          (t) => !t.includes("second"),
-          (t, c) => t + Buffer.from(c.bytes).toString(),
-        ),
-      )
+      yield* waitForText(handle.output(0), "second")
       tmux(["new-session", "-d", "-s", "outsider", "sleep 1000"])
       const listed = yield* sessions.listSessions
       expect(listed.map((s) => s.name).sort()).toEqual(["managed", "outsider"])

@@ -4,23 +4,11 @@ import type { ProcessEvent } from "../src/domain/events.js"
 import { ProcessId } from "../src/domain/ids.js"
 import { isRunning } from "../src/monitor/process-tree.js"
 import { testRunner } from "./harness.js"
+import { waitForText } from "./streams.js"
 
 const outputText = (events: ReadonlyArray<ProcessEvent>) =>
   Buffer.concat(events.flatMap((e) => (e._tag === "output" ? [Buffer.from(e.data)] : []))).toString(
     "utf8",
-  )
-
-const waitForOutput = (stream: Stream.Stream<{ bytes: Uint8Array }, unknown>, needle: string) =>
-  Stream.runFoldWhile(
-    stream,
-    "",
-    (text) => !text.includes(needle),
-    (text, chunk) => text + Buffer.from(chunk.bytes).toString("utf8"),
-  ).pipe(
-    Effect.timeoutFail({
-      duration: "10 seconds",
-      onTimeout: () => new Error(`never saw ${needle}`),
-    }),
   )
 
 describe("spawn in tmux", () => {
@@ -71,8 +59,8 @@ describe("spawn in tmux", () => {
           rows: 17,
         },
       )
-      const text = yield* waitForOutput(handle.output(0), "size=")
-      yield* waitForOutput(handle.output(0), "size=17 91")
+      const text = yield* waitForText(handle.output(0), "size=")
+      yield* waitForText(handle.output(0), "size=17 91")
       expect(text).toContain("dir=/usr v=forty two")
       expect(handle.sessionInfo?.panes[0]).toMatchObject({ cols: 91, rows: 17 })
       expect(tmux(["show-options", "-v", "-t", "env-cwd", "@geppetto-id"]).stdout.trim()).toBe(
@@ -88,7 +76,7 @@ describe("spawn in tmux", () => {
       const { monitor } = yield* testRunner()
       const handle = yield* monitor.spawn("cat", [], { processId: ProcessId("echo"), cwd: "/tmp" })
       yield* handle.write(Buffer.from("héllo ; #{session_name} $HOME 'q'\r"))
-      const text = yield* waitForOutput(handle.output(0), "'q'\r\n")
+      const text = yield* waitForText(handle.output(0), "'q'\r\n")
       // The line appears twice: the terminal's echo, then cat's copy.
       expect(text.split("héllo ; #{session_name} $HOME 'q'").length - 1).toBe(2)
       yield* handle.write(Buffer.from([0x04])) // Ctrl-D: cat sees end of input
@@ -104,7 +92,7 @@ describe("spawn in tmux", () => {
         ["-c", "trap '' INT TERM HUP; echo ready; while :; do sleep 0.1; done"],
         { processId: ProcessId("stubborn"), cwd: "/tmp" },
       )
-      yield* waitForOutput(handle.output(0), "ready")
+      yield* waitForText(handle.output(0), "ready")
       const pid = Number(
         tmux(["display-message", "-p", "-t", "=stubborn:", "#{pane_pid}"]).stdout.trim(),
       )

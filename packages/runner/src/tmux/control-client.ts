@@ -1,5 +1,5 @@
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
-import { Deferred, Effect, Exit, PubSub, Ref, Scope, Stream } from "effect"
+import { Deferred, Effect, Exit, PubSub, Ref, Scope } from "effect"
 import { RunnerConfig } from "../config.js"
 import { TmuxSessionError } from "../domain/errors.js"
 import { runTmuxOnce, tmuxServerArgs } from "./one-off.js"
@@ -268,7 +268,6 @@ export class TmuxControlClient extends Effect.Service<TmuxControlClient>()(
         version,
         exec,
         execOne,
-        notifications: Stream.fromPubSub(notifications),
         subscribe: PubSub.subscribe(notifications),
         socket,
         /** The `tmux` argv prefix for a person: `tmux -L NAME` or plain `tmux`. */

@@ -1,0 +1,37 @@
+import { Effect, Stream } from "effect"
+import type { ProcessMonitorHandle } from "../src/ports.js"
+
+/** A handle's raw output from `from` until `length` bytes have arrived. */
+export const readOutput = (handle: ProcessMonitorHandle, from: number, length: number) =>
+  Stream.runFoldWhile(
+    handle.output(from),
+    [] as Buffer[],
+    (acc) => acc.reduce((n, b) => n + b.length, 0) < length,
+    (acc, chunk) => {
+      acc.push(Buffer.from(chunk.bytes))
+      return acc
+    },
+  ).pipe(
+    Effect.map((parts) => Buffer.concat(parts)),
+    Effect.timeoutFail({
+      duration: "30 seconds",
+      onTimeout: () => new Error("log read timed out"),
+    }),
+  )
+
+/** Output text of `stream` up to and including the first `needle`; fails after 10 s. */
+export const waitForText = (
+  stream: Stream.Stream<{ readonly bytes: Uint8Array }, unknown>,
+  needle: string,
+) =>
+  Stream.runFoldWhile(
+    stream,
+    "",
+    (text) => !text.includes(needle),
+    (text, chunk) => text + Buffer.from(chunk.bytes).toString("utf8"),
+  ).pipe(
+    Effect.timeoutFail({
+      duration: "10 seconds",
+      onTimeout: () => new Error(`never saw ${needle}`),
+    }),
+  )
