@@ -1,6 +1,7 @@
 import {
   closeSync,
   constants as fsConstants,
+  fstatSync,
   openSync,
   readdirSync,
   readSync,
@@ -135,8 +136,6 @@ export const openLogReader = (
       current = undefined
     }
     yield* Effect.addFinalizer(() => Effect.sync(closeCurrent))
-    const buffer = Buffer.allocUnsafe(CHUNK_BYTES)
-
     const openAt = (): boolean => {
       listedAt = dirChangeTime(dir)
       const { segments, lengths } = listSegmentsSync(dir)
@@ -161,11 +160,17 @@ export const openLogReader = (
         if (current === undefined) return undefined
         const { segment, fd } = current
         const within = position - segment.start
-        const bytesRead = readSync(fd, buffer, 0, Math.min(max, CHUNK_BYTES), within)
-        if (bytesRead > 0) {
-          const chunk = { offset: position, bytes: Buffer.from(buffer.subarray(0, bytesRead)) }
-          position += bytesRead
-          return chunk
+        // Size the buffer to what is there: no scratch copy (profiled: the copies and their
+        // garbage cost more than the reads).
+        const available = fstatSync(fd).size - within
+        if (available > 0) {
+          const bytes = Buffer.allocUnsafe(Math.min(max, CHUNK_BYTES, available))
+          const bytesRead = readSync(fd, bytes, 0, bytes.length, within)
+          if (bytesRead > 0) {
+            const chunk = { offset: position, bytes: bytes.subarray(0, bytesRead) }
+            position += bytesRead
+            return chunk
+          }
         }
         // End of this file: move on when it is full, or when a newer file may have appeared.
         if (within >= segment.size) {
