@@ -75,8 +75,44 @@ export interface ProcessMonitorPort {
   ) => Effect.Effect<ProcessMonitorHandle, ProcessMonitorError | ValidationError, Scope.Scope>
 }
 
+/** A pane as tmux reports it. */
+export interface PaneState {
+  readonly paneId: PaneId
+  readonly sessionId: string
+  readonly sessionName: string
+  readonly windowId: string
+  readonly pid: number
+  readonly dead: boolean
+  readonly deadStatus: number | null
+  readonly deadSignal: number | null
+  readonly piped: boolean
+  readonly cols: number
+  readonly rows: number
+  readonly currentCommand: string
+  readonly active: boolean
+  /** The log folder our writer pipes this pane into, if it is ours. */
+  readonly logDir: string | undefined
+}
+
+/** What `createSession` starts: argv never passes through a shell. */
+export interface CreateSessionSpec {
+  readonly name: string
+  readonly argv: ReadonlyArray<string>
+  readonly cwd: string
+  readonly env: Readonly<Record<string, string>>
+  readonly cols: number
+  readonly rows: number
+  readonly metadata: Readonly<Record<string, string>>
+  /** Folder the pane's writer logs into; also where the exit hook writes `exit`. */
+  readonly logDir: string
+  /** Shell command for `pipe-pane` (the segment writer). */
+  readonly writerCommand: string
+}
+
 /** Sessions on the tmux server (the seed's `TmuxSessionManagerPort`). */
 export interface TmuxSessionManagerPort {
+  /** A detached session running `spec.argv`, logged and exit-hooked before it starts. */
+  readonly createSession: (spec: CreateSessionSpec) => Effect.Effect<PaneState, TmuxSessionError>
   readonly listSessions: Effect.Effect<ReadonlyArray<TmuxSessionListing>, TmuxSessionError>
   readonly hasSession: (name: string) => Effect.Effect<boolean, TmuxSessionError>
   readonly killSession: (sessionId: string) => Effect.Effect<void, TmuxSessionError>

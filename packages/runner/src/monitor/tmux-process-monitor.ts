@@ -8,9 +8,14 @@ import { decodeSessionName, type PaneId, type ProcessId } from "../domain/ids.js
 import { validateArgv, validateCwd, validateEnv, validateSize } from "../domain/validate.js"
 import { LogStore } from "../logs/log-store.js"
 import { writersDrained } from "../logs/writer-drain.js"
-import type { ProcessMonitorHandle, ProcessMonitorPort, TmuxSessionInfo } from "../ports.js"
+import type {
+  PaneState,
+  ProcessMonitorHandle,
+  ProcessMonitorPort,
+  TmuxSessionInfo,
+} from "../ports.js"
 import { TmuxControlClient } from "../tmux/control-client.js"
-import { type PaneState, TmuxSessionManager } from "../tmux/session-manager.js"
+import { TmuxSessionManager } from "../tmux/session-manager.js"
 import { makeExitWatchdog } from "./exit-watchdog.js"
 import { makeMonitorCore } from "./monitor-core.js"
 import { ProcessMonitorTag } from "./process-monitor-tag.js"

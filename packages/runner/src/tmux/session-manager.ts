@@ -5,7 +5,12 @@ import { join } from "node:path"
 import { Effect } from "effect"
 import { TmuxSessionError } from "../domain/errors.js"
 import { isPaneId, PaneId as makePaneId, type PaneId } from "../domain/ids.js"
-import type { TmuxSessionListing, TmuxSessionManagerPort } from "../ports.js"
+import type {
+  CreateSessionSpec,
+  PaneState,
+  TmuxSessionListing,
+  TmuxSessionManagerPort,
+} from "../ports.js"
 import { CONTROL_SESSION, TmuxControlClient } from "./control-client.js"
 import { escapeTmuxFormat, quoteShellArg, tmuxCommandLine } from "./quote.js"
 
@@ -14,24 +19,6 @@ const SEP = "\x1f"
 const OPTION_PREFIX = "@geppetto-"
 /** Session options we read back on every listing (tmux has no "all user options" format). */
 export const METADATA_KEYS = ["id", "provider", "meta"] as const
-
-export interface PaneState {
-  readonly paneId: PaneId
-  readonly sessionId: string
-  readonly sessionName: string
-  readonly windowId: string
-  readonly pid: number
-  readonly dead: boolean
-  readonly deadStatus: number | null
-  readonly deadSignal: number | null
-  readonly piped: boolean
-  readonly cols: number
-  readonly rows: number
-  readonly currentCommand: string
-  readonly active: boolean
-  /** The log folder our writer pipes this pane into, if it is ours. */
-  readonly logDir: string | undefined
-}
 
 const PANE_FORMAT = [
   "#{pane_id}",
@@ -72,20 +59,6 @@ const parsePane = (line: string): PaneState | undefined => {
     active: f[12] === "1",
     logDir: f[13] === "" || f[13] === undefined ? undefined : f[13],
   }
-}
-
-export interface CreateSessionSpec {
-  readonly name: string
-  readonly argv: ReadonlyArray<string>
-  readonly cwd: string
-  readonly env: Readonly<Record<string, string>>
-  readonly cols: number
-  readonly rows: number
-  readonly metadata: Readonly<Record<string, string>>
-  /** Folder the pane's writer logs into; also where the exit hook writes `exit`. */
-  readonly logDir: string
-  /** Shell command for `pipe-pane` (the segment writer). */
-  readonly writerCommand: string
 }
 
 /**
@@ -327,6 +300,7 @@ export class TmuxSessionManager extends Effect.Service<TmuxSessionManager>()(
           .join(" ")
 
       const port = {
+        createSession,
         listSessions,
         hasSession,
         killSession,
@@ -336,7 +310,6 @@ export class TmuxSessionManager extends Effect.Service<TmuxSessionManager>()(
       } satisfies TmuxSessionManagerPort
       return {
         ...port,
-        createSession,
         sendKeys,
         paneState,
         panesOfSession,
