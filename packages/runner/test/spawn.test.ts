@@ -99,6 +99,9 @@ describe("spawn in tmux", () => {
       expect(isRunning(pid)).toBe(true)
       yield* handle.terminate
       expect((yield* handle.awaitExit).signal).toBe("SIGKILL")
+      // Our own kill is an exit, not a session that "vanished".
+      const events = Chunk.toReadonlyArray(yield* Stream.runCollect(handle.events))
+      expect(events.filter((e) => e._tag === "error")).toEqual([])
       expect(isRunning(pid)).toBe(false)
       expect(tmux(["has-session", "-t", "=stubborn"]).code).not.toBe(0)
     }),

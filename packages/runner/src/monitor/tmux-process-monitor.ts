@@ -237,9 +237,11 @@ export const makeTmuxProcessMonitor = Effect.gen(function* () {
           signalQuietly(-pane.pid, "SIGTERM")
           signalQuietly(pane.pid, "SIGTERM")
           if (!(yield* waitExit(grace))) {
-            yield* Effect.ignore(sessions.killSession(info.sessionId))
+            // Ignores INT, TERM (and so HUP from kill-session, likely): nothing left but KILL.
+            // Recorded before the session goes, so the vanish check does not report it.
             signalQuietly(-pane.pid, "SIGKILL")
-            yield* core.recordExit(null, "SIGKILL")
+            signalQuietly(pane.pid, "SIGKILL")
+            if (!(yield* waitExit(grace))) yield* core.recordExit(null, "SIGKILL")
           }
         }
       }
