@@ -225,6 +225,11 @@ export class TmuxControlClient extends Effect.Service<TmuxControlClient>()(
             ReadonlyArray<ReadonlyArray<string>>,
             TmuxSessionError
           >()
+          if (!connection.alive) {
+            return yield* controlError(
+              `the tmux control client exited before ${line.slice(0, 200)}`,
+            )
+          }
           // Push and write in one synchronous step so that replies stay in order.
           connection.pending.push({
             line,
