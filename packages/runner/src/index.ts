@@ -1,3 +1,4 @@
+export * from "./attention/index.js"
 export * from "./config.js"
 export * from "./domain/errors.js"
 export * from "./domain/events.js"

@@ -1,0 +1,150 @@
+import { Effect, ParseResult, Schema } from "effect"
+
+/** A screen-rule file (builtin or the user's) is malformed: bad JSON, bad shape, bad regex. */
+export class ScreenRuleError extends Schema.TaggedError<ScreenRuleError>()("ScreenRuleError", {
+  source: Schema.String,
+  ruleId: Schema.optional(Schema.String),
+  message: Schema.String,
+}) {}
+
+const NonEmpty = Schema.String.pipe(Schema.minLength(1))
+
+/** A quick reply offered while the rule matches; `keys` are the exact bytes sent to the pane. */
+export const ScreenAnswer = Schema.Struct({ label: NonEmpty, keys: NonEmpty })
+export type ScreenAnswer = typeof ScreenAnswer.Type
+
+export const ScreenRegion = Schema.Struct({
+  from: Schema.Literal("bottom", "top"),
+  lines: Schema.Int.pipe(Schema.between(1, 200)),
+})
+export type ScreenRegion = typeof ScreenRegion.Type
+
+export const ScreenRuleKind = Schema.Literal("waiting", "busy", "ready")
+export type ScreenRuleKind = typeof ScreenRuleKind.Type
+
+export const ScreenRule = Schema.Struct({
+  id: NonEmpty,
+  kind: ScreenRuleKind,
+  reason: Schema.optionalWith(NonEmpty, { exact: true }),
+  priority: Schema.Number.pipe(Schema.finite()),
+  region: ScreenRegion,
+  // Non-empty: a rule with no required pattern would match every screen.
+  all: Schema.NonEmptyArray(NonEmpty),
+  none: Schema.optionalWith(Schema.Array(NonEmpty), { exact: true }),
+  answers: Schema.optionalWith(Schema.Array(ScreenAnswer), { exact: true }),
+})
+export type ScreenRule = typeof ScreenRule.Type
+
+export const ScreenRuleFile = Schema.Struct({
+  provider: NonEmpty,
+  rules: Schema.Array(ScreenRule),
+})
+export type ScreenRuleFile = typeof ScreenRuleFile.Type
+/** The plain-JSON shape of a rule file, as written on disk or in the builtin modules. */
+export type ScreenRuleFileJson = typeof ScreenRuleFile.Encoded
+
+/** A rule with its regexes compiled once, so evaluation on every screen change is cheap. */
+export interface CompiledScreenRule extends ScreenRule {
+  readonly compiled: {
+    readonly all: ReadonlyArray<RegExp>
+    readonly none: ReadonlyArray<RegExp>
+  }
+}
+
+// "u" so that astral glyphs count as one character; no "g"/"y": stateless `test`.
+const REGEX_FLAGS = "u"
+
+const compilePattern = (
+  source: string,
+  ruleId: string,
+  pattern: string,
+): Effect.Effect<RegExp, ScreenRuleError> =>
+  Effect.try({
+    try: () => new RegExp(pattern, REGEX_FLAGS),
+    catch: (cause) =>
+      new ScreenRuleError({
+        source,
+        ruleId,
+        message: `rule "${ruleId}": invalid regex /${pattern}/: ${
+          cause instanceof Error ? cause.message : String(cause)
+        }`,
+      }),
+  })
+
+/** Compiles every pattern of a rule set; fails on the first regex that does not compile. */
+export const compileRules = (
+  rules: ReadonlyArray<ScreenRule>,
+  source = "rules",
+): Effect.Effect<ReadonlyArray<CompiledScreenRule>, ScreenRuleError> =>
+  Effect.forEach(rules, (rule) =>
+    Effect.all({
+      all: Effect.forEach(rule.all, (p) => compilePattern(source, rule.id, p)),
+      none: Effect.forEach(rule.none ?? [], (p) => compilePattern(source, rule.id, p)),
+    }).pipe(Effect.map((compiled): CompiledScreenRule => ({ ...rule, compiled }))),
+  )
+
+/** The id of the rule an issue path points into (`rules.3.all.0` → `rules[3].id`), if any. */
+export const ruleIdAt = (input: unknown, path: ReadonlyArray<PropertyKey>): string | undefined => {
+  if (path[0] !== "rules" || typeof path[1] !== "number") return undefined
+  if (typeof input !== "object" || input === null || !("rules" in input)) return undefined
+  const rules = input.rules
+  if (!Array.isArray(rules)) return undefined
+  const rule: unknown = rules[path[1]]
+  if (typeof rule !== "object" || rule === null || !("id" in rule)) return undefined
+  return typeof rule.id === "string" ? rule.id : undefined
+}
+
+/** Turns a Schema parse error into a ScreenRuleError naming the file and, when known, the rule. */
+export const parseErrorToScreenRuleError = (
+  source: string,
+  input: unknown,
+  error: ParseResult.ParseError,
+): ScreenRuleError => {
+  const issues = ParseResult.ArrayFormatter.formatErrorSync(error)
+  const first = issues[0]
+  const ruleId = first ? ruleIdAt(input, first.path) : undefined
+  // One entry per field: a literal union reports each alternative as its own issue.
+  const byPath = new Map<string, Array<string>>()
+  for (const issue of issues) {
+    const key = issue.path.length > 0 ? issue.path.join(".") : "(root)"
+    byPath.set(key, [...(byPath.get(key) ?? []), issue.message])
+  }
+  const message = [...byPath]
+    .slice(0, 4)
+    .map(([path, messages]) => `${path}: ${messages.join(" or ")}`)
+    .join("; ")
+  return new ScreenRuleError({ source, ...(ruleId !== undefined ? { ruleId } : {}), message })
+}
+
+/** Fails on a rule id that appears twice: overrides address rules by id. */
+export const checkUniqueIds = (
+  source: string,
+  ids: ReadonlyArray<string>,
+): Effect.Effect<void, ScreenRuleError> => {
+  const seen = new Set<string>()
+  for (const id of ids) {
+    if (seen.has(id)) {
+      return Effect.fail(
+        new ScreenRuleError({ source, ruleId: id, message: `duplicate rule id "${id}"` }),
+      )
+    }
+    seen.add(id)
+  }
+  return Effect.void
+}
+
+/** Decodes and validates a rule file: shape, unique ids, every regex compiles. */
+export const decodeRuleFile = (
+  source: string,
+  input: unknown,
+): Effect.Effect<ScreenRuleFile, ScreenRuleError> =>
+  Schema.decodeUnknown(ScreenRuleFile, { errors: "all" })(input).pipe(
+    Effect.mapError((e) => parseErrorToScreenRuleError(source, input, e)),
+    Effect.tap((file) =>
+      checkUniqueIds(
+        source,
+        file.rules.map((r) => r.id),
+      ),
+    ),
+    Effect.tap((file) => compileRules(file.rules, source)),
+  )
