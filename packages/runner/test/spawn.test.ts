@@ -4,7 +4,7 @@ import type { ProcessEvent } from "../src/domain/events.js"
 import { ProcessId } from "../src/domain/ids.js"
 import { isRunning } from "../src/monitor/process-tree.js"
 import { testRunner } from "./harness.js"
-import { waitForText } from "./streams.js"
+import { waitForText, waitUntil } from "./streams.js"
 
 const outputText = (events: ReadonlyArray<ProcessEvent>) =>
   Buffer.concat(events.flatMap((e) => (e._tag === "output" ? [Buffer.from(e.data)] : []))).toString(
@@ -76,9 +76,14 @@ describe("spawn in tmux", () => {
       const { monitor } = yield* testRunner()
       const handle = yield* monitor.spawn("cat", [], { processId: ProcessId("echo"), cwd: "/tmp" })
       yield* handle.write(Buffer.from("héllo ; #{session_name} $HOME 'q'\r"))
-      const text = yield* waitForText(handle.output(0), "'q'\r\n")
-      // The line appears twice: the terminal's echo, then cat's copy.
-      expect(text.split("héllo ; #{session_name} $HOME 'q'").length - 1).toBe(2)
+      // The line appears twice, the terminal's echo then cat's copy, each exactly as typed.
+      const line = "héllo ; #{session_name} $HOME 'q'\r\n"
+      const text = yield* waitUntil(
+        handle.output(0),
+        (t) => t.split(line).length - 1 >= 2,
+        "2 lines",
+      )
+      expect(text).toBe(line + line)
       yield* handle.write(Buffer.from([0x04])) // Ctrl-D: cat sees end of input
       expect(yield* handle.awaitExit).toMatchObject({ exitCode: 0 })
     }),

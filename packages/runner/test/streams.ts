@@ -19,19 +19,23 @@ export const readOutput = (handle: ProcessMonitorHandle, from: number, length: n
     }),
   )
 
-/** Output text of `stream` up to and including the first `needle`; fails after 10 s. */
-export const waitForText = (
+/** Output text of `stream` from its start until `done(text)` holds; fails after 10 s. */
+export const waitUntil = (
   stream: Stream.Stream<{ readonly bytes: Uint8Array }, unknown>,
-  needle: string,
+  done: (text: string) => boolean,
+  what: string,
 ) =>
   Stream.runFoldWhile(
     stream,
     "",
-    (text) => !text.includes(needle),
+    (text) => !done(text),
     (text, chunk) => text + Buffer.from(chunk.bytes).toString("utf8"),
   ).pipe(
-    Effect.timeoutFail({
-      duration: "10 seconds",
-      onTimeout: () => new Error(`never saw ${needle}`),
-    }),
+    Effect.timeoutFail({ duration: "10 seconds", onTimeout: () => new Error(`never saw ${what}`) }),
   )
+
+/** Output text of `stream` up to and including the first `needle`; fails after 10 s. */
+export const waitForText = (
+  stream: Stream.Stream<{ readonly bytes: Uint8Array }, unknown>,
+  needle: string,
+) => waitUntil(stream, (text) => text.includes(needle), needle)
