@@ -1,0 +1,66 @@
+import { spawn } from "node:child_process"
+import { appendFileSync, mkdtempSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { watchDir } from "../src/logs/dir-watch.js"
+
+const waitFor = (check: () => boolean, what: string) =>
+  Effect.gen(function* () {
+    for (let i = 0; i < 200; i++) {
+      if (check()) return
+      yield* Effect.sleep("10 millis")
+    }
+    return yield* Effect.fail(new Error(`never saw ${what}`))
+  })
+
+describe("folder watch", () => {
+  it.scopedLive("keeps reporting growth and new files by name through a flood and after it", () =>
+    Effect.gen(function* () {
+      const dir = mkdtempSync(join(tmpdir(), "geppetto-watch-"))
+      yield* Effect.addFinalizer(() =>
+        Effect.sync(() => rmSync(dir, { recursive: true, force: true })),
+      )
+      const segment = join(dir, "out-000000000000000-1000000-000000")
+      writeFileSync(segment, "")
+      const watch = yield* watchDir(dir)
+      const seen: string[] = []
+      watch.onChange((name) => seen.push(name))
+      yield* Effect.sleep("20 millis")
+
+      // A flood from another process (each `echo` is one write, as the log writer's are):
+      // events far faster than one per 2 ms, so the watch switches to polling.
+      const writer = spawn(
+        "sh",
+        [
+          "-c",
+          'i=0; while [ $i -lt 20000 ]; do echo xxxxxxxxxxxxxxxx; i=$((i+1)); done >> "$0"',
+          segment,
+        ],
+        { stdio: "ignore" },
+      )
+      yield* Effect.async<void>((resume) => {
+        writer.on("exit", () => resume(Effect.void))
+      })
+      expect(statSync(segment).size).toBe(20_000 * 17)
+      const afterFlood = watch.version()
+      // The last bytes are still reported after the flood stops...
+      appendFileSync(segment, "tail")
+      yield* waitFor(() => watch.version() > afterFlood, "growth after the flood")
+      // ...and a file renamed into place mid-burst is reported by its name.
+      writeFileSync(join(dir, "exit.tmp"), "0 ")
+      renameSync(join(dir, "exit.tmp"), join(dir, "exit"))
+      yield* waitFor(() => seen.includes("exit"), "the exit file")
+
+      // Quiet again (inotify back): one small write still wakes a waiting reader.
+      yield* Effect.sleep("300 millis")
+      const before = watch.version()
+      const woke = yield* Effect.fork(watch.awaitChange(before))
+      appendFileSync(segment, "one")
+      yield* woke.await.pipe(Effect.timeout("2 seconds"))
+      expect(watch.version()).toBeGreaterThan(before)
+      expect(seen.some((n) => n.startsWith("out-"))).toBe(true)
+    }),
+  )
+})
