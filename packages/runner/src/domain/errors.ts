@@ -40,3 +40,13 @@ export class LogStoreError extends Schema.TaggedError<LogStoreError>()("LogStore
 /** Best-effort text of an unknown cause, for the `cause` field of an error. */
 export const describeCause = (cause: unknown): string =>
   cause instanceof Error ? cause.message : typeof cause === "string" ? cause : String(cause)
+
+/** Wraps a lower-level failure as the `ProcessMonitorError` of `processId`, saying what was tried. */
+export const processMonitorFailure =
+  (processId: string, message: string) =>
+  (cause: { readonly message: string }): ProcessMonitorError =>
+    new ProcessMonitorError({
+      processId,
+      message: `${message}: ${cause.message}`,
+      cause: cause.message,
+    })

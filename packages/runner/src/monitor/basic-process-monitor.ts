@@ -3,7 +3,12 @@ import { join } from "node:path"
 import type { Readable, Writable } from "node:stream"
 import { Clock, Deferred, Duration, Effect, Exit, Layer, Option, Queue, Stream } from "effect"
 import { RunnerConfig } from "../config.js"
-import { describeCause, type LogStoreError, ProcessMonitorError } from "../domain/errors.js"
+import {
+  describeCause,
+  type LogStoreError,
+  ProcessMonitorError,
+  processMonitorFailure,
+} from "../domain/errors.js"
 import type { ProcessEvent } from "../domain/events.js"
 import type { ProcessId } from "../domain/ids.js"
 import { validateArgv, validateCwd, validateEnv } from "../domain/validate.js"
@@ -135,12 +140,7 @@ export const makeBasicProcessMonitor = Effect.gen(function* () {
   const logs = yield* LogStore
   const services = yield* Effect.context<RunnerConfig | LogStore>()
 
-  const failWith = (processId: string, message: string) => (cause: LogStoreError) =>
-    new ProcessMonitorError({
-      processId,
-      message: `${message}: ${cause.message}`,
-      cause: cause.message,
-    })
+  const failWith = processMonitorFailure
 
   /** stderr output events until the log reaches `cutoff` (known once the process has exited). */
   const stderrEvents = (

@@ -3,7 +3,7 @@ import { constants as osConstants } from "node:os"
 import { join } from "node:path"
 import { Deferred, Duration, Effect, Layer, Queue, Stream } from "effect"
 import { RunnerConfig } from "../config.js"
-import { type LogStoreError, ProcessMonitorError, type TmuxSessionError } from "../domain/errors.js"
+import { ProcessMonitorError, processMonitorFailure } from "../domain/errors.js"
 import { decodeSessionName, type PaneId, type ProcessId } from "../domain/ids.js"
 import { validateArgv, validateCwd, validateEnv, validateSize } from "../domain/validate.js"
 import { LogStore } from "../logs/log-store.js"
@@ -89,13 +89,7 @@ export const makeTmuxProcessMonitor = Effect.gen(function* () {
     Effect.ignore(client.execOne(["run-shell", "-b", "true"])),
   )
 
-  const failWith =
-    (processId: string, message: string) => (cause: TmuxSessionError | LogStoreError) =>
-      new ProcessMonitorError({
-        processId,
-        message: `${message}: ${cause.message}`,
-        cause: cause.message,
-      })
+  const failWith = processMonitorFailure
 
   /** Wires watching for one pane whose bytes already flow into `logDir`. */
   const monitorPane = (
