@@ -144,9 +144,9 @@ export class TmuxSessionManager extends Effect.Service<TmuxSessionManager>()(
        * `remain-on-exit`, our options, the exit hook and the log pipe; then we open the
        * gate and the shell execs the real command in place (same pid). So the first byte
        * is logged and an instant exit is recorded.
-       * Two simpler ways proved unreliable on tmux 3.3a: follow-up commands on
-       * new-session's implicit target sometimes missed the new pane, and `respawn-pane -k`
-       * over a placeholder sometimes left the real command a zombie tmux never reaped.
+       * Chaining the setup onto new-session's implicit target proved unreliable on tmux 3.3a
+       * (it sometimes missed the new pane). `respawn-pane -k` over a placeholder also works;
+       * the gate needs no placeholder process and keeps one pid from start to exit.
        */
       const createSession = Effect.fn("TmuxSessionManager.createSession")(function* (
         spec: CreateSessionSpec,
