@@ -1,11 +1,14 @@
 import type { HealthResponse } from "@geppetto/protocol"
 import Fastify, { type FastifyInstance } from "fastify"
+import { serveDashboard } from "./dashboard.js"
 import { serverVersion } from "./version.js"
 
 export interface AppOptions {
   /** The tmux version checked at start; reported by `/api/health`. */
   readonly tmuxVersion: string
   readonly logger?: boolean
+  /** The built dashboard to serve at `/`; omitted or missing means API only. */
+  readonly dashboardDir?: string
 }
 
 /** Builds the HTTP app; `main` only parses config and listens. */
@@ -21,6 +24,9 @@ export const buildApp = async (options: AppOptions): Promise<FastifyInstance> =>
     }),
   )
 
+  const hasDashboard =
+    options.dashboardDir !== undefined && (await serveDashboard(app, options.dashboardDir))
+
   // One error shape for everything; never a stack trace to a client.
   app.setErrorHandler(
     (error: { statusCode?: number; code?: string; message: string }, _request, reply) => {
@@ -35,10 +41,15 @@ export const buildApp = async (options: AppOptions): Promise<FastifyInstance> =>
     },
   )
   app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split("?")[0] ?? ""
+    if (hasDashboard && request.method === "GET" && !path.startsWith("/api/")) {
+      // A client-side route of the dashboard: the SPA shell handles it.
+      return reply.sendFile("index.html")
+    }
     void reply.status(404).send({
       error: {
         code: "NotFoundError",
-        message: `no route ${request.method} ${request.url.split("?")[0]}`,
+        message: `no route ${request.method} ${path}`,
       },
     })
   })

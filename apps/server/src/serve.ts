@@ -3,6 +3,7 @@ import { defaultRunnerConfig, RunnerLive, TmuxControlClient } from "@geppetto/ru
 import { Effect, ManagedRuntime } from "effect"
 import { buildApp } from "./app.js"
 import type { ServeConfig } from "./config.js"
+import { defaultDashboardDir } from "./dashboard.js"
 
 const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"])
 
@@ -20,7 +21,7 @@ export const serve = async (
       await runtime.dispose()
       throw error
     })
-  const app = await buildApp({ tmuxVersion: tmux.raw })
+  const app = await buildApp({ tmuxVersion: tmux.raw, dashboardDir: defaultDashboardDir })
   // The runner layer (control client, watchers) lives as long as the app; runners stay in tmux.
   app.addHook("onClose", async () => {
     await runtime.dispose()

@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process"
-import { mkdtempSync, rmSync, statSync } from "node:fs"
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { HealthResponse } from "@geppetto/protocol"
@@ -57,6 +57,46 @@ describe("app", () => {
     expect(reply.json()).toEqual({
       error: { code: "NotFoundError", message: "no route GET /api/nothing" },
     })
+    await app.close()
+  })
+})
+
+describe("dashboard", () => {
+  it("serves the built SPA with caching headers and falls back to index.html off the API", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "geppetto-dash-"))
+    mkdirSync(join(dir, "_app", "immutable"), { recursive: true })
+    writeFileSync(join(dir, "index.html"), "<!doctype html><title>Geppetto Runners</title>")
+    writeFileSync(join(dir, "_app", "immutable", "start.abc123.js"), "export {}")
+    const app = await buildApp({ tmuxVersion: "3.3a", dashboardDir: dir })
+    try {
+      const index = await app.inject({ method: "GET", url: "/" })
+      expect(index.statusCode).toBe(200)
+      expect(index.body).toContain("Geppetto Runners")
+      expect(index.headers["cache-control"]).toBe("no-cache")
+      const asset = await app.inject({ method: "GET", url: "/_app/immutable/start.abc123.js" })
+      expect(asset.statusCode).toBe(200)
+      expect(asset.headers["cache-control"]).toBe("public, max-age=31536000, immutable")
+      const route = await app.inject({ method: "GET", url: "/runners/run-1" })
+      expect(route.statusCode).toBe(200)
+      expect(route.body).toContain("Geppetto Runners")
+      const api = await app.inject({ method: "GET", url: "/api/nothing" })
+      expect(api.statusCode).toBe(404)
+      expect(api.json()).toMatchObject({ error: { code: "NotFoundError" } })
+      const escape = await app.inject({ method: "GET", url: "/..%2f..%2f..%2fetc%2fpasswd" })
+      expect(escape.body).not.toContain("root:")
+      expect((await app.inject({ method: "POST", url: "/" })).statusCode).toBe(404)
+    } finally {
+      await app.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it("answers API only when there is no build", async () => {
+    const app = await buildApp({
+      tmuxVersion: "3.3a",
+      dashboardDir: join(tmpdir(), "no-such-build"),
+    })
+    expect((await app.inject({ method: "GET", url: "/" })).statusCode).toBe(404)
     await app.close()
   })
 })

@@ -1,0 +1,30 @@
+import { existsSync } from "node:fs"
+import { fileURLToPath } from "node:url"
+import fastifyStatic from "@fastify/static"
+import type { FastifyInstance } from "fastify"
+
+/** Where `pnpm build` puts the dashboard, seen from apps/server/src or apps/server/dist. */
+export const defaultDashboardDir = fileURLToPath(new URL("../../dashboard/build/", import.meta.url))
+
+/**
+ * Serves the built dashboard (a static SPA) on the server's own port. Hashed assets under
+ * `_app/immutable/` are cached for a year; everything else revalidates. Unknown non-API
+ * GETs get `index.html` so client-side routes survive a reload. Returns false when there
+ * is no build to serve (tests, or a checkout that was not built).
+ */
+export const serveDashboard = async (app: FastifyInstance, root: string): Promise<boolean> => {
+  if (!existsSync(`${root}/index.html`)) return false
+  await app.register(fastifyStatic, {
+    root,
+    wildcard: false,
+    cacheControl: false,
+    index: ["index.html"],
+    setHeaders: (res, path) => {
+      res.setHeader(
+        "cache-control",
+        path.includes("/_app/immutable/") ? "public, max-age=31536000, immutable" : "no-cache",
+      )
+    },
+  })
+  return true
+}
