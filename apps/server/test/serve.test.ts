@@ -82,8 +82,8 @@ describe("dashboard", () => {
       const api = await app.inject({ method: "GET", url: "/api/nothing" })
       expect(api.statusCode).toBe(404)
       expect(api.json()).toMatchObject({ error: { code: "NotFoundError" } })
-      const escape = await app.inject({ method: "GET", url: "/..%2f..%2f..%2fetc%2fpasswd" })
-      expect(escape.body).not.toContain("root:")
+      const traversal = await app.inject({ method: "GET", url: "/..%2f..%2f..%2fetc%2fpasswd" })
+      expect(traversal.body).not.toContain("root:")
       expect((await app.inject({ method: "POST", url: "/" })).statusCode).toBe(404)
     } finally {
       await app.close()
