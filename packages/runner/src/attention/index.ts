@@ -1,4 +1,6 @@
 export * from "./builtin-rules.js"
+export * from "./detector.js"
 export * from "./evaluate.js"
 export * from "./load-rules.js"
 export * from "./rules.js"
+export * from "./signals.js"
