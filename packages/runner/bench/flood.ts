@@ -163,7 +163,8 @@ const pipeRun = (socket: string, serverPid: number | undefined, dir: string, ind
     yield* Effect.sleep("50 millis")
     const cpu0 = processCpuMs(serverPid)
     const t0 = performance.now()
-    // One tmux invocation, like the runner's: placeholder, pipe, then the real command.
+    // One tmux invocation: a silent placeholder, the pipe, then the generator (the runner uses
+    // a start gate instead of respawn-pane; both start logging before the first byte).
     yield* tmuxAsync(socket, [
       "new-session",
       "-d",
