@@ -1,0 +1,28 @@
+import { Effect } from "effect"
+import { invalidRequest, makeProvider, requirePrompt } from "../provider.js"
+
+/**
+ * Codex CLI (`@openai/codex`, flags as documented for 0.x; npm had 0.169.0).
+ * `codex [PROMPT]` starts the TUI with a first message; `codex exec PROMPT` runs once and
+ * exits. Its parser (clap) ends options at `--`, so the prompt follows `--`.
+ */
+export const codex = makeProvider({
+  id: "codex",
+  name: "Codex CLI",
+  binary: "codex",
+  modes: ["interactive", "oneshot"],
+  versionArgs: ["--version"],
+  interactivePrompt: true,
+  argv: ({ mode, prompt }) =>
+    mode === "oneshot"
+      ? Effect.flatMap(requirePrompt("codex", prompt), (p) =>
+          // `codex exec -` reads the prompt from stdin, which would hang on the pane's tty.
+          p === "-"
+            ? invalidRequest(
+                "prompt",
+                'codex exec reads "-" as "prompt from stdin"; give a real prompt',
+              )
+            : Effect.succeed(["codex", "exec", "--", p]),
+        )
+      : Effect.succeed(prompt === undefined ? ["codex"] : ["codex", "--", prompt]),
+})

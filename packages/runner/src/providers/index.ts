@@ -1,0 +1,3 @@
+export * from "./limits.js"
+export * from "./provider.js"
+export * from "./registry.js"
