@@ -1,0 +1,2 @@
+export * from "./journal-store.js"
+export * from "./records.js"
