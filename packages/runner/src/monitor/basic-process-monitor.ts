@@ -16,6 +16,7 @@ import type { DirWatch } from "../logs/dir-watch.js"
 import { LogStore } from "../logs/log-store.js"
 import { makeSegmentWriter, type SegmentWriter } from "../logs/segment-writer.js"
 import type { ProcessMonitorHandle, ProcessMonitorPort } from "../ports.js"
+import { requireFreshLog } from "./fresh-log.js"
 import { type ExitEvent, makeMonitorCore } from "./monitor-core.js"
 import { ProcessMonitorTag } from "./process-monitor-tag.js"
 import { descendantPids, killLeftovers, signalQuietly } from "./process-tree.js"
@@ -346,17 +347,7 @@ export const makeBasicProcessMonitor = Effect.gen(function* () {
       yield* validateCwd(cwd)
       const outDir = logs.processDir(processId)
       const errDir = join(outDir, "stderr")
-      for (const dir of [outDir, errDir]) {
-        const existing = yield* logs
-          .bounds(dir)
-          .pipe(Effect.mapError(failWith(processId, "could not read the log folder")))
-        if (existing.end > 0) {
-          return yield* new ProcessMonitorError({
-            processId,
-            message: `process ${processId} already has a log; ids are never reused`,
-          })
-        }
-      }
+      yield* requireFreshLog(logs, processId, [outDir, errDir])
       const [outWriter, errWriter] = yield* Effect.all([
         makeSegmentWriter(outDir),
         makeSegmentWriter(errDir),

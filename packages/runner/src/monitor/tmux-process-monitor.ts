@@ -17,6 +17,7 @@ import type {
 import { TmuxControlClient } from "../tmux/control-client.js"
 import { TmuxSessionManager } from "../tmux/session-manager.js"
 import { makeExitWatchdog } from "./exit-watchdog.js"
+import { requireFreshLog } from "./fresh-log.js"
 import { makeMonitorCore } from "./monitor-core.js"
 import { ProcessMonitorTag } from "./process-monitor-tag.js"
 import { descendantPids, killLeftovers, signalQuietly } from "./process-tree.js"
@@ -302,15 +303,7 @@ export const makeTmuxProcessMonitor = Effect.gen(function* () {
         }
       }
       const logDir = logs.processDir(processId)
-      const existing = yield* logs
-        .bounds(logDir)
-        .pipe(Effect.mapError(failWith(processId, "could not read the log folder")))
-      if (existing.end > 0) {
-        return yield* new ProcessMonitorError({
-          processId,
-          message: `process ${processId} already has a log; ids are never reused`,
-        })
-      }
+      yield* requireFreshLog(logs, processId, [logDir])
       yield* logs
         .ensureDir(logDir)
         .pipe(Effect.mapError(failWith(processId, "could not create the log folder")))
