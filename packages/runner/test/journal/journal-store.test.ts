@@ -266,17 +266,26 @@ describe("JournalStore", () => {
 })
 
 describe("JournalStore after kill -9 of a writer", () => {
-  const runWriter = (file: string, args: ReadonlyArray<string>, killAfterMs?: number) =>
+  /**
+   * Runs the writer; with `killAtBytes`, SIGKILLs it once the file holds that many bytes, so
+   * the kill lands mid-loop however slowly the child starts (a fixed delay did not, on a
+   * loaded machine: the child was killed before its first write).
+   */
+  const runWriter = (file: string, args: ReadonlyArray<string>, killAtBytes?: number) =>
     Effect.async<void>((resume) => {
       const child = spawn(process.execPath, [writerScript, file, ...args], { stdio: "inherit" })
-      const timer =
-        killAfterMs === undefined ? undefined : setTimeout(() => child.kill("SIGKILL"), killAfterMs)
+      const poll =
+        killAtBytes === undefined
+          ? undefined
+          : setInterval(() => {
+              if (statSync(file).size >= killAtBytes) child.kill("SIGKILL")
+            }, 2)
       child.on("exit", () => {
-        clearTimeout(timer)
+        clearInterval(poll)
         resume(Effect.void)
       })
       return Effect.sync(() => {
-        clearTimeout(timer)
+        clearInterval(poll)
         child.kill("SIGKILL")
       })
     })
@@ -307,7 +316,7 @@ describe("JournalStore after kill -9 of a writer", () => {
       const path = journalPath(dataDir)
       mkdirSync(join(dataDir, "journal"), { mode: 0o700 })
       appendFileSync(path, "")
-      yield* runWriter(path, [], 200)
+      yield* runWriter(path, [], 40_000)
       const bytes = readFileSync(path)
       const decoded = decodeJournal(bytes)
       const complete = bytes.filter((b) => b === 0x0a).length
