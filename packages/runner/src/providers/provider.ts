@@ -31,7 +31,8 @@ export interface PlanContext {
   readonly shell?: string | undefined
 }
 
-export interface Provider {
+/** What is known of a provider without planning a run. */
+export interface ProviderInfo {
   readonly id: string
   readonly name: string
   /** Executable looked up on PATH. */
@@ -43,6 +44,9 @@ export interface Provider {
    * prompt is rejected rather than silently dropped; the caller may type it in instead.
    */
   readonly interactivePrompt: boolean
+}
+
+export interface Provider extends ProviderInfo {
   readonly plan: (
     request: PlanRequest,
     context?: PlanContext,
@@ -50,13 +54,7 @@ export interface Provider {
 }
 
 /** The per-provider data: everything except the shared validation in `plan`. */
-export interface ProviderSpec {
-  readonly id: string
-  readonly name: string
-  readonly binary: string
-  readonly modes: ReadonlyArray<ProviderMode>
-  readonly versionArgs: ReadonlyArray<string>
-  readonly interactivePrompt: boolean
+export interface ProviderSpec extends ProviderInfo {
   /** Whether `command` is accepted (the shell provider); every other provider rejects it. */
   readonly takesCommand?: boolean
   /** Provider env set before the account's (the account wins on a clash). */
