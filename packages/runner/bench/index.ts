@@ -41,6 +41,17 @@ const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) :
 
 const cpuCell = (n: number | null | undefined) => (typeof n === "number" ? fmt(n, 0) : "-")
 
+/** One table row per flood path; a CPU figure the path does not have prints as "-". */
+const floodRow = (label: string, path: FloodReport["raw"]) => [
+  label,
+  fmt(path.medianMs),
+  fmt(path.mbPerS),
+  path.runs.map((r) => fmt(r.ms, 0)).join(" / "),
+  cpuCell(path.medianCpuMs.tmuxServer),
+  cpuCell(path.medianCpuMs.writer),
+  cpuCell(path.medianCpuMs.node),
+]
+
 const printFlood = (f: FloodReport) => {
   log(
     `\nflood: ${f.bytes.toLocaleString("en-US")} bytes (${f.generator.replace(/ \S{98} /, " <98 chars> ")}), pane ${f.paneSize}; median of ${f.repeats}`,
@@ -49,33 +60,9 @@ const printFlood = (f: FloodReport) => {
     table(
       ["path", "median ms", "MB/s", "runs ms", "cpu ms: tmux", "split", "node"],
       [
-        [
-          "raw tmux (no pipe, no client; wait-for)",
-          fmt(f.raw.medianMs),
-          fmt(f.raw.mbPerS),
-          f.raw.runs.map((r) => fmt(r.ms, 0)).join(" / "),
-          cpuCell(f.raw.medianCpuMs.tmuxServer),
-          "-",
-          "-",
-        ],
-        [
-          "tmux + pipe-pane → split (no tail)",
-          fmt(f.pipe.medianMs),
-          fmt(f.pipe.mbPerS),
-          f.pipe.runs.map((r) => fmt(r.ms, 0)).join(" / "),
-          cpuCell(f.pipe.medianCpuMs.tmuxServer),
-          cpuCell(f.pipe.medianCpuMs.writer),
-          "-",
-        ],
-        [
-          "runner spawn → tail read last byte",
-          fmt(f.runner.medianMs),
-          fmt(f.runner.mbPerS),
-          f.runner.runs.map((r) => fmt(r.ms, 0)).join(" / "),
-          cpuCell(f.runner.medianCpuMs.tmuxServer),
-          cpuCell(f.runner.medianCpuMs.writer),
-          cpuCell(f.runner.medianCpuMs.node),
-        ],
+        floodRow("raw tmux (no pipe, no client; wait-for)", f.raw),
+        floodRow("tmux + pipe-pane → split (no tail)", f.pipe),
+        floodRow("runner spawn → tail read last byte", f.runner),
       ],
     ),
   )
