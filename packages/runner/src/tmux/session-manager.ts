@@ -130,6 +130,18 @@ export const wirePaneCommands = (
   ["pipe-pane", "-o", ...target, escapeTmuxFormat(writerCommand)],
 ]
 
+/**
+ * The pane's own process: waits on the start gate (FIFO in `$0`), then runs the command as its
+ * child instead of `exec`ing it. tmux answers a SIGSTOP of a pane's process with SIGCONT
+ * (server_child_stopped), so only a child can be paused; the wrapper is that child's parent.
+ * It ignores nothing the command sees (a trapped signal is reset to default on exec) and sits
+ * out INT/TERM/HUP/QUIT while the command decides; then it ends the way the command did,
+ * re-raising a fatal signal (status 129–159) on itself so tmux records the signal, not 128+N.
+ */
+export const PANE_WRAPPER =
+  'read _ <"$0"; trap : INT TERM HUP QUIT; "$@"; s=$?; trap - INT TERM HUP QUIT; ' +
+  'if [ "$s" -gt 128 ] && [ "$s" -lt 160 ]; then kill -$((s - 128)) $$; fi; exit "$s"'
+
 /** Session-level operations over the control client (the seed's TmuxSessionManager). */
 export class TmuxSessionManager extends Effect.Service<TmuxSessionManager>()(
   "geppetto/TmuxSessionManager",
@@ -139,14 +151,12 @@ export class TmuxSessionManager extends Effect.Service<TmuxSessionManager>()(
 
       /**
        * Creates a detached session running `argv` without a shell interpreting it. The pane
-       * starts on a gate — `sh -c 'read _ <FIFO; exec "$@"' FIFO ARGV...` (the user's argv
-       * only ever as positional parameters) — and waits while we set, by explicit ids,
-       * `remain-on-exit`, our options, the exit hook and the log pipe; then we open the
-       * gate and the shell execs the real command in place (same pid). So the first byte
-       * is logged and an instant exit is recorded.
+       * starts on a gate (`PANE_WRAPPER`, the user's argv only ever as positional parameters)
+       * that waits while we set, by explicit ids, `remain-on-exit`, our options, the exit hook
+       * and the log pipe; then we open the gate and the wrapper runs the real command. So the
+       * first byte is logged and an instant exit is recorded.
        * Chaining the setup onto new-session's implicit target proved unreliable on tmux 3.3a
-       * (it sometimes missed the new pane). `respawn-pane -k` over a placeholder also works;
-       * the gate needs no placeholder process and keeps one pid from start to exit.
+       * (it sometimes missed the new pane).
        */
       const createSession = Effect.fn("TmuxSessionManager.createSession")(function* (
         spec: CreateSessionSpec,
@@ -172,7 +182,7 @@ export class TmuxSessionManager extends Effect.Service<TmuxSessionManager>()(
           "--",
           "/bin/sh",
           "-c",
-          'read _ <"$0"; exec "$@"',
+          PANE_WRAPPER,
           gate,
           ...spec.argv,
         ])
