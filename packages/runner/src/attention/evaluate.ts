@@ -22,19 +22,32 @@ export const trimTrailingBlank = (lines: ReadonlyArray<string>): ReadonlyArray<s
   return end === lines.length ? lines : lines.slice(0, end)
 }
 
-export const regionOf = (
-  lines: ReadonlyArray<string>,
-  region: ScreenRegion,
-): ReadonlyArray<string> =>
-  region.from === "top"
-    ? lines.slice(0, region.lines)
-    : lines.slice(Math.max(0, lines.length - region.lines))
+/** What a capture shows: the rows as plain text, and the title the program set. */
+export interface Screen {
+  readonly lines: ReadonlyArray<string>
+  readonly title: string
+}
+
+/** A screen from plain rows, for callers without a title (tests, fixtures). */
+export const screenOf = (lines: ReadonlyArray<string>, title = ""): Screen => ({ lines, title })
+
+/** The text a rule looks at: some rows, or the title alone (so no row can fake a title). */
+export const regionOf = (screen: Screen, region: ScreenRegion): ReadonlyArray<string> => {
+  switch (region.from) {
+    case "title":
+      return [screen.title]
+    case "top":
+      return screen.lines.slice(0, region.lines)
+    case "bottom":
+      return screen.lines.slice(Math.max(0, screen.lines.length - region.lines))
+  }
+}
 
 const anyLine = (lines: ReadonlyArray<string>, re: RegExp): boolean =>
   lines.some((line) => re.test(line))
 
 /** Every `all` pattern matches some line of the region (not necessarily the same one), no `none` does. */
-export const ruleMatches = (rule: CompiledScreenRule, screen: ReadonlyArray<string>): boolean => {
+export const ruleMatches = (rule: CompiledScreenRule, screen: Screen): boolean => {
   const region = regionOf(screen, rule.region)
   return (
     rule.compiled.all.every((re) => anyLine(region, re)) &&
@@ -50,10 +63,10 @@ const outranks = (a: CompiledScreenRule, b: CompiledScreenRule): boolean =>
  * match wins; on equal priority waiting > ready > busy, then the earlier rule.
  */
 export const evaluateScreen = (
-  lines: ReadonlyArray<string>,
+  captured: Screen,
   rules: ReadonlyArray<CompiledScreenRule>,
 ): ScreenVerdict => {
-  const screen = trimTrailingBlank(lines)
+  const screen = { lines: trimTrailingBlank(captured.lines), title: captured.title }
   let best: CompiledScreenRule | undefined
   for (const rule of rules) {
     if ((best === undefined || outranks(rule, best)) && ruleMatches(rule, screen)) best = rule

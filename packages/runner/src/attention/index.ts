@@ -1,4 +1,5 @@
 export * from "./builtin-rules.js"
+export * from "./capture.js"
 export * from "./detector.js"
 export * from "./evaluate.js"
 export * from "./load-rules.js"

@@ -13,10 +13,18 @@ const NonEmpty = Schema.String.pipe(Schema.minLength(1))
 export const ScreenAnswer = Schema.Struct({ label: NonEmpty, keys: NonEmpty })
 export type ScreenAnswer = typeof ScreenAnswer.Type
 
-export const ScreenRegion = Schema.Struct({
+/** The first or last `lines` rows of the screen. */
+export const LinesRegion = Schema.Struct({
   from: Schema.Literal("bottom", "top"),
   lines: Schema.Int.pipe(Schema.between(1, 200)),
 })
+export type LinesRegion = typeof LinesRegion.Type
+
+/** The pane's title, as the program set it with OSC 0/2 (tmux `#{pane_title}`). */
+export const TitleRegion = Schema.Struct({ from: Schema.Literal("title") })
+export type TitleRegion = typeof TitleRegion.Type
+
+export const ScreenRegion = Schema.Union(LinesRegion, TitleRegion)
 export type ScreenRegion = typeof ScreenRegion.Type
 
 export const ScreenRuleKind = Schema.Literal("waiting", "busy", "ready")
@@ -34,6 +42,8 @@ export const ScreenRule = Schema.Struct({
   answers: Schema.optionalWith(Schema.Array(ScreenAnswer), { exact: true }),
 })
 export type ScreenRule = typeof ScreenRule.Type
+/** The plain-JSON shape of one rule. */
+export type ScreenRuleJson = typeof ScreenRule.Encoded
 
 export const ScreenRuleFile = Schema.Struct({
   provider: NonEmpty,
@@ -42,6 +52,25 @@ export const ScreenRuleFile = Schema.Struct({
 export type ScreenRuleFile = typeof ScreenRuleFile.Type
 /** The plain-JSON shape of a rule file, as written on disk or in the builtin modules. */
 export type ScreenRuleFileJson = typeof ScreenRuleFile.Encoded
+
+/*
+ * Agents animate a glyph at the start of the title while they work. Claude Code used braille
+ * dots (`⠂`, `⠐`) and, from 2.1.228, quarter circles (`◐◑◒◓`); Gemini CLI, OpenCode and
+ * cli-spinners use the braille "dots" set (`⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏`). Claude Code's `✳` prefix is its
+ * idle glyph, not a spinner, and since 2.1.236 it stays `✳` for the whole turn under tmux
+ * (anthropics/claude-code#88542), so a title rule is a hint that may never fire, not the only
+ * busy signal. U+2800 (blank braille) is left out: it can be plain padding.
+ */
+export const TITLE_SPINNER_PATTERN = "^\\s*[\\u2801-\\u28FF\\u25D0-\\u25D3]"
+
+/** An example title rule: a spinner at the start of the title means busy (the busy band, 50). */
+export const exampleTitleBusyRule: ScreenRuleJson = {
+  id: "example.title-spinner",
+  kind: "busy",
+  priority: 50,
+  region: { from: "title" },
+  all: [TITLE_SPINNER_PATTERN],
+}
 
 /** A rule with its regexes compiled once, so evaluation on every screen change is cheap. */
 export interface CompiledScreenRule extends ScreenRule {

@@ -43,11 +43,19 @@ export interface AttentionModel {
 }
 
 /** Starts with one look at the screen, so a pane already at a prompt is noticed. */
-export const initialAttention = (now: number, s: AttentionSettings): AttentionModel => ({
-  state: NOT_WAITING,
+export const initialAttention = (
+  now: number,
+  s: AttentionSettings,
+  state: AttentionState = NOT_WAITING,
+): AttentionModel => ({
+  state,
   lastOutputAt: undefined,
   bell: false,
-  pending: { kind: "sample", at: now + s.debounceMs },
+  // A state carried over (a server restart) is re-checked soon: kept if the prompt is still
+  // up, cleared once if not; never announced again.
+  pending: state.waitingForInput
+    ? { kind: "recheck", at: now + s.recheckMs }
+    : { kind: "sample", at: now + s.debounceMs },
 })
 
 /**
@@ -153,6 +161,46 @@ export const onAttentionSample = (
       }
     }
   }
+}
+
+/**
+ * What an agent's own hook said (Claude Code hooks, Codex `notify`): it now waits for a person
+ * (with why: `permission`, `question`, `ready`) or it went back to work.
+ */
+export type AttentionHint =
+  | { readonly kind: "waiting"; readonly reason: string }
+  | { readonly kind: "working" }
+
+/**
+ * A hook event at `at`. The agent told us, so no debounce: `waiting` is published at once
+ * (output afterwards schedules the usual re-check, which clears it if no waiting or ready rule
+ * holds); `working` clears waiting at once and restarts the debounce, since whatever the
+ * screen showed before is stale. A waiting hint with the reason already published changes
+ * nothing, so a screen rule's id and answers are kept.
+ */
+export const onAttentionHint = (
+  m: AttentionModel,
+  at: number,
+  hint: AttentionHint,
+  s: AttentionSettings,
+): AttentionStep => {
+  if (hint.kind === "working") {
+    return {
+      model: {
+        ...m,
+        state: NOT_WAITING,
+        bell: false,
+        pending: { kind: "sample", at: at + s.debounceMs },
+      },
+      changed: m.state.waitingForInput ? NOT_WAITING : undefined,
+    }
+  }
+  const settled = { ...m, bell: false, pending: undefined }
+  if (m.state.waitingForInput && m.state.reason === hint.reason) {
+    return { model: settled, changed: undefined }
+  }
+  const state: AttentionState = { waitingForInput: true, reason: hint.reason }
+  return { model: { ...settled, state }, changed: state }
 }
 
 const ESC = 0x1b

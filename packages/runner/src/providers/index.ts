@@ -1,3 +1,5 @@
+export * from "./catalog.js"
+export * from "./hooks.js"
 export * from "./limits.js"
 export * from "./provider.js"
 export * from "./registry.js"

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Clock, Effect, Schedule, Stream } from "effect"
+import { captureScreen } from "../../src/attention/capture.js"
 import { makeAttentionDetector } from "../../src/attention/detector.js"
 import { loadRuleSet } from "../../src/attention/load-rules.js"
 import type { AttentionState } from "../../src/attention/signals.js"
@@ -27,7 +28,7 @@ interface Seen {
 /** Spawns a fake agent in real tmux with a detector on its pane, recording every change. */
 const startAgent = (name: string, provider: string) =>
   Effect.gen(function* () {
-    const { monitor, sessions } = yield* testRunner()
+    const { monitor, client } = yield* testRunner()
     const handle = yield* monitor.spawn("bash", [fixture(`agents/${name}.sh`)], {
       processId: ProcessId(name),
       cwd: "/tmp",
@@ -38,7 +39,7 @@ const startAgent = (name: string, provider: string) =>
     if (paneId === undefined) return yield* Effect.dieMessage("spawned without a pane")
     const detector = yield* makeAttentionDetector({
       handle,
-      capture: sessions.capturePane(paneId),
+      capture: captureScreen(client, paneId),
       rules: yield* loadRuleSet(provider),
       debounceMs: DEBOUNCE_MS,
     })

@@ -1,13 +1,13 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { builtinRuleFiles } from "../../src/attention/builtin-rules.js"
-import { evaluateScreen } from "../../src/attention/evaluate.js"
+import { evaluateScreen, screenOf } from "../../src/attention/evaluate.js"
 import { loadRuleSet } from "../../src/attention/load-rules.js"
 import { decodeRuleFile } from "../../src/attention/rules.js"
 import * as F from "./fixtures.js"
 
 const verdict = (provider: string, lines: ReadonlyArray<string>) =>
-  Effect.map(loadRuleSet(provider), (rules) => evaluateScreen(lines, rules))
+  Effect.map(loadRuleSet(provider), (rules) => evaluateScreen(screenOf(lines), rules))
 
 describe("builtin screen rules", () => {
   it.effect("every builtin file decodes and compiles", () =>

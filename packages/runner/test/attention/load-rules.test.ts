@@ -3,7 +3,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either } from "effect"
-import { evaluateScreen } from "../../src/attention/evaluate.js"
+import { evaluateScreen, screenOf } from "../../src/attention/evaluate.js"
 import { loadRuleSet } from "../../src/attention/load-rules.js"
 import { decodeRuleFile, ScreenRuleError } from "../../src/attention/rules.js"
 import * as F from "./fixtures.js"
@@ -99,9 +99,9 @@ describe("loadRuleSet", () => {
           expect(list.filter((id) => id === "claude.busy")).toHaveLength(1)
 
           // The replaced busy rule no longer sees a spinner above the prompt box...
-          expect(evaluateScreen(F.claudeBusy, rules).kind).toBe("unknown")
+          expect(evaluateScreen(screenOf(F.claudeBusy), rules).kind).toBe("unknown")
           // ...and the added rule works, with its answers.
-          expect(evaluateScreen(["working", "APPROVE? (a/r)"], rules)).toMatchObject({
+          expect(evaluateScreen(screenOf(["working", "APPROVE? (a/r)"]), rules)).toMatchObject({
             kind: "waiting",
             ruleId: "my.approve",
             answers: [{ label: "Approve", keys: "a" }],

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, Queue, Ref, Stream, TestClock } from "effect"
 import { makeAttentionDetector } from "../../src/attention/detector.js"
-import type { ScreenVerdict } from "../../src/attention/evaluate.js"
+import { type Screen, type ScreenVerdict, screenOf } from "../../src/attention/evaluate.js"
 import { loadRuleSet } from "../../src/attention/load-rules.js"
 import {
   type AttentionModel,
@@ -125,15 +125,15 @@ describe("bell scanner", () => {
   })
 })
 
-const waitingScreen = claudePermission
-const busyScreen = screen("● working\n\n✻ Thinking… (3s · esc to interrupt)\n")
+const waitingScreen = screenOf(claudePermission)
+const busyScreen = screenOf(screen("● working\n\n✻ Thinking… (3s · esc to interrupt)\n"))
 
 describe("attention detector (TestClock)", () => {
   it.scoped("debounces, confirms, holds through a spinner, clears, and is idle when quiet", () =>
     Effect.gen(function* () {
       const rules = yield* loadRuleSet("claude")
       const chunks = yield* Queue.unbounded<LogChunk>()
-      const shown = yield* Ref.make<ReadonlyArray<string>>(busyScreen)
+      const shown = yield* Ref.make<Screen>(busyScreen)
       const captures = yield* Ref.make(0)
       const detector = yield* makeAttentionDetector({
         handle: {
@@ -215,7 +215,7 @@ describe("attention detector (TestClock)", () => {
           output: () => Stream.fromQueue(chunks),
           logBounds: Effect.succeed({ start: 0, end: 0 }),
         },
-        capture: Effect.succeed(["$ make", "done"]),
+        capture: Effect.succeed(screenOf(["$ make", "done"])),
         rules,
         debounceMs: 800,
       })
