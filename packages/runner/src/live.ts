@@ -1,8 +1,11 @@
 import { Layer } from "effect"
 import { RunnerConfig, type RunnerConfigShape } from "./config.js"
+import { JournalStore } from "./journal/journal-store.js"
 import { LogStore } from "./logs/log-store.js"
 import { BasicProcessMonitorLive } from "./monitor/basic-process-monitor.js"
 import { TmuxProcessMonitorLive } from "./monitor/tmux-process-monitor.js"
+import { AiRunnerRegistry } from "./runners/registry.js"
+import { RunnerSettings, type RunnerSettingsShape } from "./runners/settings.js"
 import { TmuxControlClient } from "./tmux/control-client.js"
 import { TmuxSessionManager } from "./tmux/session-manager.js"
 
@@ -22,4 +25,16 @@ export const BasicRunnerLive = (config: RunnerConfigShape) => {
   const configLayer = Layer.succeed(RunnerConfig, config)
   const base = LogStore.Default.pipe(Layer.provideMerge(configLayer))
   return BasicProcessMonitorLive.pipe(Layer.provideMerge(base))
+}
+
+/**
+ * Everything plus the runner registry: what the server runs. Building it rediscovers the
+ * runners already in tmux and in the journal.
+ */
+export const AiRunnerLive = (config: RunnerConfigShape, settings: RunnerSettingsShape) => {
+  const base = RunnerLive(config)
+  const journal = JournalStore.Default.pipe(Layer.provide(Layer.succeed(RunnerConfig, config)))
+  return AiRunnerRegistry.Default.pipe(
+    Layer.provideMerge(Layer.mergeAll(base, journal, Layer.succeed(RunnerSettings, settings))),
+  )
 }

@@ -17,6 +17,14 @@ export class TmuxSessionError extends Schema.TaggedError<TmuxSessionError>()("Tm
   cause: Schema.optional(Schema.String),
 }) {}
 
+/** A runner operation failed on the runner's side (pause of a pane that is gone, ...). */
+export class AiRunnerError extends Schema.TaggedError<AiRunnerError>()("AiRunnerError", {
+  runnerId: Schema.String,
+  provider: Schema.String,
+  operation: Schema.optional(Schema.String),
+  message: Schema.String,
+}) {}
+
 /** Input that breaks a rule: a bad name, a relative cwd, an env key with `=`. Changes nothing. */
 export class ValidationError extends Schema.TaggedError<ValidationError>()("ValidationError", {
   field: Schema.String,

@@ -1,0 +1,266 @@
+import type { RunnerStatus, RunnerSummary } from "@geppetto/protocol"
+import type { ScreenAnswer } from "../attention/rules.js"
+import type { ActivityState } from "../domain/events.js"
+import type { ProviderMode } from "../providers/provider.js"
+
+/** Counters of one runner's life; `*Ms` totals exclude the segment still open. */
+export interface RunnerMetrics {
+  readonly bytesOut: number
+  readonly lines: number
+  readonly startedAt?: number
+  readonly endedAt?: number
+  readonly activeMs: number
+  readonly idleMs: number
+  readonly lastActivityAt?: number
+  readonly attentionCount: number
+  readonly waitingMs: number
+  readonly exitCode?: number
+}
+
+/** Why a live runner stopped, when we caused it. */
+export type StopCause = "terminated" | "timeout"
+
+/**
+ * Everything known about one runner: what the API shows plus what a restart needs.
+ * Pure data: the journal stores it and the registry rebuilds from it.
+ */
+export interface RunnerState {
+  readonly id: string
+  readonly name: string
+  readonly provider: string
+  readonly mode: ProviderMode
+  readonly cwd: string
+  readonly prompt?: string
+  readonly accountId?: string
+  readonly maxDurationMs?: number
+  /** Adopted from a session made outside Geppetto. */
+  readonly adopted: boolean
+  /** The pane size last set by us; kept for drawing a finished runner's log. */
+  readonly cols?: number
+  readonly rows?: number
+  readonly createdAt: number
+  readonly startedAt?: number
+  readonly endedAt?: number
+  readonly exitCode?: number
+  readonly signal?: string
+  readonly failureReason?: string
+  readonly live: boolean
+  readonly paused: boolean
+  readonly stopCause?: StopCause
+  readonly activity: ActivityState
+  readonly activitySince: number
+  readonly waitingForInput: boolean
+  readonly attentionReason?: string
+  readonly attentionSince?: number
+  readonly answers?: ReadonlyArray<ScreenAnswer>
+  /** The last error the monitor reported (a vanished session, a lost exit status). */
+  readonly lastError?: string
+  readonly metrics: RunnerMetrics
+}
+
+/** The seed's status, one derivation for the API, the CLI and the board. */
+export const statusOf = (s: RunnerState): RunnerStatus => {
+  if (!s.live) return s.exitCode === 0 && s.stopCause !== "timeout" ? "completed" : "failed"
+  if (s.paused) return "paused"
+  // An interactive agent back at its prompt has finished its turn: nothing runs.
+  if (s.waitingForInput && s.attentionReason === "ready") return "idle"
+  return "running"
+}
+
+/** Shown in `failureReason` for a runner that ended badly. */
+export const failureReasonOf = (s: {
+  readonly exitCode?: number | undefined
+  readonly signal?: string | undefined
+  readonly stopCause?: StopCause | undefined
+  readonly lastError?: string | undefined
+  readonly maxDurationMs?: number | undefined
+}): string | undefined => {
+  if (s.stopCause === "timeout")
+    return `timeout: ran longer than maxDurationMs (${s.maxDurationMs ?? "?"} ms)`
+  if (s.exitCode === 0) return undefined
+  const how =
+    s.exitCode !== undefined
+      ? `exited with code ${s.exitCode}`
+      : s.signal !== undefined
+        ? `killed by ${s.signal}`
+        : (s.lastError ?? "ended without an exit status")
+  return s.stopCause === "terminated" ? `terminated: ${how}` : how
+}
+
+const opt = <K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } =>
+  (value === undefined ? {} : { [key]: value }) as { [P in K]?: V }
+
+/** The contract's `RunnerSummary`. Waiting is not shown while paused: the user stopped it. */
+export const toSummary = (s: RunnerState): RunnerSummary => {
+  const waiting = s.live && !s.paused && s.waitingForInput
+  return {
+    id: s.id,
+    name: s.name,
+    provider: s.provider,
+    mode: s.mode,
+    status: statusOf(s),
+    activity: s.live ? s.activity : "idle",
+    waitingForInput: waiting,
+    ...opt("attentionReason", waiting ? s.attentionReason : undefined),
+    cwd: s.cwd,
+    ...opt("prompt", s.prompt),
+    createdAt: s.createdAt,
+    ...opt("startedAt", s.startedAt),
+    ...opt("endedAt", s.endedAt),
+    ...opt("exitCode", s.exitCode),
+    ...opt("failureReason", s.live ? undefined : s.failureReason),
+    bytesOut: s.metrics.bytesOut,
+  }
+}
+
+/** Metrics with the open activity and waiting segments counted up to `now`. */
+export const metricsAt = (s: RunnerState, now: number): RunnerMetrics => {
+  if (!s.live) return s.metrics
+  const open = Math.max(0, now - s.activitySince)
+  const waiting =
+    s.waitingForInput && s.attentionSince !== undefined ? Math.max(0, now - s.attentionSince) : 0
+  return {
+    ...s.metrics,
+    activeMs: s.metrics.activeMs + (s.activity === "active" ? open : 0),
+    idleMs: s.metrics.idleMs + (s.activity === "idle" ? open : 0),
+    waitingMs: s.metrics.waitingMs + waiting,
+  }
+}
+
+const countNewlines = (bytes: Uint8Array): number => {
+  let n = 0
+  let i = bytes.indexOf(0x0a)
+  while (i !== -1) {
+    n++
+    i = bytes.indexOf(0x0a, i + 1)
+  }
+  return n
+}
+
+/** Output `bytes` logged at `offset` and seen at `at`. */
+export const applyOutput = (s: RunnerState, offset: number, bytes: Uint8Array, at: number) => ({
+  ...s,
+  metrics: {
+    ...s.metrics,
+    bytesOut: Math.max(s.metrics.bytesOut, offset + bytes.length),
+    lines: s.metrics.lines + countNewlines(bytes),
+    lastActivityAt: at,
+  },
+})
+
+export const applyActivity = (s: RunnerState, state: ActivityState, at: number): RunnerState => {
+  if (state === s.activity) return s
+  const spent = Math.max(0, at - s.activitySince)
+  return {
+    ...s,
+    activity: state,
+    activitySince: at,
+    metrics: {
+      ...s.metrics,
+      activeMs: s.metrics.activeMs + (s.activity === "active" ? spent : 0),
+      idleMs: s.metrics.idleMs + (s.activity === "idle" ? spent : 0),
+    },
+  }
+}
+
+export interface Attention {
+  readonly waitingForInput: boolean
+  readonly reason?: string | undefined
+  readonly answers?: ReadonlyArray<ScreenAnswer> | undefined
+}
+
+/** A detector transition; counts each entry into waiting once, and the time spent there. */
+export const applyAttention = (s: RunnerState, a: Attention, at: number): RunnerState => {
+  const wasWaiting = s.waitingForInput
+  const closed =
+    wasWaiting && s.attentionSince !== undefined ? Math.max(0, at - s.attentionSince) : 0
+  const { attentionReason: _r, attentionSince: _s, answers: _a, ...rest } = s
+  const metrics = {
+    ...s.metrics,
+    waitingMs: s.metrics.waitingMs + closed,
+    attentionCount: s.metrics.attentionCount + (a.waitingForInput ? 1 : 0),
+  }
+  if (!a.waitingForInput) return { ...rest, waitingForInput: false, metrics }
+  return {
+    ...rest,
+    waitingForInput: true,
+    ...opt("attentionReason", a.reason),
+    attentionSince: at,
+    ...opt("answers", a.answers),
+    metrics,
+  }
+}
+
+/** The process ended (or vanished): the runner is finished for good. */
+export const applyExit = (
+  s: RunnerState,
+  exit: { readonly exitCode: number | null; readonly signal: string | null },
+  at: number,
+): RunnerState => {
+  const closed = applyAttention(applyActivity(s, "idle", at), { waitingForInput: false }, at)
+  const exitCode = exit.exitCode ?? undefined
+  const signal = exit.signal ?? undefined
+  const ended = {
+    ...closed,
+    live: false,
+    paused: false,
+    endedAt: at,
+    ...opt("exitCode", exitCode),
+    ...opt("signal", signal),
+  }
+  const failureReason = failureReasonOf(ended)
+  return {
+    ...ended,
+    ...opt("failureReason", failureReason),
+    metrics: {
+      ...closed.metrics,
+      endedAt: at,
+      ...opt("exitCode", exitCode),
+    },
+  }
+}
+
+/** A runner just started (or adopted) at `at`. */
+export const newRunnerState = (input: {
+  readonly id: string
+  readonly name: string
+  readonly provider: string
+  readonly mode: ProviderMode
+  readonly cwd: string
+  readonly prompt?: string | undefined
+  readonly accountId?: string | undefined
+  readonly maxDurationMs?: number | undefined
+  readonly adopted: boolean
+  readonly at: number
+  readonly bytesOut?: number
+  readonly cols?: number | undefined
+  readonly rows?: number | undefined
+}): RunnerState => ({
+  id: input.id,
+  name: input.name,
+  provider: input.provider,
+  mode: input.mode,
+  cwd: input.cwd,
+  ...opt("prompt", input.prompt),
+  ...opt("accountId", input.accountId),
+  ...opt("maxDurationMs", input.maxDurationMs),
+  adopted: input.adopted,
+  ...opt("cols", input.cols),
+  ...opt("rows", input.rows),
+  createdAt: input.at,
+  startedAt: input.at,
+  live: true,
+  paused: false,
+  activity: "active",
+  activitySince: input.at,
+  waitingForInput: false,
+  metrics: {
+    bytesOut: input.bytesOut ?? 0,
+    lines: 0,
+    startedAt: input.at,
+    activeMs: 0,
+    idleMs: 0,
+    attentionCount: 0,
+    waitingMs: 0,
+  },
+})

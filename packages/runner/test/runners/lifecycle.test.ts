@@ -1,0 +1,306 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Either, Stream } from "effect"
+import { evaluateScreen, screenOf } from "../../src/attention/evaluate.js"
+import { loadRuleSet } from "../../src/attention/load-rules.js"
+import { fixture } from "../harness.js"
+import { eventually, recordFeed, registryWorld, transitions } from "./harness.js"
+
+const sh = (script: string) => ({ provider: "shell", command: ["sh", "-c", script] })
+
+describe("runner lifecycle", () => {
+  it.scopedLive("a command that exits 0 is completed, with its metrics", () =>
+    Effect.gen(function* () {
+      const world = yield* registryWorld()
+      const { registry } = yield* world.open()
+      const started = yield* registry.startRunner({
+        ...sh("printf 'one\\ntwo\\nthree\\n'; sleep 0.3"),
+        mode: "oneshot",
+        name: "three-lines",
+      })
+      expect(started.runner).toMatchObject({
+        name: "three-lines",
+        provider: "shell",
+        mode: "oneshot",
+        status: "running",
+        cwd: "/tmp",
+      })
+      expect(started.session?.attachCommand).toContain(`-L ${world.socket} attach -t =three-lines`)
+      const done = yield* registry.waitForCompletion(started.runner.id)
+      expect(done.runner).toMatchObject({
+        status: "completed",
+        exitCode: 0,
+        waitingForInput: false,
+      })
+      expect(done.runner.failureReason).toBeUndefined()
+      expect(done.metrics.lines).toBe(3)
+      // The pty turns \n into \r\n.
+      expect(done.metrics.bytesOut).toBe("one\r\ntwo\r\nthree\r\n".length)
+      expect(done.runner.bytesOut).toBe(done.metrics.bytesOut)
+      expect(done.metrics.endedAt).toBeGreaterThanOrEqual(done.metrics.startedAt ?? Infinity)
+      expect(done.session).toBeUndefined()
+      // Finished runners stay listed, and their log stays readable.
+      expect((yield* registry.listRunners).map((r) => r.id)).toEqual([started.runner.id])
+      const text = yield* registry.output(started.runner.id, 0).pipe(
+        Stream.take(1),
+        Stream.runCollect,
+        Effect.map((c) => Buffer.from([...c][0]?.bytes ?? []).toString()),
+      )
+      expect(text).toBe("one\r\ntwo\r\nthree\r\n")
+    }),
+  )
+
+  it.scopedLive("a non-zero exit is failed with the code as the reason", () =>
+    Effect.gen(function* () {
+      const world = yield* registryWorld()
+      const { registry } = yield* world.open()
+      const feed = yield* recordFeed(registry)
+      const { runner } = yield* registry.startRunner(sh("echo bad; exit 3"))
+      const done = yield* registry.waitForCompletion(runner.id)
+      expect(done.runner).toMatchObject({
+        status: "failed",
+        exitCode: 3,
+        failureReason: "exited with code 3",
+      })
+      yield* eventually(
+        () => (transitions(feed, runner.id).includes("status:failed") ? true : undefined),
+        "the failed status event",
+      )
+      const exitEvents = feed.filter(
+        (e) => e.type === "event" && e.runnerId === runner.id && e.event.type === "exit",
+      )
+      expect(exitEvents).toHaveLength(1)
+    }),
+  )
+
+  it.scopedLive("terminate stops a runner: failed, terminated, session gone", () =>
+    Effect.gen(function* () {
+      const world = yield* registryWorld()
+      const { registry } = yield* world.open()
+      const { runner } = yield* registry.startRunner(sh("echo up; exec sleep 100"))
+      const stopped = yield* registry.terminateRunner(runner.id)
+      expect(stopped.runner.status).toBe("failed")
+      expect(stopped.runner.failureReason).toBe("terminated: killed by SIGINT")
+      expect(world.tmux(["has-session", "-t", `=${runner.name}`]).code).not.toBe(0)
+    }),
+  )
+
+  it.scopedLive("maxDurationMs ends a runner as failed with a timeout reason", () =>
+    Effect.gen(function* () {
+      const world = yield* registryWorld()
+      const { registry } = yield* world.open()
+      const { runner } = yield* registry.startRunner({
+        ...sh("exec sleep 100"),
+        maxDurationMs: 400,
+      })
+      const done = yield* registry.waitForCompletion(runner.id)
+      expect(done.runner.status).toBe("failed")
+      expect(done.runner.failureReason).toBe("timeout: ran longer than maxDurationMs (400 ms)")
+      expect((done.runner.endedAt ?? 0) - (done.runner.startedAt ?? 0)).toBeGreaterThanOrEqual(400)
+    }),
+  )
+
+  it.scopedLive("pause stops the output and resume restarts it", () =>
+    Effect.gen(function* () {
+      const world = yield* registryWorld()
+      const { registry } = yield* world.open()
+      const feed = yield* recordFeed(registry)
+      const { runner } = yield* registry.startRunner(
+        sh("i=0; while :; do echo tick $i; i=$((i+1)); sleep 0.05; done"),
+      )
+      const bytes = () => registry.logBounds(runner.id).pipe(Effect.map((b) => b.end))
+      yield* Effect.sleep("300 millis")
+      const paused = yield* registry.pauseRunner(runner.id)
+      expect(paused.runner.status).toBe("paused")
+      yield* Effect.sleep("200 millis")
+      const at = yield* bytes()
+      yield* Effect.sleep("700 millis")
+      expect(yield* bytes()).toBe(at)
+      const resumed = yield* registry.resumeRunner(runner.id)
+      expect(resumed.runner.status).toBe("running")
+      yield* Effect.sleep("500 millis")
+      expect(yield* bytes()).toBeGreaterThan(at)
+      expect(transitions(feed, runner.id)).toEqual(["status:paused", "status:running"])
+      // Terminating a paused runner works too (it is resumed first so it can act on C-c).
+      yield* registry.pauseRunner(runner.id)
+      const stopped = yield* registry.terminateRunner(runner.id)
+      expect(stopped.runner.status).toBe("failed")
+    }),
+  )
+
+  it.scopedLive("bad requests are typed errors that start nothing", () =>
+    Effect.gen(function* () {
+      const world = yield* registryWorld()
+      const { registry } = yield* world.open()
+      const sessionsBefore = world.tmux(["list-sessions", "-F", "#{session_name}"]).stdout
+      const attempts = [
+        { provider: "nope" },
+        { ...sh("true"), cwd: "relative/dir" },
+        { ...sh("true"), cwd: "/does/not/exist" },
+        { ...sh("true"), name: "bad name" },
+        { ...sh("true"), name: "-flag" },
+        { ...sh("true"), env: { "A=B": "x" } },
+        { ...sh("true"), accountId: "ghost" },
+        { ...sh("true"), cols: 1 },
+        { ...sh("true"), maxDurationMs: -5 },
+        { provider: "shell", mode: "oneshot" as const },
+        { provider: "claude", command: ["rm", "-rf", "/"] },
+      ]
+      for (const request of attempts) {
+        const result = yield* Effect.either(registry.startRunner(request))
+        expect(Either.isLeft(result), JSON.stringify(request)).toBe(true)
+        if (Either.isLeft(result)) expect(result.left._tag).toBe("ValidationError")
+      }
+      expect(yield* registry.listRunners).toEqual([])
+      expect(world.tmux(["list-sessions", "-F", "#{session_name}"]).stdout).toBe(sessionsBefore)
+
+      const first = yield* registry.startRunner({ ...sh("exec sleep 100"), name: "taken" })
+      const dup = yield* Effect.either(registry.startRunner({ ...sh("true"), name: "taken" }))
+      expect(Either.isLeft(dup) && dup.left._tag).toBe("ValidationError")
+      yield* registry.removeRunner(first.runner.id)
+      const missing = yield* Effect.either(registry.getRunner("run-missing"))
+      expect(Either.isLeft(missing) && missing.left._tag).toBe("NotFoundError")
+    }),
+  )
+
+  it.scopedLive("an account's env reaches the process; provider limits refuse one too many", () =>
+    Effect.gen(function* () {
+      const world = yield* registryWorld(
+        {},
+        {
+          accounts: { work: { id: "work", provider: "shell", env: { PROFILE_DIR: "/tmp/work" } } },
+          limits: { perProvider: { shell: 2 }, perAccount: { work: 1 } },
+        },
+      )
+      const { registry } = yield* world.open()
+      const a = yield* registry.startRunner({
+        ...sh('echo "profile=$PROFILE_DIR"; exec sleep 100'),
+        accountId: "work",
+      })
+      const text = yield* registry.output(a.runner.id, 0).pipe(
+        Stream.map((c) => Buffer.from(c.bytes).toString()),
+        Stream.runFoldWhile(
+          "",
+          (t) => !t.includes("\n"),
+          (t, s) => t + s,
+        ),
+      )
+      expect(text).toContain("profile=/tmp/work")
+      const accountLimited = yield* Effect.either(
+        registry.startRunner({ ...sh("exec sleep 100"), accountId: "work" }),
+      )
+      expect(Either.isLeft(accountLimited) && accountLimited.left._tag).toBe("TierLimitError")
+      yield* registry.startRunner(sh("exec sleep 100"))
+      const providerLimited = yield* Effect.either(registry.startRunner(sh("exec sleep 100")))
+      expect(Either.isLeft(providerLimited) && providerLimited.left).toMatchObject({
+        _tag: "TierLimitError",
+        scope: "provider",
+        limit: 2,
+      })
+      // A finished runner frees its slot.
+      yield* registry.terminateRunner(a.runner.id)
+      yield* registry.startRunner(sh("exec sleep 100"))
+    }),
+  )
+
+  it.scopedLive(
+    "a Claude-like session: working, permission, working, ready (idle), working, ready, completed",
+    () =>
+      Effect.gen(function* () {
+        const world = yield* registryWorld()
+        const { registry } = yield* world.open()
+        const feed = yield* recordFeed(registry)
+        // A fake `claude` first on PATH: the real provider argv, the real Claude rules.
+        const { runner } = yield* registry.startRunner({
+          provider: "claude",
+          prompt: "fix the tests",
+          env: { PATH: `${fixture("fake-bin")}:${process.env.PATH ?? ""}` },
+          cols: 80,
+          rows: 30,
+        })
+        const id = runner.id
+        const waitFor = (needle: string) =>
+          eventually(
+            () => (transitions(feed, id).includes(needle) ? true : undefined),
+            `${needle} in ${JSON.stringify(transitions(feed, id))}`,
+          )
+        yield* waitFor("waiting:permission")
+        const detail = yield* registry.getRunner(id)
+        expect(detail.runner).toMatchObject({
+          status: "running",
+          waitingForInput: true,
+          attentionReason: "permission",
+        })
+        expect(detail.answers?.map((a) => a.label)).toEqual(["Yes", "Yes, don't ask again", "No"])
+        yield* registry.write(id, Buffer.from("1"))
+        yield* waitFor("status:idle")
+        expect((yield* registry.getRunner(id)).runner).toMatchObject({
+          status: "idle",
+          waitingForInput: true,
+          attentionReason: "ready",
+        })
+        yield* registry.write(id, Buffer.from("add a test\r"))
+        yield* eventually(
+          () =>
+            transitions(feed, id).filter((t) => t === "status:idle").length === 2
+              ? true
+              : undefined,
+          "the second ready prompt",
+        )
+        yield* registry.write(id, Buffer.from("/exit\r"))
+        const done = yield* registry.waitForCompletion(id)
+        expect(done.runner.status).toBe("completed")
+        const seen = transitions(feed, id)
+        expect(seen.slice(0, 8)).toEqual([
+          "waiting:permission",
+          "working",
+          "waiting:ready",
+          "status:idle",
+          "working",
+          "status:running",
+          "waiting:ready",
+          "status:idle",
+        ])
+        // "/exit" may end it before the screen is looked at again: then no "working" first.
+        expect(seen.at(-1)).toBe("status:completed")
+        expect(done.runner.waitingForInput).toBe(false)
+        expect(done.metrics.attentionCount).toBe(3)
+        expect(done.metrics.waitingMs).toBeGreaterThan(0)
+      }),
+    30_000,
+  )
+
+  it.scopedLive(
+    "Claude Code hooks: waiting the moment the agent says so, with no screen rule",
+    () =>
+      Effect.gen(function* () {
+        const world = yield* registryWorld()
+        const { registry } = yield* world.open()
+        const feed = yield* recordFeed(registry)
+        const { runner } = yield* registry.startRunner({
+          provider: "claude",
+          prompt: "deploy",
+          env: { PATH: `${fixture("fake-bin-hooks")}:${process.env.PATH ?? ""}` },
+        })
+        const id = runner.id
+        const has = (needle: string) => transitions(feed, id).includes(needle)
+        yield* eventually(
+          () => (has("waiting:permission") ? true : undefined),
+          () => `permission in ${JSON.stringify(transitions(feed, id))}`,
+        )
+        // No screen rule says so: the screen alone would be "unknown".
+        const screen = world.tmux(["capture-pane", "-p", "-t", `=${runner.name}:`]).stdout
+        const rules = yield* loadRuleSet("claude")
+        expect(evaluateScreen(screenOf(screen.split("\n")), rules).kind).toBe("unknown")
+        yield* registry.write(id, Buffer.from("y"))
+        yield* eventually(() => (has("status:idle") ? true : undefined), "ready from the Stop hook")
+        expect(transitions(feed, id).slice(0, 4)).toEqual([
+          "waiting:permission",
+          "working",
+          "waiting:ready",
+          "status:idle",
+        ])
+        yield* registry.write(id, Buffer.from("/exit\r"))
+        expect((yield* registry.waitForCompletion(id)).runner.status).toBe("completed")
+      }),
+  )
+})

@@ -1,0 +1,220 @@
+import { spawn } from "node:child_process"
+import { appendFileSync, existsSync } from "node:fs"
+import { join } from "node:path"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Either, Stream } from "effect"
+import type { AiRunnerRegistry } from "../../src/runners/registry.js"
+import { expectedLines, fixture } from "../harness.js"
+import { eventually, recordFeed, registryWorld, TEST_ATTENTION, transitions } from "./harness.js"
+
+const LINES = 30_000
+
+/** The runner's whole log, once it has `length` bytes. */
+const readLog = (registry: AiRunnerRegistry, id: string, length: number) =>
+  Stream.runFoldWhile(
+    registry.output(id, 0),
+    [] as Buffer[],
+    (parts) => parts.reduce((n, p) => n + p.length, 0) < length,
+    (parts, chunk) => [...parts, Buffer.from(chunk.bytes)],
+  ).pipe(
+    Effect.map((parts) => Buffer.concat(parts)),
+    Effect.timeoutFail({ duration: "30 seconds", onTimeout: () => new Error(`log of ${id}`) }),
+  )
+
+/** Starts `registry-host.ts` with `spec`; resolves with its `{ ids, finished }` and its pid. */
+const startHost = (spec: object) =>
+  Effect.async<{ ids: string[]; finished: string[]; pid: number }, Error>((resume) => {
+    const child = spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        "--conditions=geppetto-source",
+        fixture("registry-host.ts"),
+        JSON.stringify(spec),
+      ],
+      { cwd: join(import.meta.dirname, "..", ".."), stdio: ["ignore", "pipe", "pipe"] },
+    )
+    let out = ""
+    let err = ""
+    child.stderr.on("data", (d: Buffer) => {
+      err += d.toString()
+    })
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString()
+      const line = out.split("\n")[0]
+      if (out.includes("\n") && line !== undefined && child.pid !== undefined) {
+        resume(Effect.succeed({ ...JSON.parse(line), pid: child.pid }))
+      }
+    })
+    child.on("exit", (code) => resume(Effect.fail(new Error(`host exited ${code}: ${err}`))))
+    return Effect.sync(() => child.kill("SIGKILL"))
+  })
+
+describe("registry across restarts", () => {
+  it.scopedLive(
+    "kill -9 of the process hosting the registry: every runner back, every log byte-exact",
+    () =>
+      Effect.gen(function* () {
+        const world = yield* registryWorld()
+        const lines = ["sh", fixture("lines.sh"), String(LINES), "1.5"]
+        const host = yield* startHost({
+          dataDir: world.dataDir,
+          socket: world.socket,
+          finishFirst: [{ provider: "shell", command: ["sh", "-c", "echo done; exit 0"] }],
+          runners: [
+            { provider: "shell", command: lines, name: "printer-a" },
+            { provider: "shell", command: lines, name: "printer-b" },
+            { provider: "shell", command: ["sh", "-c", "sleep 0.8; exit 4"], name: "ends-away" },
+            { provider: "shell", command: ["sh", "-c", "exec sleep 100"], pause: true },
+          ],
+        })
+        // Killed while the printers are mid-output (they pause 1.5 s halfway).
+        process.kill(host.pid, "SIGKILL")
+        const [a, b, away, paused] = host.ids
+        if (a === undefined || b === undefined || away === undefined || paused === undefined)
+          return yield* Effect.fail(new Error("host started too few runners"))
+        // Output goes on, and one runner ends, while no server runs.
+        yield* Effect.sleep("1200 millis")
+
+        const { registry } = yield* world.open()
+        const listed = yield* registry.listRunners
+        expect(new Set(listed.map((r) => r.id))).toEqual(new Set([...host.finished, ...host.ids]))
+        const byId = new Map(listed.map((r) => [r.id, r]))
+        expect(byId.get(host.finished[0] ?? "")).toMatchObject({ status: "completed", exitCode: 0 })
+        expect(byId.get(away)).toMatchObject({
+          status: "failed",
+          exitCode: 4,
+          failureReason: "exited with code 4",
+        })
+        expect(byId.get(paused)?.status).toBe("paused")
+        for (const id of [a, b]) {
+          expect(["running", "completed"]).toContain(byId.get(id)?.status)
+          const done = yield* registry.waitForCompletion(id)
+          expect(done.runner.status).toBe("completed")
+          const expected = expectedLines(LINES)
+          const log = yield* readLog(registry, id, expected.length)
+          expect(log.length).toBe(expected.length)
+          expect(log.equals(expected)).toBe(true)
+          // Lines counted before the crash plus those read after: each once.
+          expect(done.metrics.lines).toBe(LINES)
+          expect(done.metrics.bytesOut).toBe(expected.length)
+        }
+        const resumed = yield* registry.resumeRunner(paused)
+        expect(resumed.runner.status).toBe("running")
+        yield* registry.terminateRunner(paused)
+      }),
+    60_000,
+  )
+
+  it.scopedLive("a clean restart keeps history, live runners and adopted sessions", () =>
+    Effect.gen(function* () {
+      const world = yield* registryWorld()
+      world.tmux(["new-session", "-d", "-s", "hand-made", "-x", "80", "-y", "24", "--", "sh"])
+      const first = yield* world.open()
+      const unmanaged = yield* first.registry.unmanagedSessions
+      expect(unmanaged.map((s) => s.name)).toEqual(["hand-made"])
+      const adopted = yield* first.registry.adoptSession("hand-made")
+      expect(adopted.runner).toMatchObject({
+        name: "hand-made",
+        provider: "shell",
+        status: "running",
+      })
+      expect(yield* first.registry.unmanagedSessions).toEqual([])
+      const again = yield* Effect.either(first.registry.adoptSession("hand-made"))
+      expect(Either.isLeft(again) && again.left._tag).toBe("ValidationError")
+
+      const done = yield* first.registry.startRunner({
+        provider: "shell",
+        command: ["sh", "-c", "exit 0"],
+        name: "finished",
+      })
+      yield* first.registry.waitForCompletion(done.runner.id)
+      const live = yield* first.registry.startRunner({
+        provider: "shell",
+        command: ["sh", "-c", "exec sleep 100"],
+        name: "live",
+        prompt: undefined,
+      })
+      const removed = yield* first.registry.startRunner({
+        provider: "shell",
+        command: ["sh", "-c", "echo bye"],
+        name: "removed",
+      })
+      yield* first.registry.waitForCompletion(removed.runner.id)
+      yield* first.registry.removeRunner(removed.runner.id)
+      expect(existsSync(join(world.dataDir, "runners", removed.runner.id))).toBe(false)
+      yield* first.close
+
+      const second = yield* world.open()
+      const listed = yield* second.registry.listRunners
+      expect(listed.map((r) => [r.name, r.status]).sort()).toEqual([
+        ["finished", "completed"],
+        ["hand-made", "running"],
+        ["live", "running"],
+      ])
+      // The adopted session's input and output still flow.
+      yield* second.registry.write(adopted.runner.id, Buffer.from("echo still-$((40+2))\r"))
+      yield* Stream.runFoldWhile(
+        second.registry.output(adopted.runner.id, 0),
+        "",
+        (t) => !t.includes("still-42"),
+        (t, c) => t + Buffer.from(c.bytes).toString(),
+      ).pipe(Effect.timeout("10 seconds"))
+      yield* second.registry.terminateRunner(live.runner.id)
+      yield* second.registry.terminateRunner(adopted.runner.id)
+      expect((yield* second.registry.getRunner(live.runner.id)).runner.status).toBe("failed")
+    }),
+  )
+
+  it.scopedLive("a corrupt journal line is skipped; the rest is listed", () =>
+    Effect.gen(function* () {
+      const world = yield* registryWorld()
+      const first = yield* world.open()
+      const { runner } = yield* first.registry.startRunner({
+        provider: "shell",
+        command: ["sh", "-c", "exit 0"],
+      })
+      yield* first.registry.waitForCompletion(runner.id)
+      yield* first.close
+      const journal = join(world.dataDir, "journal", "journal.log")
+      appendFileSync(journal, 'deadbeef 12 {not json}\n00000000 5 {"a":')
+      const second = yield* world.open()
+      const listed = yield* second.registry.listRunners
+      expect(listed.map((r) => r.id)).toEqual([runner.id])
+      yield* eventually(() => (listed.length === 1 ? true : undefined), "listing")
+    }),
+  )
+
+  it.scopedLive(
+    "a runner waiting for an answer is still waiting after a restart, not announced twice",
+    () =>
+      Effect.gen(function* () {
+        const world = yield* registryWorld()
+        const first = yield* world.open()
+        const feed1 = yield* recordFeed(first.registry)
+        const { runner } = yield* first.registry.startRunner({
+          provider: "shell",
+          command: ["bash", fixture("agents/yn-agent.sh")],
+        })
+        yield* eventually(
+          () => (transitions(feed1, runner.id).includes("waiting:question") ? true : undefined),
+          "the question",
+        )
+        yield* first.close
+
+        const second = yield* world.open()
+        const feed2 = yield* recordFeed(second.registry)
+        const before = yield* second.registry.getRunner(runner.id)
+        expect(before.runner).toMatchObject({ waitingForInput: true, attentionReason: "question" })
+        expect(before.metrics.attentionCount).toBe(1)
+        // Longer than the re-check and a whole debounce: the prompt is still up, nothing changes.
+        yield* Effect.sleep(TEST_ATTENTION.debounceMs * 2)
+        expect(transitions(feed2, runner.id)).toEqual([])
+        yield* second.registry.write(runner.id, Buffer.from("y\r"))
+        const done = yield* second.registry.waitForCompletion(runner.id)
+        expect(done.runner.status).toBe("completed")
+        expect(done.metrics.attentionCount).toBe(1)
+      }),
+  )
+})

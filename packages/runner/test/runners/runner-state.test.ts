@@ -1,0 +1,93 @@
+import { describe, expect, it } from "vitest"
+import {
+  applyActivity,
+  applyAttention,
+  applyExit,
+  applyOutput,
+  metricsAt,
+  newRunnerState,
+  statusOf,
+  toSummary,
+} from "../../src/runners/runner-state.js"
+
+const base = newRunnerState({
+  id: "run-1",
+  name: "one",
+  provider: "claude",
+  mode: "interactive",
+  cwd: "/tmp",
+  adopted: false,
+  at: 1_000,
+})
+
+describe("runner state", () => {
+  it("counts bytes by offset and lines by newline", () => {
+    const s1 = applyOutput(base, 0, Buffer.from("a\nb\n"), 1_100)
+    const s2 = applyOutput(s1, 4, Buffer.from("no newline"), 1_200)
+    expect(s2.metrics).toMatchObject({ bytesOut: 14, lines: 2, lastActivityAt: 1_200 })
+  })
+
+  it("splits time into active and idle, counting the open segment on read", () => {
+    const idle = applyActivity(base, "idle", 3_000)
+    expect(idle.metrics).toMatchObject({ activeMs: 2_000, idleMs: 0 })
+    expect(applyActivity(idle, "idle", 4_000)).toBe(idle)
+    expect(metricsAt(idle, 3_500)).toMatchObject({ activeMs: 2_000, idleMs: 500 })
+  })
+
+  it("counts each entry into waiting once and the time spent waiting", () => {
+    const waiting = applyAttention(base, { waitingForInput: true, reason: "permission" }, 2_000)
+    expect(toSummary(waiting)).toMatchObject({
+      status: "running",
+      waitingForInput: true,
+      attentionReason: "permission",
+    })
+    const working = applyAttention(waiting, { waitingForInput: false }, 2_600)
+    expect(working.metrics).toMatchObject({ attentionCount: 1, waitingMs: 600 })
+    expect(toSummary(working).attentionReason).toBeUndefined()
+    const ready = applyAttention(working, { waitingForInput: true, reason: "ready" }, 3_000)
+    expect(statusOf(ready)).toBe("idle")
+    expect(metricsAt(ready, 3_400).waitingMs).toBe(1_000)
+  })
+
+  it("hides waiting while paused and ends waiting at exit", () => {
+    const waiting = applyAttention(base, { waitingForInput: true, reason: "question" }, 2_000)
+    const paused = { ...waiting, paused: true }
+    expect(toSummary(paused)).toMatchObject({ status: "paused", waitingForInput: false })
+    const ended = applyExit(waiting, { exitCode: 0, signal: null }, 5_000)
+    expect(toSummary(ended)).toMatchObject({
+      status: "completed",
+      waitingForInput: false,
+      exitCode: 0,
+      endedAt: 5_000,
+    })
+    expect(ended.metrics).toMatchObject({ waitingMs: 3_000, attentionCount: 1, endedAt: 5_000 })
+  })
+
+  it.each([
+    [{ exitCode: 0, signal: null }, {}, "completed", undefined],
+    [{ exitCode: 2, signal: null }, {}, "failed", "exited with code 2"],
+    [{ exitCode: null, signal: "SIGKILL" }, {}, "failed", "killed by SIGKILL"],
+    [
+      { exitCode: null, signal: "SIGINT" },
+      { stopCause: "terminated" as const },
+      "failed",
+      "terminated: killed by SIGINT",
+    ],
+    [
+      { exitCode: 0, signal: null },
+      { stopCause: "timeout" as const, maxDurationMs: 50 },
+      "failed",
+      "timeout: ran longer than maxDurationMs (50 ms)",
+    ],
+    [
+      { exitCode: null, signal: null },
+      { lastError: "tmux session one vanished" },
+      "failed",
+      "tmux session one vanished",
+    ],
+  ])("exit %j with %j is %s (%s)", (exit, extra, status, reason) => {
+    const ended = applyExit({ ...base, ...extra }, exit, 2_000)
+    expect(statusOf(ended)).toBe(status)
+    expect(toSummary(ended).failureReason).toBe(reason)
+  })
+})
