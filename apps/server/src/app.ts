@@ -1,7 +1,14 @@
+import fastifyWebsocket from "@fastify/websocket"
 import type { HealthResponse } from "@geppetto/protocol"
 import Fastify, { type FastifyInstance } from "fastify"
+import { type AuthOptions, registerAuth } from "./auth/plugin.js"
+import { dashboardScriptHashes, registerSecurityHeaders } from "./auth/security-headers.js"
 import { serveDashboard } from "./dashboard.js"
+import { errorBody } from "./errors.js"
 import { serverVersion } from "./version.js"
+
+/** The largest WebSocket message a client may send: a 64 KiB input, JSON-escaped, fits. */
+export const WEBSOCKET_MAX_PAYLOAD = 1024 * 1024
 
 export interface AppOptions {
   /** The tmux version checked at start; reported by `/api/health`. */
@@ -9,14 +16,39 @@ export interface AppOptions {
   readonly logger?: boolean
   /** The built dashboard to serve at `/`; omitted or missing means API only. */
   readonly dashboardDir?: string
+  /** Tokens and cookie key (see `registerAuth`); `tls` defaults to whether `https` is set. */
+  readonly auth: Omit<AuthOptions, "tls"> & { readonly tls?: boolean }
+  /** PEM certificate and key: serve HTTPS instead of HTTP. */
+  readonly https?: { readonly cert: string | Buffer; readonly key: string | Buffer }
+}
+
+const createFastify = (options: AppOptions): FastifyInstance => {
+  const base = { logger: options.logger ?? false, bodyLimit: 1024 * 1024 }
+  if (options.https === undefined) return Fastify(base)
+  // Fastify types an HTTPS instance apart from an HTTP one, but only `app.server` differs and
+  // nothing here touches it; routes and hooks see the same API either way.
+  return Fastify({
+    ...base,
+    https: { cert: options.https.cert, key: options.https.key },
+  }) as unknown as FastifyInstance
 }
 
 /** Builds the HTTP app; `main` only parses config and listens. */
 export const buildApp = async (options: AppOptions): Promise<FastifyInstance> => {
-  const app = Fastify({ logger: options.logger ?? false, bodyLimit: 1024 * 1024 })
+  const app = createFastify(options)
+  // Before auth, so that `request.ws` is set by the time auth's hooks and the routes run.
+  await app.register(fastifyWebsocket, { options: { maxPayload: WEBSOCKET_MAX_PAYLOAD } })
+  // Then, before any route: every route registered from here on must declare its auth.
+  registerAuth(app, { ...options.auth, tls: options.auth.tls ?? options.https !== undefined })
+  registerSecurityHeaders(app, {
+    // A missing build has no pages, hence no hashes.
+    scriptHashes:
+      options.dashboardDir === undefined ? [] : await dashboardScriptHashes(options.dashboardDir),
+  })
 
   app.get(
     "/api/health",
+    { config: { auth: "public" } },
     async (): Promise<HealthResponse> => ({
       status: "ok",
       version: serverVersion,
@@ -32,12 +64,14 @@ export const buildApp = async (options: AppOptions): Promise<FastifyInstance> =>
     (error: { statusCode?: number; code?: string; message: string }, _request, reply) => {
       const status =
         error.statusCode !== undefined && error.statusCode < 500 ? error.statusCode : 500
-      void reply.status(status).send({
-        error: {
-          code: error.code ?? (status === 500 ? "InternalError" : "BadRequest"),
-          message: status === 500 ? "internal error" : error.message,
-        },
-      })
+      void reply
+        .status(status)
+        .send(
+          errorBody(
+            error.code ?? (status === 500 ? "InternalError" : "BadRequest"),
+            status === 500 ? "internal error" : error.message,
+          ),
+        )
     },
   )
   app.setNotFoundHandler((request, reply) => {
@@ -46,12 +80,7 @@ export const buildApp = async (options: AppOptions): Promise<FastifyInstance> =>
       // A client-side route of the dashboard: the SPA shell handles it.
       return reply.sendFile("index.html")
     }
-    void reply.status(404).send({
-      error: {
-        code: "NotFoundError",
-        message: `no route ${request.method} ${path}`,
-      },
-    })
+    void reply.status(404).send(errorBody("NotFoundError", `no route ${request.method} ${path}`))
   })
   return app
 }

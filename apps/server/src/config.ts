@@ -1,3 +1,4 @@
+import { statSync } from "node:fs"
 import { homedir } from "node:os"
 import { join } from "node:path"
 import { parseArgs } from "node:util"
@@ -9,6 +10,13 @@ export interface ServeConfig {
   readonly port: number
   readonly tmuxSocket: string | undefined
   readonly dataDir: string
+  /** Serve HTTPS with these PEM files; unset serves plain HTTP. */
+  readonly tls?: TlsFiles | undefined
+}
+
+export interface TlsFiles {
+  readonly certFile: string
+  readonly keyFile: string
 }
 
 const Port = z.coerce.number().int().min(0).max(65535)
@@ -36,6 +44,8 @@ const parseFlags = (argv: ReadonlyArray<string>) => {
         port: { type: "string" },
         "tmux-socket": { type: "string" },
         "data-dir": { type: "string" },
+        "tls-cert": { type: "string" },
+        "tls-key": { type: "string" },
       },
       strict: true,
       allowPositionals: false,
@@ -43,6 +53,35 @@ const parseFlags = (argv: ReadonlyArray<string>) => {
   } catch (error) {
     throw new ConfigError(error instanceof Error ? error.message : String(error))
   }
+}
+
+const nonEmpty = (value: string | undefined): string | undefined =>
+  value === undefined || value === "" ? undefined : value
+
+const tlsFiles = (
+  certFile: string | undefined,
+  keyFile: string | undefined,
+): TlsFiles | undefined => {
+  if (certFile === undefined && keyFile === undefined) return undefined
+  if (certFile === undefined || keyFile === undefined) {
+    throw new ConfigError(
+      "--tls-cert and --tls-key (GEPPETTO_TLS_CERT, GEPPETTO_TLS_KEY) go together: give both or neither",
+    )
+  }
+  for (const [flag, file] of [
+    ["--tls-cert", certFile],
+    ["--tls-key", keyFile],
+  ] as const) {
+    const isFile = (() => {
+      try {
+        return statSync(file).isFile()
+      } catch {
+        return false
+      }
+    })()
+    if (!isFile) throw new ConfigError(`${flag} ${file}: no such file`)
+  }
+  return { certFile, keyFile }
 }
 
 export const parseServeArgs = (
@@ -59,10 +98,15 @@ export const parseServeArgs = (
     throw new ConfigError(`--tmux-socket ${socket.error.issues[0]?.message ?? "is invalid"}`)
   }
   const dataDir = values["data-dir"] ?? env.GEPPETTO_DATA_DIR ?? defaultDataDir(env)
+  const tls = tlsFiles(
+    nonEmpty(values["tls-cert"] ?? env.GEPPETTO_TLS_CERT),
+    nonEmpty(values["tls-key"] ?? env.GEPPETTO_TLS_KEY),
+  )
   return {
     host: values.host ?? env.GEPPETTO_HOST ?? "127.0.0.1",
     port: port.data,
     tmuxSocket: socket?.data,
     dataDir,
+    ...(tls === undefined ? {} : { tls }),
   }
 }

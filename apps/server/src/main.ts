@@ -1,8 +1,9 @@
 #!/usr/bin/env node
+import { SecretFileError } from "./auth/secret-files.js"
 import { ConfigError, parseServeArgs } from "./config.js"
 import { serve } from "./serve.js"
 
-const USAGE = `usage: geppetto serve [--host HOST] [--port PORT] [--tmux-socket NAME] [--data-dir DIR]`
+const USAGE = `usage: geppetto serve [--host HOST] [--port PORT] [--tmux-socket NAME] [--data-dir DIR] [--tls-cert FILE --tls-key FILE]`
 
 const main = async (argv: ReadonlyArray<string>): Promise<number> => {
   const [command, ...rest] = argv
@@ -12,14 +13,7 @@ const main = async (argv: ReadonlyArray<string>): Promise<number> => {
   }
   const config = parseServeArgs(rest, process.env)
   const server = await serve(config)
-  process.stdout.write(
-    [
-      `Geppetto Runners listening on ${server.url}`,
-      `  tmux server: ${config.tmuxSocket === undefined ? "default" : `-L ${config.tmuxSocket}`}`,
-      `  data dir:    ${config.dataDir}`,
-      "",
-    ].join("\n"),
-  )
+  process.stdout.write(server.banner)
   await new Promise<void>((resolve) => {
     const stop = () => {
       process.off("SIGINT", stop)
@@ -37,6 +31,6 @@ main(process.argv.slice(2)).then(
   (error: unknown) => {
     const message = error instanceof Error ? error.message : String(error)
     process.stderr.write(`geppetto: ${message}\n`)
-    process.exit(error instanceof ConfigError ? 2 : 1)
+    process.exit(error instanceof ConfigError || error instanceof SecretFileError ? 2 : 1)
   },
 )

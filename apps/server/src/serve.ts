@@ -1,36 +1,102 @@
-import { mkdir } from "node:fs/promises"
+import { mkdir, readFile } from "node:fs/promises"
 import { defaultRunnerConfig, RunnerLive, TmuxControlClient } from "@geppetto/runner"
 import { Effect, ManagedRuntime } from "effect"
 import { buildApp } from "./app.js"
+import {
+  type LoadedTokens,
+  loadSessionSecret,
+  loadTokens,
+  MIN_RECOMMENDED_TOKEN_LENGTH,
+} from "./auth/tokens.js"
 import type { ServeConfig } from "./config.js"
 import { defaultDashboardDir } from "./dashboard.js"
 
 const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"])
 
-/** Starts the server: checks tmux, prepares the data dir, listens, and stops cleanly on signals. */
+export interface RunningServer {
+  readonly close: () => Promise<void>
+  /** e.g. `http://127.0.0.1:7420` */
+  readonly url: string
+  readonly tokens: LoadedTokens
+  /** What `geppetto serve` prints once listening: where to log in, tmux, the data dir. */
+  readonly banner: string
+}
+
+const loginLink = (url: string, token: string): string =>
+  `${url}/?token=${encodeURIComponent(token)}`
+
+/**
+ * The start banner. It prints a login link only for a token the server generated: one the
+ * user set in the environment is theirs to hand out, and is kept out of logs.
+ */
+export const startBanner = (config: ServeConfig, url: string, tokens: LoadedTokens): string => {
+  const operator =
+    tokens.source.operator === "file"
+      ? `  open:        ${loginLink(url, tokens.tokens.operator)}  (operator)`
+      : `  open:        ${url}/  (log in with GEPPETTO_TOKEN)`
+  const viewer =
+    tokens.source.viewer === "file"
+      ? `  viewers:     ${loginLink(url, tokens.tokens.viewer)}  (read-only)`
+      : `  viewers:     log in with GEPPETTO_VIEWER_TOKEN`
+  return [
+    `Geppetto Runners listening on ${url}`,
+    operator,
+    viewer,
+    `  tmux server: ${config.tmuxSocket === undefined ? "default" : `-L ${config.tmuxSocket}`}`,
+    `  data dir:    ${config.dataDir}`,
+    ...(tokens.source.operator === "file" || tokens.source.viewer === "file"
+      ? [`  tokens:      ${tokens.file}${tokens.created ? " (new)" : ""}`]
+      : []),
+    "",
+  ].join("\n")
+}
+
+/** Starts the server: checks tmux, prepares the data dir and secrets, listens. */
 export const serve = async (
   config: ServeConfig,
-): Promise<{ close: () => Promise<void>; url: string }> => {
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<RunningServer> => {
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 })
+  const tokens = await loadTokens(config.dataDir, env)
+  const secret = await loadSessionSecret(config.dataDir)
+  const https =
+    config.tls === undefined
+      ? undefined
+      : { cert: await readFile(config.tls.certFile), key: await readFile(config.tls.keyFile) }
   const runtime = ManagedRuntime.make(
     RunnerLive(defaultRunnerConfig(config.dataDir, { tmuxSocket: config.tmuxSocket })),
   )
-  const tmux = await runtime
-    .runPromise(Effect.flatMap(TmuxControlClient, (c) => c.version))
-    .catch(async (error: unknown) => {
-      await runtime.dispose()
-      throw error
+  const app = await (async () => {
+    const tmux = await runtime.runPromise(Effect.flatMap(TmuxControlClient, (c) => c.version))
+    return buildApp({
+      tmuxVersion: tmux.raw,
+      dashboardDir: defaultDashboardDir,
+      auth: { tokens: tokens.tokens, secret },
+      ...(https === undefined ? {} : { https }),
     })
-  const app = await buildApp({ tmuxVersion: tmux.raw, dashboardDir: defaultDashboardDir })
+  })().catch(async (error: unknown) => {
+    await runtime.dispose()
+    throw error
+  })
   // The runner layer (control client, watchers) lives as long as the app; runners stay in tmux.
   app.addHook("onClose", async () => {
     await runtime.dispose()
   })
-  const address = await app.listen({ host: config.host, port: config.port })
-  if (!LOOPBACK.has(config.host)) {
+  const url = await app.listen({ host: config.host, port: config.port })
+  if (!LOOPBACK.has(config.host) && https === undefined) {
     process.stderr.write(
-      `warning: listening on ${config.host} without TLS: tokens and terminal contents cross the network in clear text\n`,
+      `warning: listening on ${config.host} without TLS: tokens and terminal contents cross the network in clear text (see --tls-cert/--tls-key)\n`,
     )
   }
-  return { close: () => app.close(), url: address }
+  for (const role of ["operator", "viewer"] as const) {
+    if (
+      tokens.source[role] === "env" &&
+      tokens.tokens[role].length < MIN_RECOMMENDED_TOKEN_LENGTH
+    ) {
+      process.stderr.write(
+        `warning: the ${role} token from the environment is shorter than ${MIN_RECOMMENDED_TOKEN_LENGTH} characters and could be guessed\n`,
+      )
+    }
+  }
+  return { close: () => app.close(), url, tokens, banner: startBanner(config, url, tokens) }
 }

@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from "vitest"
 import { buildApp } from "../src/app.js"
 import { ConfigError, defaultDataDir, parseServeArgs } from "../src/config.js"
 import { serve } from "../src/serve.js"
+import { testAuth } from "./helpers/auth.js"
 
 describe("serve flags", () => {
   it("uses the contract's defaults", () => {
@@ -51,7 +52,7 @@ describe("serve flags", () => {
 
 describe("app", () => {
   it("answers unknown routes with the one error shape", async () => {
-    const app = await buildApp({ tmuxVersion: "3.3a" })
+    const app = await buildApp({ tmuxVersion: "3.3a", auth: testAuth })
     const reply = await app.inject({ method: "GET", url: "/api/nothing?token=secret" })
     expect(reply.statusCode).toBe(404)
     expect(reply.json()).toEqual({
@@ -67,7 +68,7 @@ describe("dashboard", () => {
     mkdirSync(join(dir, "_app", "immutable"), { recursive: true })
     writeFileSync(join(dir, "index.html"), "<!doctype html><title>Geppetto Runners</title>")
     writeFileSync(join(dir, "_app", "immutable", "start.abc123.js"), "export {}")
-    const app = await buildApp({ tmuxVersion: "3.3a", dashboardDir: dir })
+    const app = await buildApp({ tmuxVersion: "3.3a", dashboardDir: dir, auth: testAuth })
     try {
       const index = await app.inject({ method: "GET", url: "/" })
       expect(index.statusCode).toBe(200)
@@ -95,6 +96,7 @@ describe("dashboard", () => {
     const app = await buildApp({
       tmuxVersion: "3.3a",
       dashboardDir: join(tmpdir(), "no-such-build"),
+      auth: testAuth,
     })
     expect((await app.inject({ method: "GET", url: "/" })).statusCode).toBe(404)
     await app.close()
@@ -115,7 +117,7 @@ describe("geppetto serve", () => {
       spawnSync("tmux", ["-L", socket, "kill-server"])
       rmSync(join("/tmp", `tmux-${process.getuid?.() ?? 0}`, socket), { force: true })
     })
-    const server = await serve({ host: "127.0.0.1", port: 0, tmuxSocket: socket, dataDir })
+    const server = await serve({ host: "127.0.0.1", port: 0, tmuxSocket: socket, dataDir }, {})
     cleanups.push(server.close)
     const response = await fetch(`${server.url}/api/health`)
     expect(response.status).toBe(200)
@@ -123,5 +125,44 @@ describe("geppetto serve", () => {
     const tmuxVersion = spawnSync("tmux", ["-V"], { encoding: "utf8" }).stdout.trim()
     expect(`tmux ${health.tmux.version}`).toBe(tmuxVersion)
     expect(statSync(dataDir).mode & 0o777).toBe(0o700)
+
+    // Tokens were generated into the data dir, and the banner's link logs the browser in.
+    expect(statSync(join(dataDir, "tokens.json")).mode & 0o777).toBe(0o600)
+    expect(statSync(join(dataDir, "session-secret")).mode & 0o777).toBe(0o600)
+    const link = `${server.url}/?token=${server.tokens.tokens.operator}`
+    expect(server.banner).toContain(link)
+    expect(server.banner).toContain(`-L ${socket}`)
+    expect(server.banner).toContain(dataDir)
+    const api = await fetch(`${server.url}/api/me`)
+    expect(api.status).toBe(401)
+    const login = await fetch(link, { redirect: "manual" })
+    expect(login.status).toBe(303)
+    expect(login.headers.get("location")).toBe("/")
+    const cookie = login.headers.get("set-cookie")?.split(";")[0] ?? ""
+    const me = await fetch(`${server.url}/api/me`, { headers: { cookie } })
+    expect(await me.json()).toEqual({ role: "operator" })
+  })
+
+  it("prints no login link for a token the user set in the environment", async () => {
+    const dataDir = join(mkdtempSync(join(tmpdir(), "geppetto-serve-")), "state")
+    const socket = `geppetto-serve-env-${process.pid}`
+    cleanups.push(() => rmSync(join(dataDir, ".."), { recursive: true, force: true }))
+    cleanups.push(() => {
+      spawnSync("tmux", ["-L", socket, "kill-server"])
+      rmSync(join("/tmp", `tmux-${process.getuid?.() ?? 0}`, socket), { force: true })
+    })
+    const env = {
+      GEPPETTO_TOKEN: "operator-token-from-env-0123456789",
+      GEPPETTO_VIEWER_TOKEN: "viewer-token-from-env-0123456789",
+    }
+    const server = await serve({ host: "127.0.0.1", port: 0, tmuxSocket: socket, dataDir }, env)
+    cleanups.push(server.close)
+    expect(server.banner).not.toContain(env.GEPPETTO_TOKEN)
+    expect(server.banner).not.toContain(env.GEPPETTO_VIEWER_TOKEN)
+    expect(server.banner).toContain("GEPPETTO_TOKEN")
+    const me = await fetch(`${server.url}/api/me`, {
+      headers: { authorization: `Bearer ${env.GEPPETTO_VIEWER_TOKEN}` },
+    })
+    expect(await me.json()).toEqual({ role: "viewer" })
   })
 })

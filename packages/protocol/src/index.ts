@@ -1,4 +1,6 @@
+export * from "./api.js"
 export * from "./health.js"
 export * from "./ids.js"
 export * from "./process-event.js"
 export * from "./runner-summary.js"
+export * from "./ws.js"

@@ -1,0 +1,319 @@
+import type {} from "@fastify/websocket"
+import { LoginRequest, type LoginResponse, type Role } from "@geppetto/protocol"
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify"
+import { sendError } from "../errors.js"
+import {
+  cookieValues,
+  SESSION_COOKIE,
+  SESSION_TTL_MS,
+  sessionCookie,
+  signSession,
+  tokenFingerprint,
+  tokenMatcher,
+  verifySession,
+} from "./credentials.js"
+import { checkOrigin, isWebSocketUpgrade } from "./origin.js"
+import { FixedWindowLimiter } from "./rate-limit.js"
+import type { Tokens } from "./tokens.js"
+
+/** What a route requires: nothing, a viewer's (or operator's) credentials, or an operator's. */
+export type AuthLevel = "public" | "viewer" | "operator"
+export const AUTH_LEVELS: ReadonlyArray<AuthLevel> = ["public", "viewer", "operator"]
+
+/** Who is asking; `anonymous` only ever reaches `public` routes. */
+export interface AuthContext {
+  readonly role: Role | "anonymous"
+}
+
+declare module "fastify" {
+  interface FastifyContextConfig {
+    /** Required on every `/api` route (the app refuses to register one without it). */
+    auth?: AuthLevel
+  }
+  interface FastifyRequest {
+    /** Set by the auth `onRequest` hook before anything else runs. */
+    auth: AuthContext
+  }
+}
+
+export interface AuthOptions {
+  readonly tokens: Tokens
+  /** Signs session cookies; at least 32 bytes (`loadSessionSecret`). */
+  readonly secret: Uint8Array
+  /** The server speaks TLS: cookies get `Secure`. */
+  readonly tls: boolean
+  readonly sessionTtlMs?: number
+  /** Login attempts per client IP and window; 10 a minute by default. */
+  readonly loginRateLimit?: { readonly limit: number; readonly windowMs: number }
+  readonly now?: () => number
+}
+
+/** One row of the route table: what each method and path requires. */
+export interface AuthRoute {
+  readonly method: string
+  readonly url: string
+  readonly auth: AuthLevel
+  readonly websocket: boolean
+}
+
+const ANONYMOUS: AuthContext = { role: "anonymous" }
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"])
+/** Distinct client addresses whose login attempts are remembered at once. */
+const RATE_LIMIT_MAX_KEYS = 10_000
+
+const routeTables = new WeakMap<FastifyInstance, Array<AuthRoute>>()
+
+/**
+ * Every route registered on `app` since `registerAuth`, with its auth decision (routes
+ * outside `/api` that declare none are `public`: the dashboard's static files). For the
+ * auth-matrix test that tries each route with no, wrong, viewer and operator credentials.
+ */
+export const listAuthRoutes = (app: FastifyInstance): ReadonlyArray<AuthRoute> => {
+  const table = routeTables.get(app)
+  if (table === undefined)
+    throw new Error("listAuthRoutes: registerAuth was not called on this app")
+  return [...table]
+}
+
+/** A route that could answer `/api/...` paths: under `/api`, or a leading catch-all. */
+const needsDecision = (url: string): boolean => /^\/api(\/|$)/.test(url) || /^\/?\*/.test(url)
+
+const pathOf = (url: string): string => {
+  const q = url.indexOf("?")
+  return q === -1 ? url : url.slice(0, q)
+}
+
+const queryValue = (query: unknown, key: string): unknown =>
+  typeof query === "object" && query !== null ? (query as Record<string, unknown>)[key] : undefined
+
+type Identified =
+  | { readonly kind: "anonymous" }
+  | { readonly kind: "role"; readonly role: Role }
+  | { readonly kind: "invalid"; readonly message: string; readonly clearCookie: boolean }
+
+/**
+ * Installs authentication on `app`; call it before registering any route. It adds:
+ *
+ * - an `onRoute` hook that throws when a route under `/api` (WebSocket routes included)
+ *   declares no `config: { auth: "public" | "viewer" | "operator" }`, so no route can
+ *   forget auth;
+ * - an `onRequest` hook (which runs before a WebSocket upgrade) that refuses a foreign
+ *   `Origin` on upgrades and on non-GET requests (403), turns `/?token=TOKEN` into a
+ *   session cookie and a 303 to `/`, reads the credentials (`Authorization: Bearer`, then
+ *   `?token=` on WebSocket upgrades only, then the session cookie) into `request.auth`,
+ *   and answers 401 `AuthenticationError` / 403 `ForbiddenError` per the route's level;
+ * - `POST /api/login {token}` → `{role}` plus the cookie (rate-limited per client IP),
+ *   `POST /api/logout`, and `GET /api/me` → `{role}`.
+ *
+ * The cookie is not the token: it is `v1.CLAIMS.HMAC` carrying the role, an expiry and a
+ * keyed fingerprint of the role's token, so it survives restarts, expires, and dies when
+ * the token is rotated.
+ */
+export const registerAuth = (app: FastifyInstance, options: AuthOptions): void => {
+  if (options.secret.length < 32)
+    throw new Error("registerAuth: the secret must be 32 bytes or more")
+  const now = options.now ?? Date.now
+  const ttlMs = options.sessionTtlMs ?? SESSION_TTL_MS
+  const matchToken = tokenMatcher(options.tokens)
+  const fingerprints: Readonly<Record<Role, string>> = {
+    operator: tokenFingerprint(options.secret, "operator", options.tokens.operator),
+    viewer: tokenFingerprint(options.secret, "viewer", options.tokens.viewer),
+  }
+  const limiter = new FixedWindowLimiter({
+    limit: options.loginRateLimit?.limit ?? 10,
+    windowMs: options.loginRateLimit?.windowMs ?? 60_000,
+    maxKeys: RATE_LIMIT_MAX_KEYS,
+    now,
+  })
+  const routes: Array<AuthRoute> = []
+  const websocketRoutes = new Set<string>()
+  routeTables.set(app, routes)
+
+  app.decorateRequest("auth")
+
+  app.addHook("onRoute", (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method]
+    const declared: unknown = route.config?.auth
+    if (declared !== undefined && !AUTH_LEVELS.includes(declared as AuthLevel)) {
+      throw new Error(
+        `route ${methods.join(",")} ${route.url}: config.auth must be "public", "viewer" or "operator", not ${JSON.stringify(declared)}`,
+      )
+    }
+    if (declared === undefined && needsDecision(route.url)) {
+      throw new Error(
+        `route ${methods.join(",")} ${route.url} declares no auth: add config: { auth: "public" | "viewer" | "operator" }`,
+      )
+    }
+    const auth = (declared as AuthLevel | undefined) ?? "public"
+    const websocket = route.websocket === true
+    for (const method of methods) {
+      routes.push({ method, url: route.url, auth, websocket })
+      if (websocket) websocketRoutes.add(`${method} ${route.url}`)
+    }
+  })
+
+  const cookieFor = (role: Role): string =>
+    sessionCookie(
+      signSession(options.secret, {
+        role,
+        expiresAt: now() + ttlMs,
+        fingerprint: fingerprints[role],
+      }),
+      { secure: options.tls, maxAgeSeconds: Math.floor(ttlMs / 1000) },
+    )
+  const clearedCookie = sessionCookie("", { secure: options.tls, maxAgeSeconds: 0 })
+
+  const identify = (request: FastifyRequest, allowQueryToken: boolean): Identified => {
+    const header = request.headers.authorization
+    if (header !== undefined) {
+      const bearer = /^Bearer +([^ ]+) *$/i.exec(header)?.[1]
+      if (bearer === undefined) {
+        return {
+          kind: "invalid",
+          message: "the Authorization header must be `Bearer TOKEN`",
+          clearCookie: false,
+        }
+      }
+      const role = matchToken(bearer)
+      return role === undefined
+        ? { kind: "invalid", message: "invalid token", clearCookie: false }
+        : { kind: "role", role }
+    }
+    const queryToken = allowQueryToken ? queryValue(request.query, "token") : undefined
+    if (queryToken !== undefined) {
+      const role = typeof queryToken === "string" ? matchToken(queryToken) : undefined
+      return role === undefined
+        ? { kind: "invalid", message: "invalid token", clearCookie: false }
+        : { kind: "role", role }
+    }
+    const cookies = cookieValues(request.headers.cookie, SESSION_COOKIE)
+    if (cookies.length === 0) return { kind: "anonymous" }
+    for (const value of cookies) {
+      const claims = verifySession(options.secret, value)
+      if (
+        claims !== undefined &&
+        claims.expiresAt > now() &&
+        claims.fingerprint === fingerprints[claims.role]
+      ) {
+        return { kind: "role", role: claims.role }
+      }
+    }
+    return {
+      kind: "invalid",
+      message: "the session has expired or is no longer valid; log in again",
+      clearCookie: true,
+    }
+  }
+
+  const tooManyAttempts = (request: FastifyRequest, reply: FastifyReply): boolean => {
+    const decision = limiter.hit(request.ip)
+    if (decision.allowed) return false
+    void reply.header("retry-after", String(decision.retryAfterSeconds))
+    void sendError(
+      reply,
+      429,
+      "RateLimitError",
+      `too many login attempts from ${request.ip}; retry in ${decision.retryAfterSeconds} s`,
+    )
+    return true
+  }
+
+  /** `/?token=TOKEN`: the link the start banner prints. The token leaves the address bar at once. */
+  const loginLink = (request: FastifyRequest, reply: FastifyReply, token: unknown) => {
+    if (tooManyAttempts(request, reply)) return reply
+    const role = typeof token === "string" ? matchToken(token) : undefined
+    if (role === undefined) {
+      return sendError(
+        reply,
+        401,
+        "AuthenticationError",
+        "the token in this link is not valid (it may have been rotated); ask for a new link",
+      )
+    }
+    const rest = new URLSearchParams(request.url.slice(request.url.indexOf("?") + 1))
+    rest.delete("token")
+    const query = rest.toString()
+    return reply
+      .header("set-cookie", cookieFor(role))
+      .header("cache-control", "no-store")
+      .redirect(query === "" ? "/" : `/?${query}`, 303)
+  }
+
+  app.addHook("onRequest", async (request, reply) => {
+    request.auth = ANONYMOUS
+    const upgrade = isWebSocketUpgrade(request)
+    if (upgrade || !SAFE_METHODS.has(request.method)) {
+      const origin = checkOrigin(request)
+      if (!origin.ok) return sendError(reply, 403, "ForbiddenError", `refused: ${origin.reason}`)
+    }
+    const path = pathOf(request.url)
+    if (path === "/" && (request.method === "GET" || request.method === "HEAD")) {
+      const token = queryValue(request.query, "token")
+      if (token !== undefined) return loginLink(request, reply, token)
+    }
+    const level: AuthLevel = request.routeOptions.config?.auth ?? "public"
+    const websocketRoute = websocketRoutes.has(
+      `${request.routeOptions.method} ${request.routeOptions.url}`,
+    )
+    const who = identify(request, upgrade && websocketRoute)
+    if (who.kind === "role") request.auth = { role: who.role }
+    if (level === "public") return
+    if (who.kind !== "role") {
+      if (who.kind === "invalid" && who.clearCookie) void reply.header("set-cookie", clearedCookie)
+      void reply.header("www-authenticate", 'Bearer realm="geppetto"')
+      return sendError(
+        reply,
+        401,
+        "AuthenticationError",
+        who.kind === "invalid"
+          ? who.message
+          : "authentication required: send Authorization: Bearer TOKEN, or log in",
+      )
+    }
+    if (level === "operator" && who.role !== "operator") {
+      return sendError(
+        reply,
+        403,
+        "ForbiddenError",
+        `${request.method} ${path} needs an operator; this session is a ${who.role}`,
+      )
+    }
+  })
+
+  // An upgrade refused above was answered on a socket that no HTTP parser owns any more:
+  // nothing would close it, and it would hold `app.close()` until the client gave up.
+  // (A successful upgrade hijacks the reply, so this hook does not run for it.)
+  app.addHook("onResponse", async (request) => {
+    // `injectWS` hands in a bare object without a socket; its stream is the plugin's to end.
+    if (isWebSocketUpgrade(request)) request.raw.socket?.destroy()
+  })
+
+  app.post(
+    "/api/login",
+    { config: { auth: "public" }, bodyLimit: 4096 },
+    async (request, reply): Promise<LoginResponse | FastifyReply> => {
+      if (tooManyAttempts(request, reply)) return reply
+      const body = LoginRequest.safeParse(request.body)
+      if (!body.success) {
+        return sendError(reply, 400, "ValidationError", "the body must be { token: string }")
+      }
+      const role = matchToken(body.data.token)
+      if (role === undefined) return sendError(reply, 401, "AuthenticationError", "invalid token")
+      void reply.header("set-cookie", cookieFor(role))
+      return { role }
+    },
+  )
+
+  app.post("/api/logout", { config: { auth: "public" } }, async (_request, reply) =>
+    reply.header("set-cookie", clearedCookie).code(204).send(),
+  )
+
+  app.get(
+    "/api/me",
+    { config: { auth: "viewer" } },
+    async (request): Promise<LoginResponse> => ({
+      // The hook let only viewers and operators through.
+      role: request.auth.role === "operator" ? "operator" : "viewer",
+    }),
+  )
+}

@@ -1,0 +1,226 @@
+import { z } from "zod"
+import { PaneId, RunnerId, SAFE_ID_PATTERN, SessionName } from "./ids.js"
+import { RunnerMode, RunnerSummary } from "./runner-summary.js"
+
+const KiB = 1024
+
+/** UTF-8 length without allocating: what a string costs on the wire and in tmux. */
+const utf8Length = (s: string): number => {
+  let bytes = 0
+  for (let i = 0; i < s.length; i++) {
+    const unit = s.charCodeAt(i)
+    if (unit < 0x80) bytes += 1
+    else if (unit < 0x800) bytes += 2
+    else if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < s.length) {
+      const next = s.charCodeAt(i + 1)
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        bytes += 4
+        i++
+      } else bytes += 3
+    } else bytes += 3
+  }
+  return bytes
+}
+
+/**
+ * A string of at most `maxBytes` UTF-8 bytes. `nul: false` refuses NUL: argv, env and file
+ * names are C strings, so a NUL would silently truncate what the user asked for.
+ */
+export const boundedText = (maxBytes: number, options: { readonly nul: boolean }) => {
+  // A UTF-16 unit never encodes to fewer than one byte, so `.max` is a cheap first cut.
+  const base = z
+    .string()
+    .max(maxBytes)
+    .refine((s) => utf8Length(s) <= maxBytes, { message: `must be at most ${maxBytes} bytes` })
+  return options.nul
+    ? base
+    : base.refine((s) => !s.includes("\u0000"), { message: "must not contain NUL" })
+}
+
+/** A number sent as a query-string value: digits only, no sign, no exponent, a safe integer. */
+export const QueryOffset = z
+  .string()
+  .regex(/^[0-9]{1,16}$/, "must be a non-negative integer")
+  .transform(Number)
+  .pipe(z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER))
+export type QueryOffset = z.infer<typeof QueryOffset>
+
+// ---------------------------------------------------------------------------------------
+// Auth
+
+/** `viewer` reads and watches; `operator` may do everything. */
+export const Role = z.enum(["viewer", "operator"])
+export type Role = z.infer<typeof Role>
+
+/** `POST /api/login`. The token is one of the server's two tokens. */
+export const LoginRequest = z.strictObject({ token: z.string().min(1).max(1024) })
+export type LoginRequest = z.infer<typeof LoginRequest>
+
+/** `POST /api/login` and `GET /api/me`: who the session cookie or bearer token says you are. */
+export const LoginResponse = z.object({ role: Role })
+export type LoginResponse = z.infer<typeof LoginResponse>
+
+// ---------------------------------------------------------------------------------------
+// Providers
+
+/** A provider id, e.g. `claude` or `cursor-agent`; the server says which ones it knows. */
+export const ProviderId = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, "must match [a-z0-9-]{1,32}")
+export type ProviderId = z.infer<typeof ProviderId>
+
+/** One entry of `GET /api/providers`. */
+export const ProviderInfo = z.object({
+  id: ProviderId,
+  name: z.string(),
+  /** Whether its binary is on the server's PATH. */
+  installed: z.boolean(),
+  modes: z.array(RunnerMode),
+  version: z.string().optional(),
+})
+export type ProviderInfo = z.infer<typeof ProviderInfo>
+
+// ---------------------------------------------------------------------------------------
+// Runners
+
+export const TERMINAL_COLS = { min: 10, max: 500 } as const
+export const TERMINAL_ROWS = { min: 5, max: 200 } as const
+export const Cols = z.number().int().min(TERMINAL_COLS.min).max(TERMINAL_COLS.max)
+export const Rows = z.number().int().min(TERMINAL_ROWS.min).max(TERMINAL_ROWS.max)
+
+export const MAX_PROMPT_BYTES = 128 * KiB
+export const MAX_ENV_ENTRIES = 100
+export const MAX_ENV_VALUE_BYTES = 32 * KiB
+export const MAX_COMMAND_ARGS = 256
+export const MAX_DURATION_MS = 30 * 24 * 60 * 60 * 1000
+
+/** An environment variable name as POSIX shells accept it. */
+export const EnvName = z
+  .string()
+  .max(256)
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must match [A-Za-z_][A-Za-z0-9_]*")
+
+export const RunnerEnv = z
+  .record(EnvName, boundedText(MAX_ENV_VALUE_BYTES, { nul: false }))
+  .refine((env) => Object.keys(env).length <= MAX_ENV_ENTRIES, {
+    message: `must have at most ${MAX_ENV_ENTRIES} entries`,
+  })
+export type RunnerEnv = z.infer<typeof RunnerEnv>
+
+/**
+ * `POST /api/runners`. Strict: an unknown key is a 400, so a typo (`promt`) is never
+ * silently ignored. `command` is an argv array for the `shell` provider and never goes
+ * through a shell unless the user's own argv names one.
+ */
+export const StartRunnerRequest = z.strictObject({
+  provider: ProviderId,
+  prompt: boundedText(MAX_PROMPT_BYTES, { nul: false }).optional(),
+  mode: RunnerMode.optional(),
+  command: z
+    .array(boundedText(MAX_ENV_VALUE_BYTES, { nul: false }))
+    .min(1)
+    .max(MAX_COMMAND_ARGS)
+    .refine((argv) => argv[0] !== "", { message: "the program (first element) must not be empty" })
+    .optional(),
+  /** The working directory; the server's default when omitted. */
+  cwd: boundedText(4096, { nul: false }).min(1).optional(),
+  name: SessionName.optional(),
+  env: RunnerEnv.optional(),
+  maxDurationMs: z.number().int().positive().max(MAX_DURATION_MS).optional(),
+  accountId: z.string().regex(SAFE_ID_PATTERN, "must match [A-Za-z0-9_.-]{1,64}").optional(),
+  cols: Cols.optional(),
+  rows: Rows.optional(),
+})
+export type StartRunnerRequest = z.infer<typeof StartRunnerRequest>
+
+export const MAX_INPUT_BYTES = 64 * KiB
+
+/** `POST /api/runners/:id/input`: text typed into the runner's pane, byte for byte. */
+export const InputRequest = z.strictObject({
+  data: boundedText(MAX_INPUT_BYTES, { nul: true }),
+})
+export type InputRequest = z.infer<typeof InputRequest>
+
+/** The `:id` of every `/api/runners/:id/...` route. */
+export const RunnerParams = z.strictObject({ id: RunnerId })
+export type RunnerParams = z.infer<typeof RunnerParams>
+
+/** `GET /api/runners/:id/log?from=OFFSET`. */
+export const LogQuery = z.strictObject({ from: QueryOffset.optional() })
+export type LogQuery = z.infer<typeof LogQuery>
+
+/**
+ * `WS /api/runners/:id/terminal?pane=PANE&from=OFFSET&token=TOKEN`. `from` resumes after a
+ * reconnect (no snapshot); `token` is for non-browser clients, which cannot set headers on
+ * every WebSocket library.
+ */
+export const TerminalQuery = z.strictObject({
+  pane: PaneId.optional(),
+  from: QueryOffset.optional(),
+  token: z.string().max(1024).optional(),
+})
+export type TerminalQuery = z.infer<typeof TerminalQuery>
+
+/** `WS /api/events?token=TOKEN`. */
+export const EventsQuery = z.strictObject({ token: z.string().max(1024).optional() })
+export type EventsQuery = z.infer<typeof EventsQuery>
+
+const Millis = z.number().int().nonnegative()
+
+/** A runner's counters; times are epoch milliseconds, durations milliseconds. */
+export const RunnerMetrics = z.object({
+  bytesOut: z.number().int().nonnegative(),
+  lines: z.number().int().nonnegative(),
+  startedAt: Millis.optional(),
+  endedAt: Millis.optional(),
+  activeMs: Millis,
+  idleMs: Millis,
+  lastActivityAt: Millis.optional(),
+  attentionCount: z.number().int().nonnegative(),
+  /** Time spent waiting for a person. */
+  waitingMs: Millis,
+  exitCode: z.number().int().optional(),
+})
+export type RunnerMetrics = z.infer<typeof RunnerMetrics>
+
+export const PaneInfo = z.object({ id: PaneId, cols: z.number().int(), rows: z.number().int() })
+export type PaneInfo = z.infer<typeof PaneInfo>
+
+/** Where a runner lives in tmux, and the command that reaches it from a shell. */
+export const RunnerSession = z.object({
+  name: z.string(),
+  /** e.g. `tmux -L geppetto attach -t =NAME` */
+  attachCommand: z.string(),
+  panes: z.array(PaneInfo),
+})
+export type RunnerSession = z.infer<typeof RunnerSession>
+
+/** A quick reply the screen rules offer while a runner waits; `keys` are the bytes to send. */
+export const QuickAnswer = z.object({ label: z.string().min(1), keys: z.string().min(1) })
+export type QuickAnswer = z.infer<typeof QuickAnswer>
+
+/** `GET /api/runners/:id`. */
+export const RunnerDetail = RunnerSummary.extend({
+  metrics: RunnerMetrics,
+  session: RunnerSession,
+  answers: z.array(QuickAnswer).optional(),
+})
+export type RunnerDetail = z.infer<typeof RunnerDetail>
+
+// ---------------------------------------------------------------------------------------
+// Sessions
+
+/** One entry of `GET /api/sessions`: a tmux session the server does not manage yet. */
+export const SessionListing = z.object({
+  /** As tmux reports it: may hold characters `SessionName` refuses, and then cannot be adopted. */
+  name: z.string(),
+  windows: z.number().int().nonnegative(),
+  panes: z.number().int().nonnegative(),
+  attached: z.boolean(),
+  createdAt: Millis,
+  /** The active pane's current command. */
+  command: z.string().optional(),
+})
+export type SessionListing = z.infer<typeof SessionListing>
+
+/** `POST /api/sessions/:name/adopt`. */
+export const AdoptParams = z.strictObject({ name: SessionName })
+export type AdoptParams = z.infer<typeof AdoptParams>
