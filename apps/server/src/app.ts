@@ -5,6 +5,13 @@ import { type AuthOptions, registerAuth } from "./auth/plugin.js"
 import { dashboardScriptHashes, registerSecurityHeaders } from "./auth/security-headers.js"
 import { serveDashboard } from "./dashboard.js"
 import { errorBody } from "./errors.js"
+import { HttpError } from "./http/domain-errors.js"
+import type { ApiContext } from "./routes/context.js"
+import { registerEventsRoute } from "./routes/events.js"
+import { registerLogRoute } from "./routes/log.js"
+import { registerRunnerRoutes } from "./routes/runners.js"
+import { registerTerminalRoute } from "./routes/terminal.js"
+import { GOING_AWAY } from "./terminal/terminal-session.js"
 import { serverVersion } from "./version.js"
 
 /** The largest WebSocket message a client may send: a 64 KiB input, JSON-escaped, fits. */
@@ -18,6 +25,8 @@ export interface AppOptions {
   readonly dashboardDir?: string
   /** Tokens and cookie key (see `registerAuth`); `tls` defaults to whether `https` is set. */
   readonly auth: Omit<AuthOptions, "tls"> & { readonly tls?: boolean }
+  /** The runner domain; without it only health, auth and the dashboard are served. */
+  readonly api?: ApiContext
   /** PEM certificate and key: serve HTTPS instead of HTTP. */
   readonly https?: { readonly cert: string | Buffer; readonly key: string | Buffer }
 }
@@ -56,19 +65,37 @@ export const buildApp = async (options: AppOptions): Promise<FastifyInstance> =>
     }),
   )
 
+  if (options.api !== undefined) {
+    registerRunnerRoutes(app, options.api)
+    registerLogRoute(app, options.api)
+    registerEventsRoute(app, options.api)
+    registerTerminalRoute(app, options.api)
+  }
+  // Shutdown: tell every socket the server is going away (runners keep running in tmux).
+  app.addHook("preClose", async () => {
+    for (const client of app.websocketServer.clients)
+      client.close(GOING_AWAY, "server shutting down")
+  })
+
   const hasDashboard =
     options.dashboardDir !== undefined && (await serveDashboard(app, options.dashboardDir))
 
   // One error shape for everything; never a stack trace to a client.
   app.setErrorHandler(
-    (error: { statusCode?: number; code?: string; message: string }, _request, reply) => {
+    (error: { statusCode?: number; code?: string; message: string }, request, reply) => {
+      if (error instanceof HttpError) {
+        if (error.statusCode >= 500) request.log.error({ code: error.code }, error.message)
+        return reply.status(error.statusCode).send(errorBody(error.code, error.message))
+      }
+      // Fastify's own 4xx (bad JSON, body too large, bad content type) keep their status.
       const status =
         error.statusCode !== undefined && error.statusCode < 500 ? error.statusCode : 500
-      void reply
+      if (status === 500) request.log.error(error)
+      return reply
         .status(status)
         .send(
           errorBody(
-            error.code ?? (status === 500 ? "InternalError" : "BadRequest"),
+            status === 500 ? "InternalError" : (error.code ?? "BadRequest"),
             status === 500 ? "internal error" : error.message,
           ),
         )

@@ -1,5 +1,11 @@
 import { mkdir, readFile } from "node:fs/promises"
-import { defaultRunnerConfig, RunnerLive, TmuxControlClient } from "@geppetto/runner"
+import {
+  AiRunnerLive,
+  defaultRunnerConfig,
+  loadRunnerSettings,
+  makeProviderCatalog,
+  TmuxControlClient,
+} from "@geppetto/runner"
 import { Effect, ManagedRuntime } from "effect"
 import { buildApp } from "./app.js"
 import {
@@ -8,7 +14,7 @@ import {
   loadTokens,
   MIN_RECOMMENDED_TOKEN_LENGTH,
 } from "./auth/tokens.js"
-import type { ServeConfig } from "./config.js"
+import { ConfigError, type ServeConfig } from "./config.js"
 import { defaultDashboardDir } from "./dashboard.js"
 
 const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"])
@@ -63,8 +69,17 @@ export const serve = async (
     config.tls === undefined
       ? undefined
       : { cert: await readFile(config.tls.certFile), key: await readFile(config.tls.keyFile) }
+  const settings = await Effect.runPromise(
+    loadRunnerSettings(config.dataDir).pipe(
+      Effect.mapError((e) => new ConfigError(e.message)),
+      Effect.either,
+    ),
+  ).then((result) => {
+    if (result._tag === "Left") throw result.left
+    return result.right
+  })
   const runtime = ManagedRuntime.make(
-    RunnerLive(defaultRunnerConfig(config.dataDir, { tmuxSocket: config.tmuxSocket })),
+    AiRunnerLive(defaultRunnerConfig(config.dataDir, { tmuxSocket: config.tmuxSocket }), settings),
   )
   const app = await (async () => {
     const tmux = await runtime.runPromise(Effect.flatMap(TmuxControlClient, (c) => c.version))
@@ -72,6 +87,7 @@ export const serve = async (
       tmuxVersion: tmux.raw,
       dashboardDir: defaultDashboardDir,
       auth: { tokens: tokens.tokens, secret },
+      api: { runtime, providers: makeProviderCatalog(env) },
       ...(https === undefined ? {} : { https }),
     })
   })().catch(async (error: unknown) => {

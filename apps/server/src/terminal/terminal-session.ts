@@ -122,22 +122,23 @@ export const serveTerminal = (
         ),
       )
 
-    const output = Effect.gen(function* () {
-      let offset = yield* startOffset
-      for (;;) {
-        const result = yield* Effect.either(streamFrom(offset))
-        if (result._tag === "Right") return
-        const error = result.left
-        if (error instanceof SkipForward) {
-          flow.skips++
-          offset = yield* sendSnapshot(
-            `this viewer fell ${error.lag} bytes behind; skipped forward to a snapshot`,
-          )
-          continue
+    const output = (start: number) =>
+      Effect.gen(function* () {
+        let offset = start
+        for (;;) {
+          const result = yield* Effect.either(streamFrom(offset))
+          if (result._tag === "Right") return
+          const error = result.left
+          if (error instanceof SkipForward) {
+            flow.skips++
+            offset = yield* sendSnapshot(
+              `this viewer fell ${error.lag} bytes behind; skipped forward to a snapshot`,
+            )
+            continue
+          }
+          return yield* Effect.fail(error)
         }
-        return yield* Effect.fail(error)
-      }
-    })
+      })
 
     // Status, exit and resize frames for this runner, from the registry's change feed.
     const watchRunner = Effect.gen(function* () {
@@ -237,16 +238,25 @@ export const serveTerminal = (
       Effect.flatMap(Queue.take(messages), (m) => onMessage(m.raw, m.isBinary)),
     )
 
-    yield* Effect.forkScoped(writer)
-    yield* Effect.forkScoped(reader)
-    yield* Effect.forkScoped(watchRunner)
-    // Output follows the log for as long as the socket lives; it ends only on an error.
-    yield* output.pipe(
-      Effect.catchAll((e) =>
-        Effect.zipRight(
-          sendError(codeOf(e), describe(e)),
-          Effect.sync(() => socket.close(INTERNAL_ERROR, "terminal stream failed")),
+    // The snapshot (or the resume point) comes first; frames that arrived meanwhile wait.
+    yield* startOffset
+      .pipe(
+        Effect.tap(() =>
+          Effect.all([
+            Effect.forkScoped(writer),
+            Effect.forkScoped(reader),
+            Effect.forkScoped(watchRunner),
+          ]),
         ),
-      ),
-    )
+        // Output follows the log for as long as the socket lives; it ends only on an error.
+        Effect.flatMap(output),
+      )
+      .pipe(
+        Effect.catchAll((e) =>
+          Effect.zipRight(
+            sendError(codeOf(e), describe(e)),
+            Effect.sync(() => socket.close(INTERNAL_ERROR, "terminal stream failed")),
+          ),
+        ),
+      )
   }).pipe(Effect.scoped)

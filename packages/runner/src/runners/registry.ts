@@ -91,6 +91,8 @@ export interface RunnerDetail {
   readonly session: RunnerSession | undefined
   readonly answers: ReadonlyArray<ScreenAnswer> | undefined
   readonly accountId: string | undefined
+  /** `tmux attach` for the runner's session (by name; useless once it finished). */
+  readonly attachCommand: string
 }
 
 /** A change for watchers; `seq` rises by one per event, so a watcher can tell it missed some. */
@@ -629,6 +631,7 @@ export class AiRunnerRegistry extends Effect.Service<AiRunnerRegistry>()(
             session: entry.state.live ? session : undefined,
             answers: entry.state.waitingForInput ? entry.state.answers : undefined,
             accountId: entry.state.accountId,
+            attachCommand: sessions.attachCommand(entry.state.name),
           } satisfies RunnerDetail
         })
 

@@ -1,0 +1,47 @@
+/**
+ * The one mapping from a domain error (by `_tag`) to an HTTP status and the `code` clients
+ * see, after the seed: process failures are `ProcessOperationError`, runner failures
+ * `AiProviderOperationError`. A client's bad input is never a 5xx.
+ */
+const STATUS: Readonly<Record<string, { readonly status: number; readonly code?: string }>> = {
+  ValidationError: { status: 400 },
+  NotFoundError: { status: 404 },
+  TierLimitError: { status: 429 },
+  AuthenticationError: { status: 401 },
+  ForbiddenError: { status: 403 },
+  // The runner exists but cannot do that now (it finished, its pane is gone).
+  AiRunnerError: { status: 409, code: "AiProviderOperationError" },
+  ProcessMonitorError: { status: 500, code: "ProcessOperationError" },
+  TmuxSessionError: { status: 503 },
+  LogStoreError: { status: 500 },
+  JournalError: { status: 500 },
+}
+
+/** A failure that carries its HTTP answer; thrown from handlers, turned into JSON by the app. */
+export class HttpError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+const tagOf = (e: unknown) =>
+  typeof e === "object" && e !== null && "_tag" in e && typeof e._tag === "string"
+    ? e._tag
+    : undefined
+
+/** The HTTP form of a typed failure; anything unknown is a 500 that hides its message. */
+export const toHttpError = (e: unknown): HttpError => {
+  if (e instanceof HttpError) return e
+  const tag = tagOf(e)
+  const known = tag === undefined ? undefined : STATUS[tag]
+  if (tag === undefined || known === undefined)
+    return new HttpError(500, "InternalError", "internal error")
+  const message = typeof e === "object" && e !== null && "message" in e ? String(e.message) : tag
+  return new HttpError(known.status, known.code ?? tag, message)
+}
+
+export const badRequest = (message: string) => new HttpError(400, "ValidationError", message)

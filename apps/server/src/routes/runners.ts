@@ -1,0 +1,104 @@
+import {
+  AdoptParams,
+  InputRequest,
+  type ProviderInfo,
+  RunnerParams,
+  type RunnerSummary,
+  type SessionListing,
+  StartRunnerRequest,
+} from "@geppetto/protocol"
+import { AiRunnerRegistry } from "@geppetto/runner"
+import { Effect } from "effect"
+import type { FastifyInstance } from "fastify"
+import { parseWith, runEffect } from "../http/run-effect.js"
+import { type ApiContext, toWireDetail } from "./context.js"
+
+/** The REST part of the contract: providers, runners and their actions, tmux sessions. */
+export const registerRunnerRoutes = (app: FastifyInstance, ctx: ApiContext) => {
+  const run = <A, E>(effect: Effect.Effect<A, E, AiRunnerRegistry>) =>
+    runEffect(ctx.runtime, effect)
+  const withRegistry = <A, E>(f: (r: AiRunnerRegistry) => Effect.Effect<A, E>) =>
+    run(Effect.flatMap(AiRunnerRegistry, f))
+  const idOf = (params: unknown) => parseWith(RunnerParams, params, "params").id
+
+  app.get(
+    "/api/providers",
+    { config: { auth: "viewer" } },
+    async (): Promise<ReadonlyArray<ProviderInfo>> =>
+      (await ctx.runtime.runPromise(ctx.providers.list)).map((p) => ({
+        id: p.id,
+        name: p.name,
+        installed: p.installed,
+        modes: [...p.modes],
+        ...(p.version !== undefined ? { version: p.version } : {}),
+      })),
+  )
+
+  app.get(
+    "/api/runners",
+    { config: { auth: "viewer" } },
+    async (): Promise<ReadonlyArray<RunnerSummary>> => withRegistry((r) => r.listRunners),
+  )
+
+  app.post("/api/runners", { config: { auth: "operator" } }, async (request, reply) => {
+    const body = parseWith(StartRunnerRequest, request.body, "body")
+    const detail = await withRegistry((r) => r.startRunner(body))
+    return reply.code(201).send(toWireDetail(detail))
+  })
+
+  app.get("/api/runners/:id", { config: { auth: "viewer" } }, async (request) => {
+    const id = idOf(request.params)
+    return toWireDetail(await withRegistry((r) => r.getRunner(id)))
+  })
+
+  for (const action of ["pause", "resume", "terminate"] as const) {
+    app.post(`/api/runners/:id/${action}`, { config: { auth: "operator" } }, async (request) => {
+      const id = idOf(request.params)
+      const detail = await withRegistry((r) =>
+        action === "pause"
+          ? r.pauseRunner(id)
+          : action === "resume"
+            ? r.resumeRunner(id)
+            : r.terminateRunner(id),
+      )
+      return toWireDetail(detail)
+    })
+  }
+
+  app.delete("/api/runners/:id", { config: { auth: "operator" } }, async (request, reply) => {
+    const id = idOf(request.params)
+    await withRegistry((r) => r.removeRunner(id))
+    return reply.code(204).send()
+  })
+
+  app.post("/api/runners/:id/input", { config: { auth: "operator" } }, async (request, reply) => {
+    const id = idOf(request.params)
+    const { data } = parseWith(InputRequest, request.body, "body")
+    await withRegistry((r) => r.write(id, Buffer.from(data, "utf8")))
+    return reply.code(204).send()
+  })
+
+  app.get(
+    "/api/sessions",
+    { config: { auth: "viewer" } },
+    async (): Promise<ReadonlyArray<SessionListing>> =>
+      (await withRegistry((r) => r.unmanagedSessions)).map((s) => ({
+        name: s.name,
+        windows: s.windows,
+        panes: s.panes,
+        attached: s.attached,
+        createdAt: s.createdAt,
+        ...(s.command !== undefined ? { command: s.command } : {}),
+      })),
+  )
+
+  app.post(
+    "/api/sessions/:name/adopt",
+    { config: { auth: "operator" } },
+    async (request, reply) => {
+      const { name } = parseWith(AdoptParams, request.params, "params")
+      const detail = await withRegistry((r) => r.adoptSession(name))
+      return reply.code(201).send(toWireDetail(detail))
+    },
+  )
+}

@@ -1,0 +1,52 @@
+import { RunnerParams, TerminalQuery } from "@geppetto/protocol"
+import { AiRunnerRegistry, PaneId } from "@geppetto/runner"
+import { Effect, Fiber } from "effect"
+import type { FastifyInstance } from "fastify"
+import { HttpError } from "../http/domain-errors.js"
+import { parseWith, runEffect } from "../http/run-effect.js"
+import { serveTerminal } from "../terminal/terminal-session.js"
+import type { ApiContext } from "./context.js"
+
+/**
+ * `WS /api/runners/:id/terminal?pane=&from=`: params, query and the runner (and pane) are
+ * checked before the upgrade, so a bad request is a plain 400/404, not a socket that closes.
+ */
+export const registerTerminalRoute = (app: FastifyInstance, ctx: ApiContext) => {
+  app.get(
+    "/api/runners/:id/terminal",
+    {
+      websocket: true,
+      config: { auth: "viewer" },
+      preValidation: async (request) => {
+        const { id } = parseWith(RunnerParams, request.params, "params")
+        const query = parseWith(TerminalQuery, request.query, "query")
+        const detail = await runEffect(
+          ctx.runtime,
+          Effect.flatMap(AiRunnerRegistry, (r) => r.getRunner(id)),
+        )
+        if (
+          query.pane !== undefined &&
+          !(detail.session?.panes ?? []).some((p) => p.id === query.pane)
+        ) {
+          throw new HttpError(404, "NotFoundError", `runner ${id} has no pane ${query.pane}`)
+        }
+      },
+    },
+    (socket, request) => {
+      const { id } = parseWith(RunnerParams, request.params, "params")
+      const query = parseWith(TerminalQuery, request.query, "query")
+      const role = request.auth.role === "operator" ? "operator" : "viewer"
+      const fiber = ctx.runtime.runFork(
+        serveTerminal(socket, {
+          runnerId: id,
+          paneId: query.pane === undefined ? undefined : PaneId(query.pane),
+          from: query.from,
+          role,
+        }),
+      )
+      socket.on("close", () => {
+        ctx.runtime.runFork(Fiber.interrupt(fiber))
+      })
+    },
+  )
+}
