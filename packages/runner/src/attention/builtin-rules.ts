@@ -1,255 +1,119 @@
-import type { ScreenRuleFileJson } from "./rules.js"
+import { readdir, readFile } from "node:fs/promises"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { Effect } from "effect"
+import { decodeRuleFile, ScreenRuleError, type ScreenRuleFile } from "./rules.js"
 
 /*
- * Builtin screen rules, as plain data in the same shape as a user's JSON file (decoded by
- * the same Schema at load). TS modules rather than .json so the build output carries them.
- *
- * Priority bands: provider waiting 100+, busy 50, generic waiting 40, ready 20. Busy sits
- * above ready because the prompt box stays drawn while the agent works; waiting sits above
- * busy because the spinner stays drawn while a permission prompt is up.
+ * Builtin screen rules are data: `rules/PROVIDER.json` in this package, the same shape as a
+ * user's override file and decoded by the same Schema. The priority bands and why each rule
+ * exists are in `rules/README.md`.
  */
 
-// Case-tolerant "esc to interrupt" ("Esc to interrupt" in Codex, "esc interrupt" in OpenCode).
-const ESC_TO_INTERRUPT = "\\b[Ee]sc(?: to)? interrupt\\b"
-const ESC = "\u001b"
+/** The package's `rules/` folder: `../../rules/` from both `src/attention` and `dist/attention`. */
+export const builtinRulesDir: string = fileURLToPath(new URL("../../rules/", import.meta.url))
 
-const claude: ScreenRuleFileJson = {
-  provider: "claude",
-  rules: [
-    {
-      // Bash/edit/write permission dialog with three options.
-      id: "claude.permission",
-      kind: "waiting",
-      reason: "permission",
-      priority: 110,
-      region: { from: "bottom", lines: 30 },
-      all: [
-        "Do you want to (?:proceed\\?|make this edit|create |allow |run )",
-        "^[\\s│┃|]*❯\\s*1\\.\\s",
-        "^[\\s│┃|❯]*2\\.\\s+Yes",
-      ],
-      answers: [
-        { label: "Yes", keys: "1" },
-        { label: "Yes, don't ask again", keys: "2" },
-        { label: "No", keys: ESC },
-      ],
-    },
-    {
-      // Same dialog without the "don't ask again" option; the richer rule above outranks it.
-      id: "claude.permission-yes-no",
-      kind: "waiting",
-      reason: "permission",
-      priority: 100,
-      region: { from: "bottom", lines: 30 },
-      all: [
-        "Do you want to (?:proceed\\?|make this edit|create |allow |run )",
-        "^[\\s│┃|]*❯\\s*1\\.\\s",
-      ],
-      answers: [
-        { label: "Yes", keys: "1" },
-        { label: "No", keys: ESC },
-      ],
-    },
-    {
-      id: "claude.busy",
-      kind: "busy",
-      priority: 50,
-      // The spinner line sits above the prompt box and, at times, a todo list.
-      region: { from: "bottom", lines: 25 },
-      all: [ESC_TO_INTERRUPT],
-    },
-    {
-      // Empty prompt box (placeholder suggestion allowed) between rounded borders.
-      id: "claude.ready",
-      kind: "ready",
-      reason: "ready",
-      priority: 20,
-      region: { from: "bottom", lines: 8 },
-      all: ["^\\s*╭─", '^\\s*│\\s*>\\s*(?:Try ".*")?\\s*│?\\s*$', "^\\s*╰─"],
-      none: [ESC_TO_INTERRUPT, "Do you want to "],
-    },
-    {
-      // Newer layout: the prompt line between two horizontal rules, no side borders.
-      id: "claude.ready-rules",
-      kind: "ready",
-      reason: "ready",
-      priority: 20,
-      region: { from: "bottom", lines: 6 },
-      all: ["^\\s*─{20,}\\s*$", '^\\s*>\\s*(?:Try ".*")?\\s*$'],
-      none: [ESC_TO_INTERRUPT, "Do you want to "],
-    },
-  ],
-}
+// A builtin file is named after a provider id; any other name (a path, dots) has no file.
+const FILE_NAME = /^[a-z0-9][a-z0-9-]*$/
 
-const codex: ScreenRuleFileJson = {
-  provider: "codex",
-  rules: [
-    {
-      id: "codex.confirm",
-      kind: "waiting",
-      reason: "permission",
-      priority: 110,
-      region: { from: "bottom", lines: 20 },
-      all: ["[Pp]ress enter to confirm or esc to cancel"],
-      // The dialog says what the keys do, whatever the option list looks like.
-      answers: [
-        { label: "Yes", keys: "\r" },
-        { label: "No", keys: ESC },
-      ],
-    },
-    {
-      id: "codex.allow",
-      kind: "waiting",
-      reason: "permission",
-      priority: 100,
-      region: { from: "bottom", lines: 20 },
-      all: [
-        "Allow command\\?|Would you like to (?:run the following command|make the following edits)\\?",
-      ],
-      answers: [
-        { label: "Yes", keys: "\r" },
-        { label: "No", keys: ESC },
-      ],
-    },
-    {
-      id: "codex.busy",
-      kind: "busy",
-      priority: 50,
-      region: { from: "bottom", lines: 15 },
-      all: [ESC_TO_INTERRUPT],
-    },
-  ],
-}
+const describe = (cause: unknown): string =>
+  cause instanceof Error ? cause.message : String(cause)
 
-// Gemini CLI and its fork Qwen Code share the TUI wording.
-const geminiFamily = (provider: string): ScreenRuleFileJson => ({
-  provider,
-  rules: [
-    {
-      id: `${provider}.confirmation`,
-      kind: "waiting",
-      reason: "permission",
-      priority: 100,
-      region: { from: "bottom", lines: 30 },
-      all: ["Waiting for user confirmation"],
-      answers: [
-        { label: "Yes, allow once", keys: "1" },
-        { label: "Yes, allow always", keys: "2" },
-        { label: "No", keys: ESC },
-      ],
-    },
-    {
-      id: `${provider}.busy`,
-      kind: "busy",
-      priority: 50,
-      region: { from: "bottom", lines: 15 },
-      all: ["\\([Ee]sc to cancel\\b"],
-    },
-    {
-      id: `${provider}.ready`,
-      kind: "ready",
-      reason: "ready",
-      priority: 20,
-      region: { from: "bottom", lines: 10 },
-      all: ["Type your message or @path/to/file"],
-      none: ["[Ee]sc to cancel", "Waiting for user confirmation"],
-    },
-  ],
-})
+const isMissing = (cause: unknown): boolean =>
+  typeof cause === "object" && cause !== null && "code" in cause && cause.code === "ENOENT"
 
-const opencode: ScreenRuleFileJson = {
-  provider: "opencode",
-  rules: [
-    {
-      id: "opencode.permission",
-      kind: "waiting",
-      reason: "permission",
-      priority: 100,
-      region: { from: "bottom", lines: 25 },
-      all: ["\\bPermission required\\b"],
-      answers: [
-        { label: "Accept", keys: "\r" },
-        { label: "Reject", keys: ESC },
-      ],
-    },
-    {
-      id: "opencode.busy",
-      kind: "busy",
-      priority: 50,
-      region: { from: "bottom", lines: 10 },
-      all: [ESC_TO_INTERRUPT],
-    },
-  ],
-}
+/** The parsed JSON of a rule file, or undefined when there is no such file. */
+export const readRuleJson = (source: string): Effect.Effect<unknown, ScreenRuleError> =>
+  Effect.tryPromise({ try: () => readFile(source, "utf8"), catch: (cause) => cause }).pipe(
+    Effect.map((text): string | undefined => text),
+    Effect.catchAll((cause) =>
+      isMissing(cause)
+        ? Effect.succeed(undefined)
+        : Effect.fail(new ScreenRuleError({ source, message: `cannot read: ${describe(cause)}` })),
+    ),
+    Effect.flatMap((text) =>
+      text === undefined
+        ? Effect.succeed(undefined)
+        : Effect.try({
+            try: (): unknown => JSON.parse(text),
+            catch: (cause) =>
+              new ScreenRuleError({ source, message: `invalid JSON: ${describe(cause)}` }),
+          }),
+    ),
+  )
 
-const aider: ScreenRuleFileJson = {
-  provider: "aider",
-  rules: [
-    {
-      // "Add file to the chat? (Y)es/(N)o/(D)on't ask again [Yes]:"
-      id: "aider.confirm",
-      kind: "waiting",
-      reason: "question",
-      priority: 100,
-      region: { from: "bottom", lines: 3 },
-      all: ["\\(Y\\)es/\\(N\\)o"],
-      answers: [
-        { label: "Yes", keys: "y\r" },
-        { label: "No", keys: "n\r" },
-      ],
-    },
-  ],
-}
+/** A rule file's `provider` must be its file name: that name is how a provider finds it. */
+export const checkProviderName = (
+  source: string,
+  provider: string,
+  name: string,
+): Effect.Effect<void, ScreenRuleError> =>
+  provider === name
+    ? Effect.void
+    : Effect.fail(
+        new ScreenRuleError({
+          source,
+          message: `provider "${provider}" does not match the file name "${name}"`,
+        }),
+      )
 
-/*
- * Applies to every provider. Small bottom regions: a real question is where the cursor is,
- * on the last lines; the same words higher up are scrollback.
+/**
+ * Reads and validates `${dir}/${name}.json` (shape, unique ids, every regex compiles, the
+ * provider matches the file name); undefined when the provider has no builtin file.
  */
-export const genericRules: ScreenRuleFileJson = {
-  provider: "generic",
-  rules: [
-    {
-      id: "generic.yes-no",
-      kind: "waiting",
-      reason: "question",
-      priority: 40,
-      region: { from: "bottom", lines: 2 },
-      // The choice ends the line (maybe a default like "[n]" or a colon): the cursor waits there.
-      all: [
-        "(?:\\[[Yy]/[Nn]\\]|\\([Yy]/[Nn]\\)|[[(][Yy]es/[Nn]o[\\])])\\s*(?:\\[\\w*\\])?\\s*[:?>]?\\s*$",
-      ],
-      answers: [
-        { label: "Yes", keys: "y\r" },
-        { label: "No", keys: "n\r" },
-      ],
-    },
-    {
-      id: "generic.press-enter",
-      kind: "waiting",
-      reason: "question",
-      priority: 40,
-      region: { from: "bottom", lines: 2 },
-      all: ["\\b[Pp]ress (?:[Ee]nter|ENTER|[Rr]eturn|RETURN|any key)\\b"],
-      answers: [{ label: "Continue", keys: "\r" }],
-    },
-    {
-      id: "generic.proceed",
-      kind: "waiting",
-      reason: "question",
-      priority: 40,
-      region: { from: "bottom", lines: 3 },
-      all: ["\\bDo you want to (?:proceed|continue)\\?\\s*(?:\\[[^\\]]*\\]|\\([^)]*\\))?\\s*$"],
-    },
-  ],
+export const readBuiltinRuleFile = (
+  name: string,
+  dir: string = builtinRulesDir,
+): Effect.Effect<ScreenRuleFile | undefined, ScreenRuleError> => {
+  if (!FILE_NAME.test(name)) return Effect.succeed(undefined)
+  const source = join(dir, `${name}.json`)
+  return readRuleJson(source).pipe(
+    Effect.flatMap((json) =>
+      json === undefined ? Effect.succeed(undefined) : decodeRuleFile(source, json),
+    ),
+    Effect.tap((file) =>
+      file === undefined ? Effect.void : checkProviderName(source, file.provider, name),
+    ),
+  )
 }
 
-/** Builtin rule files by provider; `generic` is added to every provider by the loader. */
-export const builtinRuleFiles: Readonly<Record<string, ScreenRuleFileJson>> = {
-  claude,
-  codex,
-  gemini: geminiFamily("gemini"),
-  qwen: geminiFamily("qwen"),
-  opencode,
-  aider,
-  generic: genericRules,
-}
+// Builtin files do not change while the process runs: each is read and checked once. Module
+// state rather than a service so that `loadRuleSet` keeps needing nothing from its caller.
+// Only files that exist are kept, so the cache is bounded by the folder, whatever names ask.
+const cache = new Map<string, ScreenRuleFile>()
+
+/** The builtin rule file of a provider (read once, then cached); undefined when it has none. */
+export const loadBuiltinRuleFile = (
+  name: string,
+): Effect.Effect<ScreenRuleFile | undefined, ScreenRuleError> =>
+  Effect.suspend(() => {
+    const cached = cache.get(name)
+    if (cached !== undefined) return Effect.succeed(cached)
+    return readBuiltinRuleFile(name).pipe(
+      Effect.tap((file) =>
+        Effect.sync(() => {
+          if (file !== undefined) cache.set(name, file)
+        }),
+      ),
+    )
+  })
+
+/** Every builtin rule file in the package's `rules/` folder, by file name. */
+export const loadBuiltinRuleFiles = (): Effect.Effect<
+  ReadonlyArray<ScreenRuleFile>,
+  ScreenRuleError
+> =>
+  Effect.tryPromise({
+    try: () => readdir(builtinRulesDir),
+    catch: (cause) =>
+      new ScreenRuleError({ source: builtinRulesDir, message: `cannot list: ${describe(cause)}` }),
+  }).pipe(
+    Effect.map((names) =>
+      names
+        .filter((n) => n.endsWith(".json"))
+        .map((n) => n.slice(0, -".json".length))
+        .sort(),
+    ),
+    Effect.flatMap((names) => Effect.forEach(names, loadBuiltinRuleFile)),
+    Effect.map((files) => files.filter((f): f is ScreenRuleFile => f !== undefined)),
+  )

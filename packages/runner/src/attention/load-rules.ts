@@ -1,15 +1,13 @@
-import { readFile } from "node:fs/promises"
 import { join } from "node:path"
 import { Effect, Schema } from "effect"
-import { builtinRuleFiles } from "./builtin-rules.js"
+import { checkProviderName, loadBuiltinRuleFile, readRuleJson } from "./builtin-rules.js"
 import {
   type CompiledScreenRule,
   checkUniqueIds,
   compileRules,
-  decodeRuleFile,
   parseErrorToScreenRuleError,
   ScreenRule,
-  ScreenRuleError,
+  type ScreenRuleError,
 } from "./rules.js"
 
 /** `{ id, disabled: true }` in a user file removes the builtin rule with that id. */
@@ -39,46 +37,12 @@ export const readUserRuleFile = (
   name: string,
 ): Effect.Effect<UserScreenRuleFile | undefined, ScreenRuleError> => {
   const source = join(dir, `${name}.json`)
-  return Effect.tryPromise({
-    try: () => readFile(source, "utf8"),
-    catch: (cause) => cause,
-  }).pipe(
-    Effect.map((text): string | undefined => text),
-    Effect.catchAll((cause) =>
-      typeof cause === "object" && cause !== null && "code" in cause && cause.code === "ENOENT"
-        ? Effect.succeed(undefined)
-        : Effect.fail(
-            new ScreenRuleError({
-              source,
-              message: `cannot read: ${cause instanceof Error ? cause.message : String(cause)}`,
-            }),
-          ),
-    ),
-    Effect.flatMap((text) => {
-      if (text === undefined) return Effect.succeed(undefined)
-      return Effect.try({
-        try: (): unknown => JSON.parse(text),
-        catch: (cause) =>
-          new ScreenRuleError({
-            source,
-            message: `invalid JSON: ${cause instanceof Error ? cause.message : String(cause)}`,
-          }),
-      }).pipe(
-        Effect.flatMap((json) =>
-          Schema.decodeUnknown(UserScreenRuleFile, { errors: "all" })(json).pipe(
-            Effect.mapError((e) => parseErrorToScreenRuleError(source, json, e)),
-          ),
-        ),
-        Effect.tap((file) =>
-          file.provider === name
-            ? Effect.void
-            : Effect.fail(
-                new ScreenRuleError({
-                  source,
-                  message: `provider "${file.provider}" does not match the file name "${name}"`,
-                }),
-              ),
-        ),
+  return readRuleJson(source).pipe(
+    Effect.flatMap((json) => {
+      if (json === undefined) return Effect.succeed(undefined)
+      return Schema.decodeUnknown(UserScreenRuleFile, { errors: "all" })(json).pipe(
+        Effect.mapError((e) => parseErrorToScreenRuleError(source, json, e)),
+        Effect.tap((file) => checkProviderName(source, file.provider, name)),
         Effect.tap((file) =>
           checkUniqueIds(
             source,
@@ -116,17 +80,14 @@ const applyOverrides = (
   return { rules: [...byId.values()], disabled }
 }
 
-const builtin = (name: string): Effect.Effect<ReadonlyArray<ScreenRule>, ScreenRuleError> => {
-  const file = builtinRuleFiles[name]
-  return file === undefined
-    ? Effect.succeed([])
-    : decodeRuleFile(`builtin:${name}`, file).pipe(Effect.map((f) => f.rules))
-}
+const builtin = (name: string): Effect.Effect<ReadonlyArray<ScreenRule>, ScreenRuleError> =>
+  Effect.map(loadBuiltinRuleFile(name), (file) => file?.rules ?? [])
 
 /**
- * The compiled rules for a provider: its builtin rules plus the generic ones, each overridden
- * by `${userDir}/${provider}.json` and `${userDir}/generic.json` when present. A provider
- * file may also replace or disable a generic rule by its id (for that provider only).
+ * The compiled rules for a provider: its builtin rules (`rules/PROVIDER.json` in this package,
+ * read once) plus the generic ones, each overridden by `${userDir}/${provider}.json` and
+ * `${userDir}/generic.json` when present. A provider file may also replace or disable a
+ * generic rule by its id (for that provider only).
  */
 export const loadRuleSet = (
   provider: string,

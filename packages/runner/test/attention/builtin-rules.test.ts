@@ -1,22 +1,47 @@
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { builtinRuleFiles } from "../../src/attention/builtin-rules.js"
+import {
+  builtinRulesDir,
+  loadBuiltinRuleFiles,
+  readBuiltinRuleFile,
+} from "../../src/attention/builtin-rules.js"
 import { evaluateScreen, screenOf } from "../../src/attention/evaluate.js"
 import { loadRuleSet } from "../../src/attention/load-rules.js"
-import { decodeRuleFile } from "../../src/attention/rules.js"
+import { ScreenRuleError } from "../../src/attention/rules.js"
 import * as F from "./fixtures.js"
 
 const verdict = (provider: string, lines: ReadonlyArray<string>) =>
   Effect.map(loadRuleSet(provider), (rules) => evaluateScreen(screenOf(lines), rules))
 
 describe("builtin screen rules", () => {
-  it.effect("every builtin file decodes and compiles", () =>
-    Effect.forEach(Object.entries(builtinRuleFiles), ([name, file]) =>
-      Effect.map(decodeRuleFile(`builtin:${name}`, file), (decoded) => {
-        expect(decoded.provider).toBe(name)
-        expect(decoded.rules.length).toBeGreaterThan(0)
-      }),
-    ),
+  it.effect("every builtin file in rules/ decodes and compiles", () =>
+    Effect.map(loadBuiltinRuleFiles(), (files) => {
+      expect(files.map((f) => f.provider)).toEqual([
+        "aider",
+        "claude",
+        "codex",
+        "gemini",
+        "generic",
+        "opencode",
+        "qwen",
+      ])
+      for (const file of files) expect(file.rules.length).toBeGreaterThan(0)
+    }),
+  )
+
+  it.effect("an Esc answer is the ESC byte, written \\u001b in the JSON file", () =>
+    Effect.gen(function* () {
+      const text = yield* Effect.promise(() =>
+        readFile(join(builtinRulesDir, "claude.json"), "utf8"),
+      )
+      expect(text).toContain('"keys": "\\u001b"')
+      const claude = yield* readBuiltinRuleFile("claude")
+      const permission = claude?.rules.find((r) => r.id === "claude.permission")
+      expect(permission?.answers?.at(-1)).toEqual({ label: "No", keys: "\u001b" })
+    }),
   )
 
   it.effect("claude: a permission menu is waiting even with the spinner still drawn", () =>
@@ -150,5 +175,68 @@ describe("builtin screen rules", () => {
       const scrolled = [...F.shellYesNo.filter((l) => l.trim() !== ""), "y", "Deploying…", "done"]
       expect((yield* verdict("shell", scrolled)).kind).toBe("unknown")
     }),
+  )
+})
+
+/** A temp folder standing in for `rules/`, holding the given files, removed after the test. */
+const withRulesDir = <A, E>(
+  files: Record<string, string>,
+  use: (dir: string) => Effect.Effect<A, E>,
+): Effect.Effect<A, E> =>
+  Effect.acquireUseRelease(
+    Effect.promise(async () => {
+      const dir = await mkdtemp(join(tmpdir(), "builtin-rules-"))
+      for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text)
+      return dir
+    }),
+    use,
+    (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true })),
+  )
+
+const rule = { kind: "busy", priority: 1, region: { from: "bottom", lines: 1 }, all: ["x"] }
+
+describe("builtin rule files", () => {
+  it.effect("a provider without a file, or a name that is not a provider id, has no rules", () =>
+    Effect.gen(function* () {
+      expect(yield* readBuiltinRuleFile("shell")).toBeUndefined()
+      expect(yield* readBuiltinRuleFile("../package")).toBeUndefined()
+      expect(yield* readBuiltinRuleFile("Claude")).toBeUndefined()
+    }),
+  )
+
+  it.effect("a malformed builtin file is a ScreenRuleError naming the file", () =>
+    withRulesDir(
+      {
+        "json.json": "{ not json",
+        "regex.json": JSON.stringify({
+          provider: "regex",
+          rules: [{ id: "broken", ...rule, all: ["([unclosed"] }],
+        }),
+        "shape.json": JSON.stringify({
+          provider: "shape",
+          rules: [{ id: "s", ...rule, kind: "x" }],
+        }),
+        "named.json": JSON.stringify({ provider: "other", rules: [{ id: "n", ...rule }] }),
+      },
+      (dir) =>
+        Effect.gen(function* () {
+          const fail = (name: string) => Effect.flip(readBuiltinRuleFile(name, dir))
+          const json = yield* fail("json")
+          expect(json).toBeInstanceOf(ScreenRuleError)
+          expect(json.source).toBe(join(dir, "json.json"))
+          expect(json.message).toMatch(/^invalid JSON/)
+          expect(yield* fail("regex")).toMatchObject({
+            source: join(dir, "regex.json"),
+            ruleId: "broken",
+          })
+          expect(yield* fail("shape")).toMatchObject({
+            source: join(dir, "shape.json"),
+            ruleId: "s",
+          })
+          const named = yield* fail("named")
+          expect(named.source).toBe(join(dir, "named.json"))
+          expect(named.message).toMatch(/does not match the file name "named"/)
+        }),
+    ),
   )
 })

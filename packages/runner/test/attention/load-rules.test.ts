@@ -43,6 +43,7 @@ describe("loadRuleSet", () => {
         "generic.yes-no",
         "generic.press-enter",
         "generic.proceed",
+        "generic.title-spinner",
       ])
     }),
   )
@@ -109,7 +110,7 @@ describe("loadRuleSet", () => {
 
           // The generic override applies to other providers; the claude one does not.
           const shell = (yield* loadRuleSet("shell", dir)).map((r) => r.id)
-          expect(shell).toEqual(["generic.yes-no", "generic.press-enter"])
+          expect(shell).toEqual(["generic.yes-no", "generic.press-enter", "generic.title-spinner"])
         }),
     ),
   )

@@ -126,6 +126,24 @@ describe("provider argv", () => {
     ),
   )
 
+  it.effect("claude rejects a prompt that is exactly one of its command names", () =>
+    Effect.gen(function* () {
+      // `claude -- doctor` runs `claude doctor` (2.1.331): commander dispatches after `--`.
+      for (const mode of ["interactive", "oneshot"] as const) {
+        for (const prompt of ["doctor", "update", "help", "mcp"]) {
+          const e = yield* rejected("claude", { mode, prompt })
+          expect(e.field).toBe("prompt")
+          expect(e.message).toContain(`"${prompt}"`)
+        }
+        // Only the exact name is dispatched; anything else is a prompt.
+        for (const prompt of ["doctor ", "run doctor", "Doctor"])
+          expect((yield* plan("claude", { mode, prompt })).argv).toEqual(
+            expected.claude[mode].with(prompt),
+          )
+      }
+    }),
+  )
+
   it.effect("a NUL in the prompt → ValidationError(prompt)", () =>
     Effect.map(rejected("claude", { mode: "oneshot", prompt: "a\0b" }), (e) =>
       expect(e.field).toBe("prompt"),

@@ -2,9 +2,12 @@ import { Effect } from "effect"
 import { invalidRequest, makeProvider, requirePrompt } from "../provider.js"
 
 /**
- * Codex CLI (`@openai/codex`, flags as documented for 0.x; npm had 0.169.0).
+ * Codex CLI (`@openai/codex`; checked against 0.169.0's `--help` and real runs).
  * `codex [PROMPT]` starts the TUI with a first message; `codex exec PROMPT` runs once and
- * exits. Its parser (clap) ends options at `--`, so the prompt follows `--`.
+ * exits. Its parser (clap) ends options at `--`, so the prompt follows `--`: "--help me",
+ * "login" and "review" after it all reached the model as prompts, not as flags or commands.
+ * `codex exec` outside a git repository exits 1 ("Not inside a trusted directory and
+ * --skip-git-repo-check was not specified"); the flag is not added here, as it waives a check.
  */
 export const codex = makeProvider({
   id: "codex",

@@ -2,12 +2,16 @@ import { Effect } from "effect"
 import { makeProvider, requirePrompt } from "../provider.js"
 
 /**
- * Gemini CLI and its fork Qwen Code share a yargs command line (flags as documented for
- * `@google/gemini-cli` 0.x, npm had 0.61.0; `@qwen-code/qwen-code` 0.x, npm had 0.24.4):
+ * Gemini CLI and its fork Qwen Code share a yargs command line (checked against the `--help`
+ * and real runs of `@google/gemini-cli` 0.61.0 and `@qwen-code/qwen-code` 0.24.4):
  * `-i`/`--prompt-interactive` starts the TUI with a first message, `-p`/`--prompt` runs once.
- * The prompt is a flag's value, so it goes in the `--flag=value` form: yargs then takes it
- * verbatim, even when it starts with `-`. Unsure: newer gemini releases call `-p` deprecated
- * in favour of a positional prompt; it is still accepted as of the version above.
+ * The prompt is a flag's value, in the `--flag=value` form: yargs takes it verbatim, even
+ * when it starts with `-` ("--help me" reached the model in both modes of both CLIs). Their
+ * positional prompt is no substitute: words after `--` are dropped, not made the prompt (both
+ * started with an empty prompt), and without `--` a leading `-` would be read as a flag.
+ * Qwen Code 0.24 marks `-p` deprecated in favour of that positional prompt (which, unlike
+ * Gemini's, runs once); it still works. Gemini's `-p` in a folder it does not trust exits 55
+ * unless given `--skip-trust`, which is not added here, as it waives a check.
  */
 const geminiFamily = (id: string, name: string) =>
   makeProvider({
