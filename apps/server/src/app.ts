@@ -47,6 +47,28 @@ export const buildApp = async (options: AppOptions): Promise<FastifyInstance> =>
   const app = createFastify(options)
   // Before auth, so that `request.ws` is set by the time auth's hooks and the routes run.
   await app.register(fastifyWebsocket, { options: { maxPayload: WEBSOCKET_MAX_PAYLOAD } })
+  // One error shape for everything; never a stack trace to a client. Set before any route:
+  // a route keeps the handler its context had when it was registered.
+  app.setErrorHandler(
+    (error: { statusCode?: number; code?: string; message: string }, request, reply) => {
+      if (error instanceof HttpError) {
+        if (error.statusCode >= 500) request.log.error({ code: error.code }, error.message)
+        return reply.status(error.statusCode).send(errorBody(error.code, error.message))
+      }
+      // Fastify's own 4xx (bad JSON, body too large, bad content type) keep their status.
+      const status =
+        error.statusCode !== undefined && error.statusCode < 500 ? error.statusCode : 500
+      if (status === 500) request.log.error(error)
+      return reply
+        .status(status)
+        .send(
+          errorBody(
+            status === 500 ? "InternalError" : (error.code ?? "BadRequest"),
+            status === 500 ? "internal error" : error.message,
+          ),
+        )
+    },
+  )
   // Then, before any route: every route registered from here on must declare its auth.
   registerAuth(app, { ...options.auth, tls: options.auth.tls ?? options.https !== undefined })
   registerSecurityHeaders(app, {
@@ -80,27 +102,6 @@ export const buildApp = async (options: AppOptions): Promise<FastifyInstance> =>
   const hasDashboard =
     options.dashboardDir !== undefined && (await serveDashboard(app, options.dashboardDir))
 
-  // One error shape for everything; never a stack trace to a client.
-  app.setErrorHandler(
-    (error: { statusCode?: number; code?: string; message: string }, request, reply) => {
-      if (error instanceof HttpError) {
-        if (error.statusCode >= 500) request.log.error({ code: error.code }, error.message)
-        return reply.status(error.statusCode).send(errorBody(error.code, error.message))
-      }
-      // Fastify's own 4xx (bad JSON, body too large, bad content type) keep their status.
-      const status =
-        error.statusCode !== undefined && error.statusCode < 500 ? error.statusCode : 500
-      if (status === 500) request.log.error(error)
-      return reply
-        .status(status)
-        .send(
-          errorBody(
-            status === 500 ? "InternalError" : (error.code ?? "BadRequest"),
-            status === 500 ? "internal error" : error.message,
-          ),
-        )
-    },
-  )
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split("?")[0] ?? ""
     if (hasDashboard && request.method === "GET" && !path.startsWith("/api/")) {
