@@ -1,0 +1,157 @@
+import {
+  ErrorResponse,
+  LoginResponse,
+  ProviderInfo,
+  RunnerDetail,
+  type RunnerDetail as RunnerDetailType,
+  type RunnerSummary,
+  SessionListing,
+  type StartRunnerRequest,
+} from "@geppetto/protocol"
+import { z } from "zod"
+
+/** A failed API call: the HTTP status and the server's typed error, when it sent one. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message)
+    this.name = "ApiError"
+  }
+
+  /** `body.cwd: …` → `cwd`: the request field a validation error names, if any. */
+  get field(): string | undefined {
+    return /^body\.([A-Za-z0-9_]+)/.exec(this.message)?.[1]
+  }
+
+  /** The message without its `body.FIELD:` prefix, to show next to that field. */
+  get detail(): string {
+    return this.message.replace(/^body\.[A-Za-z0-9_.]*:\s*/, "")
+  }
+}
+
+// Fastify's own errors (before the domain error mapping) arrive flat: `{ code, message }`.
+const FlatError = z.object({ code: z.string().optional(), message: z.string() })
+
+type Unauthorized = (error: ApiError) => void
+let onUnauthorized: Unauthorized = () => {}
+
+/** Who hears about a 401 on any call: the session, which sends the user back to log in. */
+export const setUnauthorizedHandler = (handler: Unauthorized): void => {
+  onUnauthorized = handler
+}
+
+const errorFrom = async (response: Response): Promise<ApiError> => {
+  const body: unknown = await response.json().catch(() => undefined)
+  const typed = ErrorResponse.safeParse(body)
+  if (typed.success) {
+    return new ApiError(response.status, typed.data.error.code, typed.data.error.message)
+  }
+  const flat = FlatError.safeParse(body)
+  if (flat.success) return new ApiError(response.status, flat.data.code ?? "", flat.data.message)
+  return new ApiError(
+    response.status,
+    "",
+    `the server answered ${response.status} ${response.statusText}`,
+  )
+}
+
+type Fetch = typeof fetch
+
+interface CallOptions {
+  readonly method?: string
+  readonly body?: unknown
+  /** A 401 is the caller's to handle (login, the session check) rather than "log in again". */
+  readonly expect401?: boolean
+  readonly fetch?: Fetch
+}
+
+/** One API call: JSON in, a schema-checked JSON (or nothing, for 204) out; errors as `ApiError`. */
+async function call<T>(path: string, schema: z.ZodType<T>, options?: CallOptions): Promise<T>
+async function call(path: string, schema: undefined, options?: CallOptions): Promise<undefined>
+async function call<T>(
+  path: string,
+  schema: z.ZodType<T> | undefined,
+  options: CallOptions = {},
+): Promise<T | undefined> {
+  const init: RequestInit = {
+    method: options.method ?? "GET",
+    headers: {
+      accept: "application/json",
+      ...(options.body !== undefined ? { "content-type": "application/json" } : {}),
+    },
+    credentials: "same-origin",
+  }
+  if (options.body !== undefined) init.body = JSON.stringify(options.body)
+  let response: Response
+  try {
+    response = await (options.fetch ?? fetch)(path, init)
+  } catch {
+    throw new ApiError(0, "NetworkError", "could not reach the Geppetto server")
+  }
+  if (!response.ok) {
+    const error = await errorFrom(response)
+    if (response.status === 401 && options.expect401 !== true) onUnauthorized(error)
+    throw error
+  }
+  if (schema === undefined || response.status === 204) return undefined
+  const parsed = schema.safeParse(await response.json().catch(() => undefined))
+  if (!parsed.success) {
+    throw new ApiError(response.status, "ProtocolError", `unexpected answer from ${path}`)
+  }
+  return parsed.data
+}
+
+const runnerPath = (id: string) => `/api/runners/${encodeURIComponent(id)}`
+
+export const api = {
+  me: (fetch?: Fetch) =>
+    call("/api/me", LoginResponse, { expect401: true, ...(fetch && { fetch }) }),
+  login: (token: string) =>
+    call("/api/login", LoginResponse, { method: "POST", body: { token }, expect401: true }),
+  logout: () => call("/api/logout", undefined, { method: "POST", expect401: true }),
+  providers: () => call("/api/providers", z.array(ProviderInfo)),
+  runner: (id: string): Promise<RunnerDetailType> => call(runnerPath(id), RunnerDetail),
+  start: (request: StartRunnerRequest): Promise<RunnerSummary> =>
+    call("/api/runners", RunnerDetail, { method: "POST", body: request }),
+  action: (id: string, action: "pause" | "resume" | "terminate") =>
+    call(`${runnerPath(id)}/${action}`, RunnerDetail, { method: "POST" }),
+  remove: (id: string) => call(runnerPath(id), undefined, { method: "DELETE" }),
+  input: (id: string, data: string) =>
+    call(`${runnerPath(id)}/input`, undefined, { method: "POST", body: { data } }),
+  sessions: () => call("/api/sessions", z.array(SessionListing)),
+  adopt: (name: string) =>
+    call(`/api/sessions/${encodeURIComponent(name)}/adopt`, RunnerDetail, { method: "POST" }),
+}
+
+/** The URL of a runner's whole kept log, for a download link. */
+export const logUrl = (id: string): string => `${runnerPath(id)}/log`
+
+/**
+ * The last `bytes` bytes of a runner's kept log (fewer when retention deleted older ones),
+ * and the absolute offset of the first. A suffix `Range` lets the server clamp to what it keeps.
+ */
+export const fetchLogTail = async (
+  id: string,
+  bytes: number,
+): Promise<{ start: number; data: Uint8Array }> => {
+  const response = await fetch(logUrl(id), {
+    headers: { range: `bytes=-${Math.max(1, Math.floor(bytes))}` },
+    credentials: "same-origin",
+  })
+  if (response.status === 416) return { start: 0, data: new Uint8Array() } // nothing logged yet
+  if (!response.ok) {
+    const error = await errorFrom(response)
+    if (response.status === 401) onUnauthorized(error)
+    throw error
+  }
+  const range = /^bytes (\d+)-/.exec(response.headers.get("content-range") ?? "")
+  const start = Number(range?.[1] ?? response.headers.get("x-log-start") ?? 0)
+  return { start, data: new Uint8Array(await response.arrayBuffer()) }
+}
+
+/** A message fit to show for anything a call threw. */
+export const messageOf = (error: unknown): string =>
+  error instanceof Error ? error.message : String(error)

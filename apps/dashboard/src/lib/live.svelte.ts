@@ -1,0 +1,183 @@
+import { EventsServerMessage, type RunnerSummary } from "@geppetto/protocol"
+import { SvelteMap } from "svelte/reactivity"
+import { type ApiError, api } from "./api"
+import { session } from "./session.svelte"
+import { ReconnectingSocket, wsUrl } from "./socket.svelte"
+
+/** Output volume of one runner over the last few minutes, for the card's sparkline. */
+export interface Trace {
+  /** Bytes per bucket, oldest first; the last bucket is the current one. */
+  readonly buckets: ReadonlyArray<number>
+  /** Index of the last bucket: `floor(time / BUCKET_MS)`. */
+  readonly at: number
+  /** When output or an activity event was last seen (this tab's observation). */
+  readonly lastActivityAt: number | undefined
+}
+
+export const BUCKET_MS = 10_000
+export const BUCKETS = 30
+
+const emptyTrace = (): Trace => ({
+  buckets: new Array<number>(BUCKETS).fill(0),
+  at: Math.floor(Date.now() / BUCKET_MS),
+  lastActivityAt: undefined,
+})
+
+/** Moves a trace's window forward to `bucket` (empty buckets in between) and adds `bytes`. */
+export const advance = (trace: Trace, bucket: number, bytes: number): ReadonlyArray<number> => {
+  const shift = Math.max(0, bucket - trace.at)
+  const buckets =
+    shift >= BUCKETS
+      ? new Array<number>(BUCKETS).fill(0)
+      : [...trace.buckets.slice(shift), ...new Array<number>(shift).fill(0)]
+  buckets[BUCKETS - 1] = (buckets[BUCKETS - 1] ?? 0) + bytes
+  return buckets
+}
+
+export const isLive = (r: RunnerSummary): boolean =>
+  r.status === "running" || r.status === "idle" || r.status === "paused"
+
+export const isWaiting = (r: RunnerSummary): boolean => r.waitingForInput && isLive(r)
+
+type WaitingListener = (runner: RunnerSummary) => void
+
+/**
+ * Every runner, live over `WS /api/events`: the whole list on each (re)connect, then one
+ * frame per change. Frames are validated with the protocol's schema; a bad one is dropped.
+ */
+class LiveRunners {
+  readonly runners = new SvelteMap<string, RunnerSummary>()
+  readonly traces = new SvelteMap<string, Trace>()
+  /** True once the first full list arrived. */
+  loaded = $state(false)
+  readonly socket: ReconnectingSocket
+  readonly #waitingListeners = new Set<WaitingListener>()
+  #started = false
+
+  constructor() {
+    this.socket = new ReconnectingSocket({
+      url: () => wsUrl("/api/events"),
+      onMessage: (data) => this.#onMessage(data),
+      onDown: async (failures) => {
+        // The upgrade of an expired session fails like a network error: ask the REST API.
+        if (failures < 2) return "retry"
+        try {
+          await api.me()
+          return "retry"
+        } catch (error) {
+          if ((error as ApiError).status === 401) {
+            session.expire()
+            return "stop"
+          }
+          return "retry"
+        }
+      },
+    })
+  }
+
+  /** Sorted for the board: waiting for you first, then live, then finished; newest first. */
+  readonly list = $derived(
+    [...this.runners.values()].sort(
+      (a, b) => rank(a) - rank(b) || b.createdAt - a.createdAt || a.name.localeCompare(b.name),
+    ),
+  )
+
+  readonly waiting = $derived(this.list.filter(isWaiting))
+
+  start(): void {
+    if (this.#started) return
+    this.#started = true
+    this.socket.start()
+  }
+
+  stop(): void {
+    this.#started = false
+    this.socket.close()
+    this.runners.clear()
+    this.traces.clear()
+    this.loaded = false
+  }
+
+  /** Called once per transition into "waiting for you" (not for runners already waiting at load). */
+  onWaiting(listener: WaitingListener): () => void {
+    this.#waitingListeners.add(listener)
+    return () => this.#waitingListeners.delete(listener)
+  }
+
+  /** A runner the page fetched itself (e.g. just started), before its frame arrives. */
+  upsert(runner: RunnerSummary): void {
+    this.#update(runner)
+  }
+
+  #onMessage(data: string | ArrayBuffer): void {
+    if (typeof data !== "string") return
+    let json: unknown
+    try {
+      json = JSON.parse(data)
+    } catch {
+      return
+    }
+    const parsed = EventsServerMessage.safeParse(json)
+    if (!parsed.success) {
+      console.warn("geppetto: dropped an events frame this dashboard does not understand")
+      return
+    }
+    const message = parsed.data
+    switch (message.type) {
+      case "runners": {
+        const seen = new Set<string>()
+        for (const runner of message.runners) {
+          seen.add(runner.id)
+          this.#update(runner)
+        }
+        for (const id of [...this.runners.keys()]) {
+          if (!seen.has(id)) this.#forget(id)
+        }
+        this.loaded = true
+        return
+      }
+      case "runner":
+        this.#update(message.runner)
+        return
+      case "removed":
+        this.#forget(message.runnerId)
+        return
+      case "event": {
+        const { event, runnerId } = message
+        if (event.type === "activity" && event.state === "active") {
+          const trace = this.traces.get(runnerId)
+          if (trace !== undefined)
+            this.traces.set(runnerId, { ...trace, lastActivityAt: event.timestamp })
+        }
+        return
+      }
+    }
+  }
+
+  #update(runner: RunnerSummary): void {
+    const before = this.runners.get(runner.id)
+    this.runners.set(runner.id, runner)
+    const now = Date.now()
+    const trace = this.traces.get(runner.id) ?? emptyTrace()
+    const grown = before === undefined ? 0 : Math.max(0, runner.bytesOut - before.bytesOut)
+    const bucket = Math.floor(now / BUCKET_MS)
+    this.traces.set(runner.id, {
+      buckets: advance(trace, bucket, grown),
+      at: bucket,
+      lastActivityAt: grown > 0 ? now : trace.lastActivityAt,
+    })
+    const newlyWaiting = isWaiting(runner) && (before === undefined || !isWaiting(before))
+    if (newlyWaiting && this.loaded) {
+      for (const listener of this.#waitingListeners) listener(runner)
+    }
+  }
+
+  #forget(id: string): void {
+    this.runners.delete(id)
+    this.traces.delete(id)
+  }
+}
+
+const rank = (r: RunnerSummary): number => (isWaiting(r) ? 0 : isLive(r) ? 1 : 2)
+
+export const live = new LiveRunners()

@@ -1,0 +1,47 @@
+import type { Role } from "@geppetto/protocol"
+import { goto } from "$app/navigation"
+import { type ApiError, api, setUnauthorizedHandler } from "./api"
+
+/** Why the login page is shown: nobody logged in yet, or a session that stopped working. */
+export type LoginReason = "expired" | "logged-out"
+
+/** Who is logged in, shared by every page. The cookie is the truth; this mirrors it. */
+class Session {
+  role = $state<Role | undefined>(undefined)
+
+  get operator(): boolean {
+    return this.role === "operator"
+  }
+
+  /** Asks the server who the cookie says we are; undefined when nobody (or an expired session). */
+  async check(fetcher?: typeof fetch): Promise<{ role?: Role; expired: boolean }> {
+    try {
+      const { role } = await api.me(fetcher)
+      this.role = role
+      return { role, expired: false }
+    } catch (error) {
+      this.role = undefined
+      const e = error as ApiError
+      if (e.status === 401) return { expired: /expired|no longer valid/i.test(e.message) }
+      throw error
+    }
+  }
+
+  async logout(): Promise<void> {
+    await api.logout().catch(() => {})
+    this.role = undefined
+    await goto("/login?reason=logged-out")
+  }
+
+  /** Any call that got a 401 after login: the cookie expired or the token was rotated. */
+  expire(): void {
+    if (this.role === undefined) return
+    this.role = undefined
+    const here = location.pathname + location.search
+    void goto(`/login?reason=expired&next=${encodeURIComponent(here)}`)
+  }
+}
+
+export const session = new Session()
+
+setUnauthorizedHandler(() => session.expire())

@@ -1,0 +1,384 @@
+import { spawnSync } from "node:child_process"
+import { join } from "node:path"
+import type { RunnerDetail, RunnerSummary } from "@geppetto/protocol"
+import type { Browser, BrowserContext, Page } from "playwright-core"
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
+import {
+  endTrace,
+  expectTerminalMatchesPane,
+  launchChromium,
+  loginWithLink,
+  newContext,
+  screenshot,
+  terminalLines,
+} from "./helpers/browser.js"
+import { TestServer, waitFor } from "./helpers/server.js"
+
+const fixtures = join(import.meta.dirname, "fixtures")
+
+/** Whether a program is on PATH (less, top and vi are Debian's but not on every image). */
+const installed = (program: string) =>
+  spawnSync("sh", ["-c", 'command -v "$1"', "sh", program]).status === 0
+
+// A bash with a fixed prompt and no rc files: what the tests type and read is predictable.
+const plainBash = ["env", "PS1=e2e$ ", "bash", "--norc", "--noprofile"]
+
+let server: TestServer
+let browser: Browser
+let operator: BrowserContext
+let page: Page
+let failed = false
+
+const card = (p: Page, id: string) => p.locator(`article[data-runner-id="${id}"]`)
+
+const startViaApi = (body: Record<string, unknown>) =>
+  server.api<RunnerDetail>("/api/runners", { method: "POST", body })
+
+const detailOf = (id: string) => server.api<RunnerDetail>(`/api/runners/${id}`)
+
+const paneOf = async (id: string) => {
+  const pane = (await detailOf(id)).session.panes[0]
+  if (pane === undefined) throw new Error(`runner ${id} has no pane`)
+  return pane.id
+}
+
+const openRunner = async (p: Page, id: string) => {
+  await p.goto(`${server.url}/runners/${id}`)
+  await waitFor(
+    () => p.evaluate(() => "__geppettoTerm" in window && "__geppettoStream" in window),
+    "the terminal to load",
+  )
+}
+
+beforeAll(async () => {
+  server = new TestServer()
+  await server.start()
+  browser = await launchChromium()
+  operator = await newContext(browser, server)
+  page = await operator.newPage()
+})
+
+afterEach(async ({ task }) => {
+  if (task.result?.state !== "fail") return
+  failed = true
+  await screenshot(page, `failed-${task.name.replace(/[^a-z0-9]+/gi, "-").slice(0, 60)}`).catch(
+    () => {},
+  )
+})
+
+afterAll(async () => {
+  if (operator !== undefined) await endTrace(operator, failed ? "operator" : undefined)
+  await browser?.close()
+  await server?.stop()
+})
+
+describe("dashboard, end to end", () => {
+  it("logs in with the banner link and drops the token from the address bar", async () => {
+    await loginWithLink(page, server, server.operatorToken)
+    const url = new URL(page.url())
+    expect(url.pathname).toBe("/")
+    expect(url.search).not.toContain("token")
+    await page.getByText("No runners yet").waitFor()
+    await page.getByText("Operator", { exact: true }).waitFor()
+  })
+
+  it("says so when the pasted token is wrong", async () => {
+    const context = await browser.newContext()
+    try {
+      const p = await context.newPage()
+      await p.goto(`${server.url}/runners/nope`)
+      await p.waitForURL(/\/login\?/)
+      await p.getByLabel("Access token").fill("not-the-token")
+      await p.getByRole("button", { name: "Log in" }).click()
+      await p.getByText("That token is not valid").waitFor()
+      await p.getByLabel("Access token").fill(server.viewerToken)
+      await p.getByRole("button", { name: "Log in" }).click()
+      // Back where it was going, as a viewer.
+      await p.getByText("No such runner").waitFor()
+      await p.getByText("Viewer · read-only").waitFor()
+    } finally {
+      await context.close()
+    }
+  })
+
+  let shellId = ""
+
+  it("starts a shell runner from the form; it shows live on the board and in the terminal", async () => {
+    await page.getByRole("link", { name: "Start a runner" }).first().click()
+    await page.locator('input[name="provider"][value="shell"]').check()
+    await page.getByLabel("Command").fill("PS1='e2e$ ' exec bash --norc --noprofile")
+    await page.getByLabel("Name", { exact: true }).fill("e2e-shell")
+    await page.getByRole("button", { name: "Start runner" }).click()
+    await page.waitForURL(/\/runners\/[^/]+$/)
+    shellId = decodeURIComponent(new URL(page.url()).pathname.split("/").pop() ?? "")
+    await waitFor(
+      async () => (await terminalLines(page)).some((l) => l.startsWith("e2e$")),
+      "the prompt in the browser terminal",
+    )
+
+    // The board, live: output arriving now shows up without a reload.
+    await page.getByRole("link", { name: "Board", exact: true }).click()
+    await card(page, shellId).locator('[data-status="running"]').waitFor()
+    const before = await card(page, shellId).locator("dd").nth(1).textContent()
+    await server.api(`/api/runners/${shellId}/input`, {
+      method: "POST",
+      body: { data: "seq 1 300\r" },
+    })
+    await waitFor(
+      async () => (await card(page, shellId).locator("dd").nth(1).textContent()) !== before,
+      "the card's byte count to move",
+    )
+
+    await card(page, shellId).getByRole("link", { name: "e2e-shell" }).click()
+    await waitFor(() => page.evaluate(() => "__geppettoTerm" in window), "the terminal")
+    const pane = await paneOf(shellId)
+    await expectTerminalMatchesPane(page, server, pane, "after seq")
+  })
+
+  it("lets an operator take control, type a command and see its output", async () => {
+    const pane = await paneOf(shellId)
+    await page.getByRole("button", { name: "Take control" }).click()
+    await page.getByText("You are typing into").waitFor()
+    expect(
+      await page.getByRole("status").filter({ hasText: "You are typing into" }).textContent(),
+    ).toContain("e2e-shell")
+    await page.keyboard.type("echo hi")
+    await page.keyboard.press("Enter")
+    await waitFor(async () => {
+      const lines = await terminalLines(page)
+      const at = lines.lastIndexOf("e2e$ echo hi")
+      return at >= 0 && lines[at + 1] === "hi"
+    }, "`echo hi` and its output in the terminal")
+    await expectTerminalMatchesPane(page, server, pane, "after echo hi")
+    await page.getByRole("button", { name: "Release control" }).click()
+    await page.getByRole("button", { name: "Take control" }).waitFor()
+  })
+
+  it("keeps a viewer read-only: a badge, no control, keys go nowhere", async () => {
+    const context = await newContext(browser, server)
+    try {
+      const viewer = await context.newPage()
+      await loginWithLink(viewer, server, server.viewerToken)
+      await openRunner(viewer, shellId)
+      await viewer.getByText("Read-only", { exact: true }).waitFor()
+      expect(await viewer.getByRole("button", { name: "Take control" }).count()).toBe(0)
+      expect(await viewer.getByRole("button", { name: "Pause" }).count()).toBe(0)
+      await viewer.locator(".xterm-screen").click()
+      await viewer.keyboard.type("echo viewer-was-here")
+      await viewer.keyboard.press("Enter")
+      // The operator's page is the witness: give the keys time to arrive, if they were sent.
+      await server.api(`/api/runners/${shellId}/input`, {
+        method: "POST",
+        body: { data: "echo marker-after-viewer\r" },
+      })
+      const pane = await paneOf(shellId)
+      await waitFor(
+        () => server.capture(pane).includes("marker-after-viewer"),
+        "the operator's marker in the pane",
+      )
+      expect(server.capture(pane).join("\n")).not.toContain("viewer-was-here")
+      await endTrace(context, failed ? "viewer" : undefined)
+    } finally {
+      await context.close()
+    }
+  })
+
+  it("shows a waiting runner's reason and quick replies, notifies once, and answers with one click", async () => {
+    await page.goto(`${server.url}/`)
+    // Opt in to notifications (the context granted the permission).
+    await page.getByRole("button", { name: "Notifications" }).click()
+    await waitFor(
+      () => page.evaluate(() => (window as unknown as Hooks).__geppetto.attention.notify),
+      "notifications to be on",
+    )
+    const runner = await startViaApi({
+      provider: "shell",
+      name: "e2e-ask",
+      command: ["bash", join(fixtures, "ask.sh")],
+    })
+    const c = card(page, runner.id)
+    await c.locator('[data-status="waiting"]').waitFor({ timeout: 30_000 })
+    await c.getByText("question").waitFor()
+    await waitFor(
+      async () => (await page.title()).startsWith("(1)"),
+      "the title badge with the count waiting",
+    )
+    const yes = c.getByRole("button", { name: "Yes" })
+    await yes.waitFor()
+    await screenshot(page, "board-waiting")
+    await yes.click()
+    await c.locator('[data-status="running"]').waitFor({ timeout: 30_000 })
+    const pane = await paneOf(runner.id)
+    await waitFor(() => server.capture(pane).includes("answer=y"), "the answer in the pane")
+    const announced = await page.evaluate(
+      (id) =>
+        (window as unknown as Hooks).__geppetto.attention.announced.filter((a) => a.runnerId === id)
+          .length,
+      runner.id,
+    )
+    expect(announced).toBe(1)
+    expect((await page.title()).startsWith("(")).toBe(false)
+  })
+
+  it("pauses, resumes and terminates from the UI, and the board agrees", async () => {
+    const board = await operator.newPage()
+    await board.goto(`${server.url}/`)
+    await openRunner(page, shellId)
+    const status = page.locator("header [data-status]")
+
+    await page.getByRole("button", { name: "Pause" }).click()
+    await page.locator('header [data-status="paused"]').waitFor()
+    await card(board, shellId).locator('[data-status="paused"]').waitFor()
+
+    await page.getByRole("button", { name: "Resume" }).click()
+    await page.locator('header [data-status="running"]').waitFor()
+    await card(board, shellId).locator('[data-status="running"]').waitFor()
+
+    await page.getByRole("button", { name: "Terminate" }).click()
+    await page.getByRole("button", { name: "Yes, terminate" }).click()
+    await waitFor(
+      async () =>
+        ["completed", "failed"].includes((await status.getAttribute("data-status")) ?? ""),
+      "the runner to end",
+      30_000,
+    )
+    await waitFor(
+      async () =>
+        ["completed", "failed"].includes(
+          (await card(board, shellId).locator("[data-status]").getAttribute("data-status")) ?? "",
+        ),
+      "the board to show it ended",
+    )
+    await board.close()
+  })
+
+  it("reconnects after a server restart and continues without a gap", async () => {
+    const runner = await startViaApi({ provider: "shell", name: "e2e-restart", command: plainBash })
+    const pane = await paneOf(runner.id)
+    await openRunner(page, runner.id)
+    await server.api(`/api/runners/${runner.id}/input`, {
+      method: "POST",
+      body: { data: "echo before-restart\r" },
+    })
+    await waitFor(
+      async () => (await terminalLines(page)).includes("before-restart"),
+      "output before the restart",
+    )
+
+    await server.stopProcess()
+    await page.locator('[data-connection="reconnecting"]').waitFor()
+    // Written while the server is down: the pane's log writer runs under tmux, not the server.
+    server.tmux(["send-keys", "-t", pane, "-l", "echo during-$((6*7)); seq 1 40"])
+    server.tmux(["send-keys", "-t", pane, "Enter"])
+    await waitFor(() => server.capture(pane).includes("40"), "output while the server is down")
+    await server.start()
+
+    await page.locator('[data-connection="reconnecting"]').waitFor({ state: "detached" })
+    await expectTerminalMatchesPane(page, server, pane, "after the restart")
+    const logEnd = await page.evaluate(async (id) => {
+      const r = await fetch(`/api/runners/${id}/log`)
+      return { end: Number(r.headers.get("x-log-end")), text: await r.text() }
+    }, runner.id)
+    expect(logEnd.text).toContain("during-42")
+    const stream = await page.evaluate(() => {
+      const s = (window as unknown as Hooks).__geppettoStream
+      return { received: s.received, gaps: s.gaps }
+    })
+    expect(stream.gaps).toBe(0)
+    expect(stream.received).toBe(logEnd.end)
+  })
+
+  it("draws full-screen programs exactly as tmux does (less, top, vi, a fake agent TUI)", async () => {
+    const runner = await startViaApi({ provider: "shell", name: "e2e-tui", command: plainBash })
+    const pane = await paneOf(runner.id)
+    await openRunner(page, runner.id)
+    const type = (data: string) =>
+      server.api(`/api/runners/${runner.id}/input`, { method: "POST", body: { data } })
+
+    const atPrompt = (after: string) =>
+      waitFor(() => server.capture(pane).at(-1)?.startsWith("e2e$"), `the prompt after ${after}`)
+    // Debian ships these, but a slim image may lack one: then that step is skipped, loudly.
+    const missing = ["less", "top", "vi"].filter((p) => !installed(p))
+    if (missing.length > 0)
+      console.warn(`e2e fidelity: skipping ${missing.join(", ")} (not installed)`)
+
+    if (installed("less")) {
+      await type("seq 1 500 | less\r")
+      await waitFor(() => server.capture(pane).includes("1"), "less to draw")
+      await expectTerminalMatchesPane(page, server, pane, "less")
+      await type(" ")
+      await expectTerminalMatchesPane(page, server, pane, "less, next page")
+      await type("q")
+      await atPrompt("less")
+    }
+
+    if (installed("top")) {
+      await type("top -d 3\r")
+      await waitFor(() => server.capture(pane).some((l) => l.startsWith("top -")), "top to draw")
+      await expectTerminalMatchesPane(page, server, pane, "top")
+      await type("q")
+      await atPrompt("top")
+    }
+
+    if (installed("vi")) {
+      await type("vi -u NONE -N /tmp/geppetto-e2e-vi.txt\r")
+      await waitFor(() => server.capture(pane).some((l) => l.startsWith("~")), "vi to draw")
+      await type("iHello from the browser test\u001b")
+      await waitFor(
+        () => server.capture(pane).some((l) => l.includes("Hello from the browser test")),
+        "vi to show the text",
+      )
+      await expectTerminalMatchesPane(page, server, pane, "vi")
+      await type(":q!\r")
+      await atPrompt("vi")
+    }
+
+    await type(`bash ${join(fixtures, "tui-agent.sh")}\r`)
+    await waitFor(
+      () => server.capture(pane).some((l) => l.includes("Do you want to proceed?")),
+      "the fake agent's menu",
+    )
+    await waitFor(
+      () => server.capture(pane).some((l) => l.startsWith("✻ Thinking… (4s")),
+      "the fake agent's last redraw",
+    )
+    await expectTerminalMatchesPane(page, server, pane, "fake agent TUI")
+    await screenshot(page, "runner-page")
+    await type("1")
+    await waitFor(() => server.capture(pane).includes("● done"), "the fake agent to finish")
+    await expectTerminalMatchesPane(page, server, pane, "fake agent, done")
+  })
+
+  it("saves screenshots of the board, a runner page and the phone layout", async () => {
+    await page.goto(`${server.url}/`)
+    await page.getByRole("heading", { name: "Runners" }).waitFor()
+    await screenshot(page, "board")
+    const phone = await newContext(browser, server, { phone: true })
+    try {
+      const p = await phone.newPage()
+      await loginWithLink(p, server, server.operatorToken)
+      await screenshot(p, "phone-board")
+      const runners = await server.api<RunnerSummary[]>("/api/runners")
+      const live = runners.find((r) => r.name === "e2e-ask")
+      if (live !== undefined) {
+        await openRunner(p, live.id)
+        await screenshot(p, "phone-runner")
+      }
+      // Nothing wider than the phone: no sideways scrolling of the page itself.
+      const overflow = await p.evaluate(
+        () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+      )
+      expect(overflow).toBeLessThanOrEqual(1)
+      await endTrace(phone, failed ? "phone" : undefined)
+    } finally {
+      await phone.close()
+    }
+  })
+})
+
+interface Hooks {
+  __geppetto: {
+    attention: { notify: boolean; announced: Array<{ runnerId: string }> }
+  }
+  __geppettoStream: { received: number | undefined; gaps: number }
+}

@@ -1,0 +1,190 @@
+import { type ChildProcess, spawn, spawnSync } from "node:child_process"
+import { randomBytes } from "node:crypto"
+import { existsSync, mkdtempSync, rmSync } from "node:fs"
+import { createServer } from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+
+export const repoRoot = fileURLToPath(new URL("../../../", import.meta.url))
+const serverMain = join(repoRoot, "apps/server/dist/main.js")
+const dashboardIndex = join(repoRoot, "apps/dashboard/build/index.html")
+
+/**
+ * Polls `check` every 50 ms until it returns something other than `undefined`/`false`;
+ * throws after `ms` with `what` (conditions, never fixed sleeps: the machine may be loaded).
+ */
+export const waitFor = async <A>(
+  check: () => A | undefined | false | Promise<A | undefined | false>,
+  what: string | (() => string),
+  ms = 20_000,
+): Promise<A> => {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const value = await check()
+    if (value !== undefined && value !== false) return value
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${typeof what === "string" ? what : what()}`)
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const probe = createServer()
+    probe.once("error", reject)
+    probe.listen(0, "127.0.0.1", () => {
+      const address = probe.address()
+      const port = typeof address === "object" && address !== null ? address.port : 0
+      probe.close(() => resolve(port))
+    })
+  })
+
+/**
+ * The built `geppetto serve` as a child process on a free port, with its own tmux server
+ * (`-L` unique name) and a temp data dir. `restart()` stops only the server process: tmux, the
+ * runners and their logs live on, as they do in production.
+ */
+export class TestServer {
+  readonly operatorToken = `op-${randomBytes(16).toString("hex")}`
+  readonly viewerToken = `view-${randomBytes(16).toString("hex")}`
+  readonly socket = `geppetto-e2e-${process.pid}-${randomBytes(3).toString("hex")}`
+  readonly dataDir = mkdtempSync(join(tmpdir(), "geppetto-e2e-"))
+  port = 0
+  #child: ChildProcess | undefined
+  #log = ""
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`
+  }
+
+  /** What the server printed (for failure messages). */
+  get log(): string {
+    return this.#log
+  }
+
+  async start(): Promise<void> {
+    if (!existsSync(serverMain) || !existsSync(dashboardIndex)) {
+      throw new Error(
+        "e2e: build first (`pnpm build`): the server and the dashboard are served built",
+      )
+    }
+    if (this.port === 0) this.port = await freePort()
+    const child = spawn(
+      process.execPath,
+      [
+        serverMain,
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        String(this.port),
+        "--tmux-socket",
+        this.socket,
+        "--data-dir",
+        this.dataDir,
+      ],
+      {
+        cwd: repoRoot,
+        env: {
+          ...process.env,
+          GEPPETTO_TOKEN: this.operatorToken,
+          GEPPETTO_VIEWER_TOKEN: this.viewerToken,
+          SHELL: "/bin/bash",
+        },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    )
+    this.#child = child
+    const keep = (chunk: Buffer) => {
+      this.#log = (this.#log + chunk.toString("utf8")).slice(-20_000)
+    }
+    child.stdout?.on("data", keep)
+    child.stderr?.on("data", keep)
+    await waitFor(
+      async () => {
+        if (child.exitCode !== null) throw new Error(`server exited early:\n${this.#log}`)
+        const ok = await fetch(`${this.url}/api/health`)
+          .then((r) => r.ok)
+          .catch(() => false)
+        return ok
+      },
+      () => `the server to answer /api/health:\n${this.#log}`,
+      30_000,
+    )
+  }
+
+  /** Stops the server process (SIGTERM, then SIGKILL); tmux and the data dir stay. */
+  async stopProcess(): Promise<void> {
+    const child = this.#child
+    this.#child = undefined
+    if (child === undefined || child.exitCode !== null) return
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()))
+    child.kill("SIGTERM")
+    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000)
+    await exited
+    clearTimeout(timer)
+  }
+
+  async restart(): Promise<void> {
+    await this.stopProcess()
+    await this.start()
+  }
+
+  /** Stops everything: the runners (as the product does), the server, its tmux and data dir. */
+  async stop(): Promise<void> {
+    // `tmux kill-server` alone can leave a pane's program running (one that shrugs off SIGHUP
+    // and the closed pty): remove each runner through the API, which kills its process group.
+    if (this.#child !== undefined) {
+      const runners = await this.api<Array<{ id: string }>>("/api/runners").catch(() => [])
+      await Promise.all(
+        runners.map((r) =>
+          this.api(`/api/runners/${r.id}`, { method: "DELETE" }).catch(() => undefined),
+        ),
+      )
+    }
+    await this.stopProcess()
+    this.tmux(["kill-server"])
+    rmSync(
+      join(process.env.TMUX_TMPDIR ?? "/tmp", `tmux-${process.getuid?.() ?? 0}`, this.socket),
+      {
+        force: true,
+      },
+    )
+    rmSync(this.dataDir, { recursive: true, force: true })
+  }
+
+  /** A tmux command on this server's tmux (what a user attached from a shell would see). */
+  tmux(args: ReadonlyArray<string>): { stdout: string; code: number | null } {
+    const result = spawnSync("tmux", ["-L", this.socket, ...args], { encoding: "utf8" })
+    return { stdout: result.stdout ?? "", code: result.status }
+  }
+
+  /** The pane's visible text as `tmux capture-pane -p` prints it. */
+  capture(paneId: string): string[] {
+    return normalize(this.tmux(["capture-pane", "-p", "-t", paneId]).stdout.split("\n"))
+  }
+
+  /** An operator API call with the bearer token. */
+  async api<T = unknown>(path: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
+    const response = await fetch(`${this.url}${path}`, {
+      method: init.method ?? "GET",
+      headers: {
+        authorization: `Bearer ${this.operatorToken}`,
+        ...(init.body !== undefined ? { "content-type": "application/json" } : {}),
+      },
+      ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
+    })
+    const text = await response.text()
+    if (!response.ok) throw new Error(`${init.method ?? "GET"} ${path}: ${response.status} ${text}`)
+    return (text === "" ? undefined : JSON.parse(text)) as T
+  }
+}
+
+/** Lines as a terminal shows them to a reader: no trailing blanks, no empty tail. */
+export const normalize = (lines: ReadonlyArray<string>): string[] => {
+  const out = lines.map((l) => l.trimEnd())
+  while (out.length > 0 && out[out.length - 1] === "") out.pop()
+  return out
+}
