@@ -297,41 +297,31 @@ describe("dashboard, end to end", () => {
 
     const atPrompt = (after: string) =>
       waitFor(() => server.capture(pane).at(-1)?.startsWith("e2e$"), `the prompt after ${after}`)
-    // Debian ships these, but a slim image may lack one: then that step is skipped, loudly.
+    // `.ci/setup --tests` installs them; a machine without one fails here, it does not skip.
     const missing = ["less", "top", "vi"].filter((p) => !installed(p))
-    if (missing.length > 0)
-      console.warn(`e2e fidelity: skipping ${missing.join(", ")} (not installed)`)
-
-    if (installed("less")) {
-      await type("seq 1 500 | less\r")
-      await waitFor(() => server.capture(pane).includes("1"), "less to draw")
-      await expectTerminalMatchesPane(page, server, pane, "less")
-      await type(" ")
-      await expectTerminalMatchesPane(page, server, pane, "less, next page")
-      await type("q")
-      await atPrompt("less")
-    }
-
-    if (installed("top")) {
-      await type("top -d 3\r")
-      await waitFor(() => server.capture(pane).some((l) => l.startsWith("top -")), "top to draw")
-      await expectTerminalMatchesPane(page, server, pane, "top")
-      await type("q")
-      await atPrompt("top")
-    }
-
-    if (installed("vi")) {
-      await type("vi -u NONE -N /tmp/geppetto-e2e-vi.txt\r")
-      await waitFor(() => server.capture(pane).some((l) => l.startsWith("~")), "vi to draw")
-      await type("iHello from the browser test\u001b")
-      await waitFor(
-        () => server.capture(pane).some((l) => l.includes("Hello from the browser test")),
-        "vi to show the text",
-      )
-      await expectTerminalMatchesPane(page, server, pane, "vi")
-      await type(":q!\r")
-      await atPrompt("vi")
-    }
+    expect(missing, "install them with .ci/setup --tests").toEqual([])
+    await type("seq 1 500 | less\r")
+    await waitFor(() => server.capture(pane).includes("1"), "less to draw")
+    await expectTerminalMatchesPane(page, server, pane, "less")
+    await type(" ")
+    await expectTerminalMatchesPane(page, server, pane, "less, next page")
+    await type("q")
+    await atPrompt("less")
+    await type("top -d 3\r")
+    await waitFor(() => server.capture(pane).some((l) => l.startsWith("top -")), "top to draw")
+    await expectTerminalMatchesPane(page, server, pane, "top")
+    await type("q")
+    await atPrompt("top")
+    await type("vi -u NONE -N /tmp/geppetto-e2e-vi.txt\r")
+    await waitFor(() => server.capture(pane).some((l) => l.startsWith("~")), "vi to draw")
+    await type("iHello from the browser test\u001b")
+    await waitFor(
+      () => server.capture(pane).some((l) => l.includes("Hello from the browser test")),
+      "vi to show the text",
+    )
+    await expectTerminalMatchesPane(page, server, pane, "vi")
+    await type(":q!\r")
+    await atPrompt("vi")
 
     await type(`bash ${join(fixtures, "tui-agent.sh")}\r`)
     await waitFor(
