@@ -2,7 +2,7 @@ import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
 import { Deferred, Effect, Exit, PubSub, Ref, Scope } from "effect"
 import { RunnerConfig } from "../config.js"
 import { TmuxSessionError } from "../domain/errors.js"
-import { runTmuxOnce, tmuxServerArgs } from "./one-off.js"
+import { runTmuxOnce, tmuxEnvironment, tmuxServerArgs } from "./one-off.js"
 import { tmuxCommandLine } from "./quote.js"
 import { isSupportedTmux, MIN_TMUX_VERSION, parseTmuxVersion, type TmuxVersion } from "./version.js"
 
@@ -118,7 +118,7 @@ export class TmuxControlClient extends Effect.Service<TmuxControlClient>()(
             "-f",
             "no-output,ignore-size",
           ],
-          { stdio: ["pipe", "pipe", "pipe"] },
+          { stdio: ["pipe", "pipe", "pipe"], env: tmuxEnvironment() },
         )
         const connection: Connection = { child, pending: [], alive: true }
         let buffered: Buffer = Buffer.alloc(0)

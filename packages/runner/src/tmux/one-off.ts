@@ -12,6 +12,13 @@ export interface OneOffResult {
 export const tmuxServerArgs = (socket: string | undefined): ReadonlyArray<string> =>
   socket === undefined ? [] : ["-L", socket]
 
+/** Our own secrets; a tmux server we start would hand them to every pane as its global env. */
+const SECRET_ENV = new Set(["GEPPETTO_TOKEN", "GEPPETTO_VIEWER_TOKEN"])
+
+/** The environment for a tmux client that may start the server: ours, minus our secrets. */
+export const tmuxEnvironment = (env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv =>
+  Object.fromEntries(Object.entries(env).filter(([key]) => !SECRET_ENV.has(key)))
+
 /**
  * Runs one `tmux` process with an argv array (never a shell). Only for what must work
  * before the control client exists: `-V`, creating the control session. Its argv never
@@ -25,6 +32,7 @@ export const runTmuxOnce = (
   Effect.async<OneOffResult, TmuxSessionError>((resume) => {
     const child = spawn("tmux", [...tmuxServerArgs(socket), ...args], {
       stdio: ["ignore", "pipe", "pipe"],
+      env: tmuxEnvironment(),
     })
     const out: Buffer[] = []
     const err: Buffer[] = []
