@@ -23,5 +23,7 @@ export const RunnerSummary = z.object({
   exitCode: z.number().int().optional(),
   failureReason: z.string().optional(),
   bytesOut: z.number().int().nonnegative(),
+  /** The last non-blank line of output, escape sequences removed (for the board's cards). */
+  lastLine: z.string().max(500).optional(),
 })
 export type RunnerSummary = z.infer<typeof RunnerSummary>

@@ -149,7 +149,9 @@ const BYTES_FLUSH = Duration.seconds(1)
 /** Journal size (records) at which it is compacted while running. */
 const COMPACT_EVERY = 2_000
 
-const withoutBytes = (s: RunnerSummary) => JSON.stringify({ ...s, bytesOut: 0 })
+/** A summary without what changes with every chunk of output (pushed at most once a second). */
+const withoutBytes = (s: RunnerSummary) =>
+  JSON.stringify({ ...s, bytesOut: 0, lastLine: undefined })
 
 const notFound = (id: string) =>
   new NotFoundError({ resource: "runner", id, message: `there is no runner ${JSON.stringify(id)}` })
@@ -262,7 +264,10 @@ export class AiRunnerRegistry extends Effect.Service<AiRunnerRegistry>()(
           if (key !== entry.published) {
             entry.published = key
             yield* emit({ type: "runner", runner: summary })
-          } else if (summary.bytesOut !== before.metrics.bytesOut) {
+          } else if (
+            summary.bytesOut !== before.metrics.bytesOut ||
+            after.lastLine !== before.lastLine
+          ) {
             yield* scheduleFlush(entry)
           }
           if (statusChanged) yield* emitEvent(entry, { type: "status", timestamp: now, status })

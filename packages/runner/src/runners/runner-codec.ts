@@ -49,6 +49,7 @@ export const RunnerStateSchema = Schema.Struct({
   attentionSince: optional(Millis),
   answers: optional(Schema.Array(ScreenAnswer)),
   lastError: optional(Schema.String),
+  lastLine: optional(Schema.String),
   metrics: RunnerMetricsSchema,
 })
 

@@ -55,6 +55,8 @@ export interface RunnerState {
   readonly answers?: ReadonlyArray<ScreenAnswer>
   /** The last error the monitor reported (a vanished session, a lost exit status). */
   readonly lastError?: string
+  /** The last non-blank line of output as plain text (see `lastLineOf`). */
+  readonly lastLine?: string
   readonly metrics: RunnerMetrics
 }
 
@@ -110,6 +112,7 @@ export const toSummary = (s: RunnerState): RunnerSummary => {
     ...opt("exitCode", s.exitCode),
     ...opt("failureReason", s.live ? undefined : s.failureReason),
     bytesOut: s.metrics.bytesOut,
+    ...opt("lastLine", s.lastLine),
   }
 }
 
@@ -137,9 +140,43 @@ const countNewlines = (bytes: Uint8Array): number => {
   return n
 }
 
+// CSI (with private and intermediate bytes), OSC/DCS/APC/PM/SOS strings, and 2-byte escapes.
+const ESCAPES =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: terminal escapes are control characters
+  /\x1b\[[0-?]*[ -/]*[@-~]|\x1b[\]PX^_][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]|\x1b[ -/][0-~]/g
+// biome-ignore lint/suspicious/noControlCharactersInRegex: what is left of other controls
+const CONTROLS = /[\x00-\x08\x0b-\x1f\x7f]/g
+/** Only the tail of a chunk is read: the last line is short, and a flood costs nothing extra. */
+const TAIL_BYTES = 4096
+const MAX_LAST_LINE = 200
+
+/**
+ * The last non-blank line in `bytes`, as plain text: escape sequences dropped, a carriage
+ * return keeps only what follows it (a spinner redrawing its line), at most 200 characters.
+ * `undefined` when the chunk holds no visible text (a cursor move, a bare newline).
+ */
+export const lastLineOf = (bytes: Uint8Array): string | undefined => {
+  const tail = Buffer.from(bytes.subarray(Math.max(0, bytes.length - TAIL_BYTES))).toString("utf8")
+  const lines = tail.replace(ESCAPES, "").split("\n")
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const segments = (lines[i] ?? "").split("\r")
+    for (let j = segments.length - 1; j >= 0; j--) {
+      const text = (segments[j] ?? "").replace(CONTROLS, "").trim()
+      if (text !== "") return text.slice(0, MAX_LAST_LINE)
+    }
+  }
+  return undefined
+}
+
 /** Output `bytes` logged at `offset` and seen at `at`. */
-export const applyOutput = (s: RunnerState, offset: number, bytes: Uint8Array, at: number) => ({
+export const applyOutput = (
+  s: RunnerState,
+  offset: number,
+  bytes: Uint8Array,
+  at: number,
+): RunnerState => ({
   ...s,
+  ...opt("lastLine", lastLineOf(bytes) ?? s.lastLine),
   metrics: {
     ...s.metrics,
     bytesOut: Math.max(s.metrics.bytesOut, offset + bytes.length),

@@ -4,6 +4,7 @@ import {
   applyAttention,
   applyExit,
   applyOutput,
+  lastLineOf,
   metricsAt,
   newRunnerState,
   statusOf,
@@ -89,5 +90,27 @@ describe("runner state", () => {
     const ended = applyExit({ ...base, ...extra }, exit, 2_000)
     expect(statusOf(ended)).toBe(status)
     expect(toSummary(ended).failureReason).toBe(reason)
+  })
+})
+
+describe("lastLineOf", () => {
+  it.each([
+    ["plain\nlast one\n", "last one"],
+    ["\x1b[1;31mred\x1b[0m text\r\n\r\n", "red text"],
+    [
+      "✻ Working… (1s)\r\x1b[K✢ Working… (2s · esc to interrupt)",
+      "✢ Working… (2s · esc to interrupt)",
+    ],
+    ["\x1b]0;⠋ title\x07visible", "visible"],
+    ["\x1b[2J\x1b[H", undefined],
+    ["tab\there", "tab\there"],
+  ])("%j → %j", (input, expected) => {
+    expect(lastLineOf(Buffer.from(input))).toBe(expected)
+  })
+
+  it("keeps the previous last line when a chunk has no text, and shows it in the summary", () => {
+    const s1 = applyOutput(base, 0, Buffer.from("building…\n"), 1_100)
+    const s2 = applyOutput(s1, 10, Buffer.from("\x1b[?25l"), 1_200)
+    expect(toSummary(s2).lastLine).toBe("building…")
   })
 })
