@@ -223,12 +223,8 @@ export const registerAuth = (app: FastifyInstance, options: AuthOptions): void =
     if (tooManyAttempts(request, reply)) return reply
     const role = typeof token === "string" ? matchToken(token) : undefined
     if (role === undefined) {
-      return sendError(
-        reply,
-        401,
-        "AuthenticationError",
-        "the token in this link is not valid (it may have been rotated); ask for a new link",
-      )
+      // A person followed this link: the login page says what went wrong, no cookie is set.
+      return reply.header("cache-control", "no-store").redirect("/login?reason=bad-link", 303)
     }
     const rest = new URLSearchParams(request.url.slice(request.url.indexOf("?") + 1))
     rest.delete("token")

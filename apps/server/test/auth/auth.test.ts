@@ -186,7 +186,8 @@ describe("login, cookie and logout", () => {
     const kept = await app.inject({ method: "GET", url: `/?a=1&token=${testTokens.viewer}&b=2` })
     expect(kept.headers.location).toBe("/?a=1&b=2")
     const wrong = await app.inject({ method: "GET", url: "/?token=nope" })
-    expect(wrong.statusCode).toBe(401)
+    expect(wrong.statusCode).toBe(303)
+    expect(wrong.headers.location).toBe("/login?reason=bad-link")
     expect(wrong.headers["set-cookie"]).toBeUndefined()
   })
 
