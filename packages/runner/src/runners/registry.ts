@@ -10,7 +10,7 @@ import {
   ExecutionStrategy,
   Exit,
   PubSub,
-  type Queue,
+  Queue,
   Schedule,
   Scope,
   Stream,
@@ -39,7 +39,7 @@ import { checkLimits, type RunnerSlot } from "../providers/limits.js"
 import type { ProviderMode } from "../providers/provider.js"
 import { detectFromCommand, getProvider } from "../providers/registry.js"
 import { TmuxControlClient } from "../tmux/control-client.js"
-import { TmuxSessionManager } from "../tmux/session-manager.js"
+import { SIZE_FILE, TmuxSessionManager } from "../tmux/session-manager.js"
 import { signalCommandTree } from "./job-control.js"
 import { decodeRunnerState, encodeRunnerState } from "./runner-codec.js"
 import { decodeRunnerMeta, encodeRunnerMeta } from "./runner-meta.js"
@@ -437,6 +437,47 @@ export class AiRunnerRegistry extends Effect.Service<AiRunnerRegistry>()(
             )
           }
 
+          // Resizes by anyone (our API, an attached tmux client) arrive as the hook's size file.
+          const sizeChanged = yield* Queue.sliding<void>(1)
+          const dirWatch = yield* logs.watch(entry.logDir).pipe(Scope.extend(scope), Effect.option)
+          if (dirWatch._tag === "Some" && info !== undefined) {
+            const stop = dirWatch.value.onChange((file) => {
+              if (file === SIZE_FILE) Queue.unsafeOffer(sizeChanged, undefined)
+            })
+            yield* Scope.addFinalizer(scope, Effect.sync(stop))
+            let sizes = new Map(info.panes.map((p) => [p.id, `${p.cols}x${p.rows}`]))
+            yield* Effect.forever(
+              Effect.gen(function* () {
+                yield* Queue.take(sizeChanged)
+                const panes = yield* sessions
+                  .panesOfSession(info.sessionId)
+                  .pipe(Effect.orElseSucceed(() => []))
+                if (panes.length === 0) return
+                for (const p of panes) {
+                  if (sizes.get(p.paneId) === `${p.cols}x${p.rows}`) continue
+                  yield* emit({
+                    type: "resize",
+                    runnerId: entry.state.id,
+                    paneId: p.paneId,
+                    cols: p.cols,
+                    rows: p.rows,
+                  })
+                }
+                sizes = new Map(panes.map((p) => [p.paneId, `${p.cols}x${p.rows}`]))
+                if (entry.session !== undefined) {
+                  entry.session = {
+                    ...entry.session,
+                    panes: panes.map((p) => ({ id: p.paneId, cols: p.cols, rows: p.rows })),
+                  }
+                }
+                const primary = panes.find((p) => p.paneId === info.paneId)
+                if (primary !== undefined) {
+                  yield* update(entry, (st) => ({ ...st, cols: primary.cols, rows: primary.rows }))
+                }
+              }),
+            ).pipe(Effect.forkIn(scope))
+          }
+
           const limit = entry.state.maxDurationMs
           if (limit !== undefined) {
             const startedAt = entry.state.startedAt ?? entry.state.createdAt
@@ -733,9 +774,7 @@ export class AiRunnerRegistry extends Effect.Service<AiRunnerRegistry>()(
             ),
           )
           yield* update(entry, (st) => ({ ...st, cols, rows }))
-          const paneId = entry.session?.paneId
-          if (paneId !== undefined)
-            yield* emit({ type: "resize", runnerId: id, paneId, cols, rows })
+          // Viewers hear of it from the window-resized hook, like any other resize.
         })
 
       const removeRunner = (id: string) =>
@@ -908,6 +947,9 @@ export class AiRunnerRegistry extends Effect.Service<AiRunnerRegistry>()(
             Scope.extend(scope),
             Effect.tapError(() => Scope.close(scope, Exit.void)),
           )
+          for (const windowId of new Set(panes.map((p) => p.windowId))) {
+            yield* Effect.ignore(sessions.watchWindowSize(windowId, entry.logDir))
+          }
           // Marked as ours in tmux, so a restarted server finds it again.
           yield* client
             .exec([

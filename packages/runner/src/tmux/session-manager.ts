@@ -73,6 +73,21 @@ export const exitHookCommand = (logDir: string): string => {
   return tmuxCommandLine(["run-shell", "-b", shell])
 }
 
+/** Where the `window-resized` hook writes a window's new size, `COLS ROWS`. */
+export const SIZE_FILE = "size"
+
+/**
+ * Shell command for the `window-resized` hook: the new size into `DIR/size`, atomically. Any
+ * resize (ours, an attached `tmux` client's) lands in the folder the server watches, so
+ * viewers learn of it without anyone polling tmux.
+ */
+export const resizeHookCommand = (logDir: string): string => {
+  const tmp = escapeTmuxFormat(quoteShellArg(`${logDir}/${SIZE_FILE}.tmp`))
+  const final = escapeTmuxFormat(quoteShellArg(`${logDir}/${SIZE_FILE}`))
+  const shell = `printf '%s %s' '#{window_width}' '#{window_height}' > ${tmp} && mv -f ${tmp} ${final}`
+  return tmuxCommandLine(["run-shell", "-b", shell])
+}
+
 /** A FIFO made with `mkfifo` (argv, no shell): Node has no mkfifo of its own. */
 const makeFifo = (path: string, sessionName: string) =>
   Effect.async<void, TmuxSessionError>((resume) => {
@@ -197,6 +212,14 @@ export class TmuxSessionManager extends Effect.Service<TmuxSessionManager>()(
         yield* client
           .exec([
             ["set-option", "-w", "-t", pane.windowId, "remain-on-exit", "on"],
+            [
+              "set-hook",
+              "-w",
+              "-t",
+              pane.windowId,
+              "window-resized",
+              resizeHookCommand(spec.logDir),
+            ],
             ...Object.entries(spec.metadata).map(([k, v]) => [
               "set-option",
               "-t",
@@ -298,6 +321,19 @@ export class TmuxSessionManager extends Effect.Service<TmuxSessionManager>()(
           client.execOne(["resize-window", "-t", windowId, "-x", String(cols), "-y", String(rows)]),
         )
 
+      /** Reports the window's resizes into `logDir` (see `resizeHookCommand`). */
+      const watchWindowSize = (windowId: string, logDir: string) =>
+        Effect.asVoid(
+          client.execOne([
+            "set-hook",
+            "-w",
+            "-t",
+            windowId,
+            "window-resized",
+            resizeHookCommand(logDir),
+          ]),
+        )
+
       const wirePane = (paneId: PaneId, logDir: string, writerCommand: string) =>
         Effect.asVoid(client.exec(wirePaneCommands(["-t", paneId], logDir, writerCommand)))
 
@@ -325,6 +361,7 @@ export class TmuxSessionManager extends Effect.Service<TmuxSessionManager>()(
         panesOfSession,
         allPanes,
         wirePane,
+        watchWindowSize,
         sessionIdByName,
         attachCommand,
       } as const

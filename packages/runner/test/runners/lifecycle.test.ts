@@ -303,4 +303,29 @@ describe("runner lifecycle", () => {
         expect((yield* registry.waitForCompletion(id)).runner.status).toBe("completed")
       }),
   )
+
+  it.scopedLive("every resize reaches the feed: ours and one made by another tmux client", () =>
+    Effect.gen(function* () {
+      const world = yield* registryWorld()
+      const { registry } = yield* world.open()
+      const feed = yield* recordFeed(registry)
+      const { runner, session } = yield* registry.startRunner({
+        ...sh("exec sleep 100"),
+        cols: 80,
+        rows: 24,
+      })
+      const resizes = () =>
+        feed.flatMap((e) =>
+          e.type === "resize" && e.runnerId === runner.id ? [`${e.cols}x${e.rows}`] : [],
+        )
+      yield* registry.resize(runner.id, 100, 30)
+      yield* eventually(() => (resizes().includes("100x30") ? true : undefined), "our resize")
+      // As `tmux attach` from a bigger terminal would.
+      world.tmux(["resize-window", "-t", session?.windowId ?? "", "-x", "132", "-y", "40"])
+      yield* eventually(() => (resizes().includes("132x40") ? true : undefined), "tmux's resize")
+      expect(resizes()).toEqual(["100x30", "132x40"])
+      const detail = yield* registry.getRunner(runner.id)
+      expect(detail.session?.panes[0]).toMatchObject({ cols: 132, rows: 40 })
+    }),
+  )
 })
