@@ -753,8 +753,37 @@ export class AiRunnerRegistry extends Effect.Service<AiRunnerRegistry>()(
           return yield* detailOf(entry)
         })
 
-      const write = (id: string, data: Uint8Array) =>
-        Effect.flatMap(liveEntryOf(id, "write input"), ({ handle }) => handle.write(data))
+      /** Exact bytes as keys into the runner's main pane, or into `paneId` of its session. */
+      const write = (id: string, data: Uint8Array, paneId?: PaneId) =>
+        Effect.flatMap(
+          liveEntryOf(id, "write input"),
+          ({
+            entry,
+            handle,
+          }): Effect.Effect<void, ProcessMonitorError | NotFoundError | AiRunnerError> => {
+            if (paneId === undefined || paneId === entry.session?.paneId) return handle.write(data)
+            if (!entry.session?.panes.some((p) => p.id === paneId)) {
+              return Effect.fail(
+                new NotFoundError({
+                  resource: "pane",
+                  id: paneId,
+                  message: `runner ${id} has no pane ${paneId}`,
+                }),
+              )
+            }
+            return sessions.sendKeysHex(paneId, data).pipe(
+              Effect.mapError(
+                (e) =>
+                  new AiRunnerError({
+                    runnerId: id,
+                    provider: entry.state.provider,
+                    operation: "write input",
+                    message: e.message,
+                  }),
+              ),
+            )
+          },
+        )
 
       const resize = (id: string, cols: number, rows: number) =>
         Effect.gen(function* () {

@@ -2,6 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Stream } from "effect"
 import { evaluateScreen, screenOf } from "../../src/attention/evaluate.js"
 import { loadRuleSet } from "../../src/attention/load-rules.js"
+import { PaneId } from "../../src/domain/ids.js"
 import { fixture } from "../harness.js"
 import { eventually, recordFeed, registryWorld, transitions } from "./harness.js"
 
@@ -326,6 +327,40 @@ describe("runner lifecycle", () => {
       expect(resizes()).toEqual(["100x30", "132x40"])
       const detail = yield* registry.getRunner(runner.id)
       expect(detail.session?.panes[0]).toMatchObject({ cols: 132, rows: 40 })
+    }),
+  )
+
+  it.scopedLive("an adopted two-pane session: each pane's input and output apart", () =>
+    Effect.gen(function* () {
+      const world = yield* registryWorld()
+      world.tmux(["new-session", "-d", "-s", "two", "-x", "120", "-y", "30", "--", "sh"])
+      world.tmux(["split-window", "-t", "=two:", "--", "sh"])
+      const { registry } = yield* world.open()
+      const adopted = yield* registry.adoptSession("two")
+      const panes = adopted.session?.panes ?? []
+      expect(panes).toHaveLength(2)
+      const main = adopted.session?.paneId
+      const other = panes.find((p) => p.id !== main)?.id
+      if (main === undefined || other === undefined) return yield* Effect.fail(new Error("panes"))
+      yield* registry.write(adopted.runner.id, Buffer.from("echo in-main-$((1+1))\r"))
+      yield* registry.write(adopted.runner.id, Buffer.from("echo in-other-$((2+2))\r"), other)
+      const read = (pane: typeof main, needle: string) =>
+        registry.output(adopted.runner.id, 0, pane).pipe(
+          Stream.map((c) => Buffer.from(c.bytes).toString()),
+          Stream.runFoldWhile(
+            "",
+            (t) => !t.includes(needle),
+            (t, c) => t + c,
+          ),
+          Effect.timeout("10 seconds"),
+        )
+      expect(yield* read(main, "in-main-2")).not.toContain("in-other-4")
+      expect(yield* read(other, "in-other-4")).not.toContain("in-main-2")
+      const wrong = yield* Effect.either(
+        registry.write(adopted.runner.id, Buffer.from("x"), PaneId("%999")),
+      )
+      expect(Either.isLeft(wrong) && wrong.left._tag).toBe("NotFoundError")
+      yield* registry.terminateRunner(adopted.runner.id)
     }),
   )
 })
