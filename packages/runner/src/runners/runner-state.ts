@@ -86,7 +86,9 @@ export const failureReasonOf = (s: {
       : s.signal !== undefined
         ? `killed by ${s.signal}`
         : (s.lastError ?? "ended without an exit status")
-  return s.stopCause === "terminated" ? `terminated: ${how}` : how
+  // The monitor's error says why a signal came (the session vanished, the tmux server died).
+  const why = s.lastError !== undefined && s.lastError !== how ? `${how}: ${s.lastError}` : how
+  return s.stopCause === "terminated" ? `terminated: ${why}` : why
 }
 
 const opt = <K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } =>

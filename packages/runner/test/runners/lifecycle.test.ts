@@ -75,7 +75,8 @@ describe("runner lifecycle", () => {
 
   it.scopedLive("terminate stops a runner: failed, terminated, session gone", () =>
     Effect.gen(function* () {
-      const world = yield* registryWorld()
+      // A long grace: on a loaded machine C-c may take more than the harness's 500 ms to land.
+      const world = yield* registryWorld({ terminateGraceMs: 5_000 })
       const { registry } = yield* world.open()
       const { runner } = yield* registry.startRunner(sh("echo up; exec sleep 100"))
       const stopped = yield* registry.terminateRunner(runner.id)

@@ -86,6 +86,12 @@ describe("runner state", () => {
       "failed",
       "tmux session one vanished",
     ],
+    [
+      { exitCode: null, signal: "SIGHUP" },
+      { lastError: "tmux session one vanished (the tmux server is gone)" },
+      "failed",
+      "killed by SIGHUP: tmux session one vanished (the tmux server is gone)",
+    ],
   ])("exit %j with %j is %s (%s)", (exit, extra, status, reason) => {
     const ended = applyExit({ ...base, ...extra }, exit, 2_000)
     expect(statusOf(ended)).toBe(status)
