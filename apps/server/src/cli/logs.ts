@@ -210,6 +210,9 @@ const followSocket = (client: ApiClient, id: string, state: Cursor): Promise<Soc
     })
   })
 
+/** How long `logs -f` keeps reconnecting to a server that does not answer. */
+const GIVE_UP_AFTER_MS = 120_000
+
 /**
  * `logs -f` after the first copy: the socket, reconnecting with `from=` (backing off up to
  * 5 s) for as long as the runner lives, then whatever the log holds past the last frame.
@@ -217,11 +220,22 @@ const followSocket = (client: ApiClient, id: string, state: Cursor): Promise<Soc
 const follow = async (client: ApiClient, id: string, from: number): Promise<void> => {
   const state: Cursor = { offset: from }
   let failures = 0
+  let lostSince = Date.now()
   for (;;) {
     const outcome = await followSocket(client, id, state)
     if (outcome.kind === "ended") break
     if (outcome.kind === "fatal") throw outcome.error
-    if (outcome.opened) failures = 0
+    if (outcome.opened) {
+      failures = 0
+      lostSince = Date.now()
+    }
+    // A server gone for good (not restarting) must not leave a follower retrying forever.
+    if (Date.now() - lostSince > GIVE_UP_AFTER_MS) {
+      throw new CliError(
+        `no server at ${client.connection.url} for ${GIVE_UP_AFTER_MS / 1000} s; stopped following ${id}`,
+        ExitCode.serverDown,
+      )
+    }
     if (failures === 0) {
       process.stderr.write(
         `geppetto: lost the output stream (${outcome.why}); reconnecting from offset ${state.offset}\n`,
