@@ -4,7 +4,14 @@ import { defineConfig } from "vitest/config"
 export default defineConfig({
   test: {
     root: `${import.meta.dirname}/..`,
-    projects: ["packages/protocol", "packages/runner", "apps/server", "e2e"],
+    projects: [
+      "packages/protocol",
+      "packages/runner",
+      "apps/server",
+      // Fault injection, hostile input, auth audit: ends with the `hardening:` summary line.
+      "apps/server/vitest.hardening.config.ts",
+      "e2e",
+    ],
     // Real tmux servers and processes on a 2-core machine: two workers keep timing honest.
     pool: "forks",
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },

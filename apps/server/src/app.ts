@@ -5,13 +5,13 @@ import { type AuthOptions, registerAuth } from "./auth/plugin.js"
 import { dashboardScriptHashes, registerSecurityHeaders } from "./auth/security-headers.js"
 import { serveDashboard } from "./dashboard.js"
 import { errorBody } from "./errors.js"
-import { HttpError } from "./http/domain-errors.js"
+import { frameworkError, HttpError } from "./http/domain-errors.js"
+import { closeGoingAway } from "./http/websocket-shutdown.js"
 import type { ApiContext } from "./routes/context.js"
 import { registerEventsRoute } from "./routes/events.js"
 import { registerLogRoute } from "./routes/log.js"
 import { registerRunnerRoutes } from "./routes/runners.js"
 import { registerTerminalRoute } from "./routes/terminal.js"
-import { GOING_AWAY } from "./terminal/terminal-session.js"
 import { serverVersion } from "./version.js"
 
 /** The largest WebSocket message a client may send: a 64 KiB input, JSON-escaped, fits. */
@@ -32,7 +32,12 @@ export interface AppOptions {
 }
 
 const createFastify = (options: AppOptions): FastifyInstance => {
-  const base = { logger: options.logger ?? false, bodyLimit: 1024 * 1024 }
+  const base = {
+    logger: options.logger ?? false,
+    bodyLimit: 1024 * 1024,
+    // Undecodable paths and over-long ids: the one error shape, not the router's own.
+    frameworkErrors: frameworkError,
+  }
   if (options.https === undefined) return Fastify(base)
   // Fastify types an HTTPS instance apart from an HTTP one, but only `app.server` differs and
   // nothing here touches it; routes and hooks see the same API either way.
@@ -46,7 +51,20 @@ const createFastify = (options: AppOptions): FastifyInstance => {
 export const buildApp = async (options: AppOptions): Promise<FastifyInstance> => {
   const app = createFastify(options)
   // Before auth, so that `request.ws` is set by the time auth's hooks and the routes run.
-  await app.register(fastifyWebsocket, { options: { maxPayload: WEBSOCKET_MAX_PAYLOAD } })
+  await app.register(fastifyWebsocket, {
+    options: { maxPayload: WEBSOCKET_MAX_PAYLOAD },
+    // Shutdown: tell every socket the server is going away (runners keep running in tmux).
+    // The plugin's own default closes them first without a code (1005), so it is replaced.
+    preClose: function (this: FastifyInstance, done: () => void) {
+      // As the plugin's own: stop taking upgrades (Node then drops the socket of any that comes;
+      // routed, it would get Fastify's closing 503 on a socket nobody closes, holding
+      // `app.close()`). Then the open sockets get 1001, and are cut if they do not answer.
+      this.server.removeAllListeners("upgrade")
+      this.websocketServer.close()
+      closeGoingAway(this.websocketServer.clients)
+      done()
+    },
+  })
   // One error shape for everything; never a stack trace to a client. Set before any route:
   // a route keeps the handler its context had when it was registered.
   app.setErrorHandler(
@@ -93,11 +111,6 @@ export const buildApp = async (options: AppOptions): Promise<FastifyInstance> =>
     registerEventsRoute(app, options.api)
     registerTerminalRoute(app, options.api)
   }
-  // Shutdown: tell every socket the server is going away (runners keep running in tmux).
-  app.addHook("preClose", async () => {
-    for (const client of app.websocketServer.clients)
-      client.close(GOING_AWAY, "server shutting down")
-  })
 
   const hasDashboard =
     options.dashboardDir !== undefined && (await serveDashboard(app, options.dashboardDir))

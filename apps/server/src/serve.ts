@@ -16,6 +16,7 @@ import {
 } from "./auth/tokens.js"
 import { ConfigError, type ServeConfig } from "./config.js"
 import { defaultDashboardDir } from "./dashboard.js"
+import { acquireDataDirLock } from "./lock.js"
 
 const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"])
 
@@ -63,6 +64,21 @@ export const serve = async (
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<RunningServer> => {
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 })
+  // One server per data dir: a second one would be a second writer of the journal and logs.
+  const lock = await acquireDataDirLock(config.dataDir)
+  try {
+    return await serveLocked(config, env, lock.release)
+  } catch (error) {
+    await lock.release()
+    throw error
+  }
+}
+
+const serveLocked = async (
+  config: ServeConfig,
+  env: NodeJS.ProcessEnv,
+  releaseLock: () => Promise<void>,
+): Promise<RunningServer> => {
   const tokens = await loadTokens(config.dataDir, env)
   const secret = await loadSessionSecret(config.dataDir)
   const https =
@@ -97,6 +113,7 @@ export const serve = async (
   // The runner layer (control client, watchers) lives as long as the app; runners stay in tmux.
   app.addHook("onClose", async () => {
     await runtime.dispose()
+    await releaseLock()
   })
   const url = await app.listen({ host: config.host, port: config.port })
   if (!LOOPBACK.has(config.host) && https === undefined) {

@@ -1,3 +1,5 @@
+import type { FastifyReply, FastifyServerOptions } from "fastify"
+
 /**
  * The one mapping from a domain error (by `_tag`) to an HTTP status and the `code` clients
  * see, after the seed: process failures are `ProcessOperationError`, runner failures
@@ -45,3 +47,30 @@ export const toHttpError = (e: unknown): HttpError => {
 }
 
 export const badRequest = (message: string) => new HttpError(400, "ValidationError", message)
+
+/**
+ * Fastify's `frameworkErrors`: the router answers a path it cannot decode (`%zz`) or a path
+ * parameter past `maxParamLength` (100) before any hook or error handler runs, in a shape of
+ * its own (and 414 for the latter). Both are a client's malformed input: 400 `ValidationError`
+ * in the one error shape, with the path cut short rather than echoed whole.
+ */
+export const frameworkError: NonNullable<FastifyServerOptions["frameworkErrors"]> = (
+  error,
+  request,
+  reply,
+) => {
+  const path = (request.url.split("?")[0] ?? "").slice(0, 120)
+  const what =
+    error.code === "FST_ERR_MAX_PARAM_LENGTH"
+      ? "has a path segment longer than 100 characters"
+      : "is not a valid URL path"
+  // A WebSocket upgrade answered here is on a socket no HTTP parser owns any more, and no
+  // route hook sees it: nothing else would close it, and it would hold `app.close()` forever.
+  if (request.headers.upgrade?.toLowerCase() === "websocket") {
+    reply.raw.once("finish", () => request.raw.socket?.destroy())
+  }
+  // The hook is typed generic over route schemas, none of which applies to a router error.
+  void (reply as unknown as FastifyReply).code(400).send({
+    error: { code: "ValidationError", message: `${JSON.stringify(path)} ${what}` },
+  })
+}

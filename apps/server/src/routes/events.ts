@@ -25,30 +25,54 @@ const toMessage = (event: RegistryEvent): EventsServerMessage | undefined => {
 /**
  * One watcher: the whole list, then every change. Each watcher reads its own queue; one
  * that cannot keep up (its socket buffer past the bound, or queue overflow seen as a `seq`
- * gap) skips what it missed and gets the whole list again once it drains.
+ * gap) skips what it missed and gets the whole list again once its socket drains — woken by
+ * the drain itself, not by the next change, which may never come.
  */
 export const watchEvents = (socket: WebSocket) =>
   Effect.gen(function* () {
     const registry = yield* AiRunnerRegistry
     const { runners, seq, queue } = yield* registry.subscribe
+    /** Bytes handed to the socket and not yet written to the kernel (from `send` callbacks). */
+    let unflushed = 0
+    const drained = yield* Queue.sliding<void>(1)
     const send = (message: EventsServerMessage) =>
       Effect.sync(() => {
-        if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message))
+        if (socket.readyState !== socket.OPEN) return
+        const data = JSON.stringify(message)
+        const size = Buffer.byteLength(data)
+        unflushed += size
+        socket.send(data, () => {
+          unflushed -= size
+          if (unflushed <= WATCHER_BOUND) Queue.unsafeOffer(drained, undefined)
+        })
       })
+    const resync = Effect.flatMap(registry.listRunners, (list) =>
+      send({ type: "runners", runners: [...list] }),
+    )
     yield* send({ type: "runners", runners: [...runners] })
     let last = seq
     let behind = false
     for (;;) {
-      const event = yield* Queue.take(queue)
+      if (behind && unflushed <= WATCHER_BOUND) {
+        behind = false
+        yield* resync
+        continue
+      }
+      // Behind, the next thing to wait for is the drain as much as the next change.
+      const event = behind
+        ? yield* Effect.raceFirst(Queue.take(queue), Effect.as(Queue.take(drained), undefined))
+        : yield* Queue.take(queue)
+      if (event === undefined) continue
       const gap = event.seq > last + 1
       last = event.seq
-      if (socket.bufferedAmount > WATCHER_BOUND) {
+      // Whatever happens while behind is in the list sent once it drains.
+      if (behind) continue
+      if (unflushed > WATCHER_BOUND) {
         behind = true
         continue
       }
-      if (behind || gap) {
-        behind = false
-        yield* send({ type: "runners", runners: [...(yield* registry.listRunners)] })
+      if (gap) {
+        yield* resync
         continue
       }
       const message = toMessage(event)

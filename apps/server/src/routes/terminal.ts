@@ -4,7 +4,7 @@ import { Effect, Fiber } from "effect"
 import type { FastifyInstance } from "fastify"
 import { HttpError } from "../http/domain-errors.js"
 import { parseWith, runEffect } from "../http/run-effect.js"
-import { serveTerminal } from "../terminal/terminal-session.js"
+import { serveTerminal, type TerminalTarget } from "../terminal/terminal-session.js"
 import type { ApiContext } from "./context.js"
 
 /**
@@ -36,13 +36,20 @@ export const registerTerminalRoute = (app: FastifyInstance, ctx: ApiContext) => 
       const { id } = parseWith(RunnerParams, request.params, "params")
       const query = parseWith(TerminalQuery, request.query, "query")
       const role = request.auth.role === "operator" ? "operator" : "viewer"
+      const target: TerminalTarget = {
+        runnerId: id,
+        paneId: query.pane === undefined ? undefined : PaneId(query.pane),
+        from: query.from,
+        role,
+      }
+      const onFlow = ctx.terminal?.onFlow
       const fiber = ctx.runtime.runFork(
-        serveTerminal(socket, {
-          runnerId: id,
-          paneId: query.pane === undefined ? undefined : PaneId(query.pane),
-          from: query.from,
-          role,
-        }),
+        serveTerminal(
+          socket,
+          target,
+          ctx.terminal?.limits,
+          onFlow === undefined ? undefined : (flow) => onFlow(flow, target),
+        ),
       )
       socket.on("close", () => {
         ctx.runtime.runFork(Fiber.interrupt(fiber))

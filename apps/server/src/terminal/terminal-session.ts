@@ -25,8 +25,6 @@ class SkipForward extends Data.TaggedError("SkipForward")<{ readonly lag: number
 const INPUT_QUEUE = 256
 /** Client frames parsed but not yet handled; a flood beyond this is dropped (oldest first). */
 const MESSAGE_QUEUE = 1024
-/** Close code for "the server is going away" (shutdown). */
-export const GOING_AWAY = 1001
 const INTERNAL_ERROR = 1011
 
 const describe = (e: unknown) =>
@@ -185,6 +183,10 @@ export const serveTerminal = (
       ),
     )
     const limiter = new InputLimiter()
+    // The registry types into a runner's main pane only: on a socket that shows another pane
+    // of an adopted session, keystrokes would land in a pane the user is not looking at.
+    let mainPane: PaneId | undefined
+    let typesHere = target.paneId === undefined
 
     const onMessage = (raw: unknown, isBinary: boolean): Effect.Effect<void> =>
       Effect.gen(function* () {
@@ -213,6 +215,11 @@ export const serveTerminal = (
           case "input": {
             if (target.role !== "operator")
               return yield* sendError("ForbiddenError", "viewers cannot type into a runner")
+            if (!typesHere)
+              return yield* sendError(
+                "ValidationError",
+                `this socket shows pane ${target.paneId}, but input goes to the runner's main pane ${mainPane ?? ""}: type on that pane's socket`,
+              )
             const bytes = Buffer.from(m.data, "utf8")
             if (!limiter.allow(bytes.length, Date.now()))
               return yield* sendError("RateLimitError", "input arrives too fast; dropped")
@@ -241,6 +248,14 @@ export const serveTerminal = (
     // The snapshot (or the resume point) comes first; frames that arrived meanwhile wait.
     yield* startOffset
       .pipe(
+        Effect.tap(() =>
+          target.paneId === undefined
+            ? Effect.void
+            : Effect.map(registry.getRunner(runnerId), (detail) => {
+                mainPane = detail.session?.paneId
+                typesHere = mainPane === target.paneId
+              }),
+        ),
         Effect.tap(() =>
           Effect.all([
             Effect.forkScoped(writer),

@@ -2,12 +2,13 @@ import {
   closeSync,
   constants as fsConstants,
   fstatSync,
+  lstatSync,
   openSync,
   readdirSync,
   readSync,
   statSync,
 } from "node:fs"
-import { mkdir, readdir, rm, stat, unlink } from "node:fs/promises"
+import { lstat, mkdir, readdir, rm, unlink } from "node:fs/promises"
 import { join } from "node:path"
 import { Effect, Option, type Scope, Stream } from "effect"
 import { RunnerConfig } from "../config.js"
@@ -51,20 +52,32 @@ const storeError = (logDir: string, message: string) => (cause: unknown) =>
     cause: describeCause(cause),
   })
 
+/**
+ * Only a real folder of regular files is a log: a symlink planted in `runners/` (for the
+ * folder or one segment) would make the log route serve any file the server can read, so it
+ * counts as no log at all. `lstat`, never `stat`, for that reason.
+ */
 const listSegmentsAsync = async (dir: string) => {
+  const folder = await lstat(dir).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === "ENOENT") return undefined
+    throw e
+  })
+  if (folder === undefined || !folder.isDirectory()) {
+    return { segments: [] as Segment[], lengths: new Map<string, number>() }
+  }
   const names = await readdir(dir).catch((e: NodeJS.ErrnoException) => {
     if (e.code === "ENOENT") return [] as string[]
     throw e
   })
-  const segments = sortSegments(names)
   const lengths = new Map<string, number>()
-  await Promise.all(
-    segments.map(async (s) => {
-      const info = await stat(join(dir, s.name)).catch(() => undefined)
+  const infos = await Promise.all(
+    sortSegments(names).map(async (s) => {
+      const info = await lstat(join(dir, s.name)).catch(() => undefined)
       lengths.set(s.name, info?.size ?? 0)
+      return { s, link: info?.isSymbolicLink() === true }
     }),
   )
-  return { segments, lengths }
+  return { segments: infos.filter((i) => !i.link).map((i) => i.s), lengths }
 }
 
 const listSegments = (dir: string) =>
@@ -86,18 +99,24 @@ const boundsOf = (segments: ReadonlyArray<Segment>, lengths: ReadonlyMap<string,
 const listSegmentsSync = (dir: string) => {
   let names: string[] = []
   try {
+    // As in `listSegmentsAsync`: a symlinked folder is no log.
+    if (!lstatSync(dir).isDirectory())
+      return { segments: [] as Segment[], lengths: new Map<string, number>() }
     names = readdirSync(dir)
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e
   }
-  const segments = sortSegments(names)
+  const segments: Segment[] = []
   const lengths = new Map<string, number>()
-  for (const s of segments) {
+  for (const s of sortSegments(names)) {
     try {
-      lengths.set(s.name, statSync(join(dir, s.name)).size)
+      const info = lstatSync(join(dir, s.name))
+      if (info.isSymbolicLink()) continue
+      lengths.set(s.name, info.size)
     } catch {
       lengths.set(s.name, 0) // pruned meanwhile
     }
+    segments.push(s)
   }
   return { segments, lengths }
 }
@@ -146,7 +165,10 @@ export const openLogReader = (
       const segment = findSegment(segments, lengths, position)
       if (segment === undefined) return false
       try {
-        current = { segment, fd: openSync(join(dir, segment.name), fsConstants.O_RDONLY) }
+        current = {
+          segment,
+          fd: openSync(join(dir, segment.name), fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW),
+        }
         return true
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === "ENOENT") return false // pruned meanwhile

@@ -1,0 +1,388 @@
+import type { RunnerDetail } from "@geppetto/protocol"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { type AuthLevel, listAuthRoutes } from "../../src/auth/plugin.js"
+import { startServer, type TestServer, waitFor } from "../helpers/server.js"
+import { upgrade, WsClient } from "../helpers/ws.js"
+
+type Credential = "none" | "wrong" | "viewer" | "operator"
+const CREDENTIALS: ReadonlyArray<Credential> = ["none", "wrong", "viewer", "operator"]
+
+interface Sample {
+  readonly url: string
+  readonly payload?: object
+}
+
+interface RouteCase {
+  /** The level the contract gives the route; the app's table must say the same. */
+  readonly auth: AuthLevel
+  readonly websocket: boolean
+  /** A request that succeeds for a caller allowed in (a fresh runner where it is destructive). */
+  readonly sample: (s: TestServer, who: Credential) => Promise<Sample>
+}
+
+let server: TestServer
+/** A live `sh` runner shared by the routes that do not change it for good. */
+let shared: RunnerDetail
+let adoptCounter = 0
+
+const sleeper = async (s: TestServer) =>
+  (await s.start({ provider: "shell", command: ["sh", "-c", "exec sleep 600"] })).id
+const sharedId = async () => shared.id
+
+/**
+ * Every route the app serves, with its auth level. The test compares this list with the app's
+ * own route table, so a new route cannot ship without a decision here.
+ */
+const ROUTES: Readonly<Record<string, RouteCase>> = {
+  "POST /api/login": {
+    auth: "public",
+    websocket: false,
+    sample: async (s) => ({ url: "/api/login", payload: { token: s.tokens.viewer } }),
+  },
+  "POST /api/logout": {
+    auth: "public",
+    websocket: false,
+    sample: async () => ({ url: "/api/logout" }),
+  },
+  "GET /api/health": {
+    auth: "public",
+    websocket: false,
+    sample: async () => ({ url: "/api/health" }),
+  },
+  "HEAD /api/health": {
+    auth: "public",
+    websocket: false,
+    sample: async () => ({ url: "/api/health" }),
+  },
+  "GET /api/me": { auth: "viewer", websocket: false, sample: async () => ({ url: "/api/me" }) },
+  "HEAD /api/me": { auth: "viewer", websocket: false, sample: async () => ({ url: "/api/me" }) },
+  "GET /api/providers": {
+    auth: "viewer",
+    websocket: false,
+    sample: async () => ({ url: "/api/providers" }),
+  },
+  "HEAD /api/providers": {
+    auth: "viewer",
+    websocket: false,
+    sample: async () => ({ url: "/api/providers" }),
+  },
+  "GET /api/runners": {
+    auth: "viewer",
+    websocket: false,
+    sample: async () => ({ url: "/api/runners" }),
+  },
+  "HEAD /api/runners": {
+    auth: "viewer",
+    websocket: false,
+    sample: async () => ({ url: "/api/runners" }),
+  },
+  "POST /api/runners": {
+    auth: "operator",
+    websocket: false,
+    sample: async () => ({
+      url: "/api/runners",
+      payload: { provider: "shell", command: ["sh", "-c", "exec sleep 600"] },
+    }),
+  },
+  "GET /api/runners/:id": {
+    auth: "viewer",
+    websocket: false,
+    sample: async () => ({ url: `/api/runners/${await sharedId()}` }),
+  },
+  "HEAD /api/runners/:id": {
+    auth: "viewer",
+    websocket: false,
+    sample: async () => ({ url: `/api/runners/${await sharedId()}` }),
+  },
+  "POST /api/runners/:id/pause": {
+    auth: "operator",
+    websocket: false,
+    sample: async (s) => ({ url: `/api/runners/${await sleeper(s)}/pause` }),
+  },
+  "POST /api/runners/:id/resume": {
+    auth: "operator",
+    websocket: false,
+    sample: async () => ({ url: `/api/runners/${await sharedId()}/resume` }),
+  },
+  "POST /api/runners/:id/terminate": {
+    auth: "operator",
+    websocket: false,
+    sample: async (s) => ({ url: `/api/runners/${await sleeper(s)}/terminate` }),
+  },
+  "DELETE /api/runners/:id": {
+    auth: "operator",
+    websocket: false,
+    sample: async (s) => ({ url: `/api/runners/${await sleeper(s)}` }),
+  },
+  "POST /api/runners/:id/input": {
+    auth: "operator",
+    websocket: false,
+    sample: async () => ({ url: `/api/runners/${await sharedId()}/input`, payload: { data: "" } }),
+  },
+  "GET /api/runners/:id/log": {
+    auth: "viewer",
+    websocket: false,
+    sample: async () => ({ url: `/api/runners/${await sharedId()}/log` }),
+  },
+  "HEAD /api/runners/:id/log": {
+    auth: "viewer",
+    websocket: false,
+    sample: async () => ({ url: `/api/runners/${await sharedId()}/log` }),
+  },
+  "GET /api/sessions": {
+    auth: "viewer",
+    websocket: false,
+    sample: async () => ({ url: "/api/sessions" }),
+  },
+  "HEAD /api/sessions": {
+    auth: "viewer",
+    websocket: false,
+    sample: async () => ({ url: "/api/sessions" }),
+  },
+  "POST /api/sessions/:name/adopt": {
+    auth: "operator",
+    websocket: false,
+    sample: async (s) => {
+      const name = `adoptme-${++adoptCounter}`
+      const made = s.tmux(["new-session", "-d", "-s", name, "-x", "80", "-y", "24", "sleep 600"])
+      if (made.code !== 0) throw new Error(`tmux new-session: ${made.stderr}`)
+      return { url: `/api/sessions/${name}/adopt` }
+    },
+  },
+  "GET /api/events": {
+    auth: "viewer",
+    websocket: true,
+    sample: async () => ({ url: "/api/events" }),
+  },
+  "HEAD /api/events": {
+    auth: "viewer",
+    websocket: true,
+    sample: async () => ({ url: "/api/events" }),
+  },
+  "GET /api/runners/:id/terminal": {
+    auth: "viewer",
+    websocket: true,
+    sample: async () => ({ url: `/api/runners/${await sharedId()}/terminal` }),
+  },
+  "HEAD /api/runners/:id/terminal": {
+    auth: "viewer",
+    websocket: true,
+    sample: async () => ({ url: `/api/runners/${await sharedId()}/terminal` }),
+  },
+}
+
+/** What each credential must get on a route of each level. */
+const allowed = (level: AuthLevel, who: Credential): boolean =>
+  level === "public" ||
+  (level === "viewer" && (who === "viewer" || who === "operator")) ||
+  (level === "operator" && who === "operator")
+
+const refusal = (level: AuthLevel, who: Credential): number =>
+  who === "none" || who === "wrong" ? 401 : level === "operator" ? 403 : 0
+
+const headersFor = (who: Credential): Record<string, string> =>
+  who === "none"
+    ? {}
+    : who === "wrong"
+      ? { authorization: "Bearer not-a-token-of-this-server" }
+      : { authorization: `Bearer ${server.tokens[who]}` }
+
+beforeAll(async () => {
+  server = await startServer()
+  shared = await server.start({ provider: "shell", command: ["sh"] })
+})
+afterAll(async () => {
+  await server?.close()
+})
+
+describe("the auth matrix, from the app's own route table", () => {
+  it("covers every route the app serves, at the level the contract gives it", () => {
+    const table = listAuthRoutes(server.app)
+    const served = Object.fromEntries(
+      table.map((r) => [`${r.method} ${r.url}`, { auth: r.auth, websocket: r.websocket }]),
+    )
+    const expected = Object.fromEntries(
+      Object.entries(ROUTES).map(([key, c]) => [key, { auth: c.auth, websocket: c.websocket }]),
+    )
+    // A route added to the app (or removed, or moved to another level) fails here until this
+    // test's ROUTES says what it expects.
+    expect(served).toEqual(expected)
+    expect(table).toHaveLength(Object.keys(ROUTES).length)
+  })
+
+  for (const [key, route] of Object.entries(ROUTES)) {
+    const [method = "", path = ""] = key.split(" ")
+    const upgradeRoute = route.websocket && method === "GET"
+    for (const who of CREDENTIALS) {
+      it(`${key} with ${{ none: "no", wrong: "a wrong", viewer: "a viewer", operator: "an operator" }[who]} token`, async () => {
+        const sample = await route.sample(server, who)
+        expect(sample.url.split("?")[0]?.split("/").length).toBe(path.split("/").length)
+        if (upgradeRoute) {
+          const result = await upgrade(`${server.wsOrigin}${sample.url}`, headersFor(who))
+          if (allowed(route.auth, who)) {
+            expect(result.opened, JSON.stringify(result.opened ? "" : result.body)).toBe(true)
+            if (result.opened) {
+              const client = WsClient.wrap(result.socket)
+              await client.close()
+            }
+          } else {
+            expect(result.opened).toBe(false)
+            if (!result.opened) {
+              expect(result.status).toBe(refusal(route.auth, who))
+              expect(JSON.parse(result.body).error.code).toBe(
+                who === "none" || who === "wrong" ? "AuthenticationError" : "ForbiddenError",
+              )
+            }
+          }
+          return
+        }
+        const reply = await server.app.inject({
+          method: method as "GET",
+          url: sample.url,
+          headers: headersFor(who),
+          ...(sample.payload !== undefined ? { payload: sample.payload } : {}),
+        })
+        if (allowed(route.auth, who)) {
+          expect([401, 403], `${key}: ${reply.body}`).not.toContain(reply.statusCode)
+          // Every sample is a request that works: allowed callers get a 2xx, not just "not 401".
+          // A WebSocket route asked without an upgrade has nothing to serve (a 4xx is right).
+          if (!route.websocket) expect(reply.statusCode, `${key}: ${reply.body}`).toBeLessThan(300)
+          else expect(reply.statusCode, reply.body).toBeLessThan(500)
+        } else {
+          expect(reply.statusCode, reply.body).toBe(refusal(route.auth, who))
+          if (method !== "HEAD") {
+            expect(reply.json()).toEqual({
+              error: {
+                code: reply.statusCode === 401 ? "AuthenticationError" : "ForbiddenError",
+                message: expect.any(String),
+              },
+            })
+          }
+        }
+      })
+    }
+  }
+
+  it("accepts ?token= on WebSocket upgrades, and refuses a wrong one with 401", async () => {
+    for (const [path, ok] of [
+      [`/api/events?token=${server.tokens.viewer}`, true],
+      [`/api/events?token=nope`, false],
+      [`/api/runners/${shared.id}/terminal?token=${server.tokens.operator}`, true],
+      [`/api/runners/${shared.id}/terminal?token=nope`, false],
+    ] as const) {
+      const result = await upgrade(`${server.wsOrigin}${path}`)
+      expect(result.opened, path).toBe(ok)
+      if (result.opened) await WsClient.wrap(result.socket).close()
+      else expect(result.status).toBe(401)
+    }
+  })
+
+  it("refuses a foreign Origin on every WebSocket upgrade, even with an operator token", async () => {
+    const wsRoutes = listAuthRoutes(server.app).filter((r) => r.websocket && r.method === "GET")
+    expect(wsRoutes.length).toBeGreaterThan(0)
+    for (const route of wsRoutes) {
+      const url = route.url.replace(":id", shared.id)
+      for (const origin of [
+        "http://evil.example",
+        "http://localhost:1",
+        `https://${server.origin.slice("http://".length)}`,
+        "null",
+      ]) {
+        const result = await upgrade(`${server.wsOrigin}${url}`, {
+          ...headersFor("operator"),
+          origin,
+        })
+        expect(result.opened, `${url} from ${origin}`).toBe(false)
+        if (!result.opened) {
+          expect(result.status).toBe(403)
+          expect(JSON.parse(result.body).error.code).toBe("ForbiddenError")
+        }
+      }
+      // The server's own origin is fine.
+      const own = await upgrade(`${server.wsOrigin}${url}`, {
+        ...headersFor("viewer"),
+        origin: server.origin,
+      })
+      expect(own.opened).toBe(true)
+      if (own.opened) await WsClient.wrap(own.socket).close()
+    }
+  })
+})
+
+describe("viewers cannot act", () => {
+  it("a viewer's start, input and delete change nothing", async () => {
+    const before = server.sessions()
+    const start = await server.post(
+      "/api/runners",
+      { provider: "shell", command: ["sh", "-c", "echo VIEWER-STARTED; exec sleep 600"] },
+      "viewer",
+    )
+    expect(start.statusCode).toBe(403)
+    expect(server.sessions()).toEqual(before)
+
+    const typed = await server.post(
+      `/api/runners/${shared.id}/input`,
+      { data: "echo VIEWER-TYPED-REST\r" },
+      "viewer",
+    )
+    expect(typed.statusCode).toBe(403)
+    const removed = await server.request("viewer", {
+      method: "DELETE",
+      url: `/api/runners/${shared.id}`,
+    })
+    expect(removed.statusCode).toBe(403)
+    expect((await server.runner(shared.id)).status).toBe("running")
+
+    // The operator types afterwards; once that shows, anything typed before would show too.
+    expect(
+      (
+        await server.post(`/api/runners/${shared.id}/input`, {
+          data: "echo OPERATOR-MARK-$((0+1))\r",
+        })
+      ).statusCode,
+    ).toBe(204)
+    const screen = await waitFor(() => {
+      const text = server.capture(`=${shared.name}:`)
+      return /OPERATOR-MARK-1/.test(text) ? text : undefined
+    }, "the operator's echo")
+    expect(screen).not.toContain("VIEWER-TYPED")
+  })
+
+  it("a viewer's input on a terminal socket gets an error frame and types nothing", async () => {
+    const viewer = await WsClient.open(
+      `${server.wsOrigin}/api/runners/${shared.id}/terminal`,
+      headersFor("viewer"),
+    )
+    await viewer.nextJson((m) => m.type === "snapshot", "snapshot")
+    viewer.send({ type: "input", data: "echo VIEWER-TYPED-WS\r" })
+    const error = await viewer.nextJson((m) => m.type === "error", "an error frame")
+    expect(error).toMatchObject({ code: "ForbiddenError" })
+    viewer.send({ type: "resize", cols: 40, rows: 10 })
+    await viewer.nextJson((m) => m.type === "error" && m !== error, "an error frame for the resize")
+    // Still open, still streaming.
+    expect(viewer.closeCode).toBeUndefined()
+
+    const operator = await WsClient.open(
+      `${server.wsOrigin}/api/runners/${shared.id}/terminal`,
+      headersFor("operator"),
+    )
+    await operator.nextJson((m) => m.type === "snapshot", "snapshot")
+    operator.send({ type: "input", data: "echo OPERATOR-MARK-$((1+1))\r" })
+    const screen = await waitFor(() => {
+      const text = server.capture(`=${shared.name}:`)
+      return /OPERATOR-MARK-2/.test(text) ? text : undefined
+    }, "the operator's echo")
+    expect(screen).not.toContain("VIEWER-TYPED")
+    // The viewer's resize did nothing either.
+    expect(
+      server.tmux(["display", "-p", "-t", `=${shared.name}:`, "#{pane_width}"]).stdout.trim(),
+    ).toBe("120")
+    // The viewer watched the operator's echo arrive on its own socket.
+    await waitFor(
+      () => viewer.outputFrom(viewer.binary()[0]?.offset ?? 0).includes("OPERATOR-MARK-2"),
+      "the viewer to see the echo",
+    )
+    await viewer.close()
+    await operator.close()
+  })
+})
