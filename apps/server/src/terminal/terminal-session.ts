@@ -173,20 +173,17 @@ export const serveTerminal = (
       }
     }).pipe(Effect.scoped)
 
-    // Operator input in arrival order; a full queue refuses rather than grows.
+    // Operator input in arrival order, into the pane this socket shows (the runner's main pane
+    // when none was named); a full queue refuses rather than grows.
     const inputs = yield* Queue.dropping<Uint8Array>(INPUT_QUEUE)
     const writer = Effect.forever(
       Effect.flatMap(Queue.take(inputs), (bytes) =>
         registry
-          .write(runnerId, bytes)
+          .write(runnerId, bytes, paneId)
           .pipe(Effect.catchAll((e) => sendError(codeOf(e), describe(e)))),
       ),
     )
     const limiter = new InputLimiter()
-    // The registry types into a runner's main pane only: on a socket that shows another pane
-    // of an adopted session, keystrokes would land in a pane the user is not looking at.
-    let mainPane: PaneId | undefined
-    let typesHere = target.paneId === undefined
 
     const onMessage = (raw: unknown, isBinary: boolean): Effect.Effect<void> =>
       Effect.gen(function* () {
@@ -215,11 +212,6 @@ export const serveTerminal = (
           case "input": {
             if (target.role !== "operator")
               return yield* sendError("ForbiddenError", "viewers cannot type into a runner")
-            if (!typesHere)
-              return yield* sendError(
-                "ValidationError",
-                `this socket shows pane ${target.paneId}, but input goes to the runner's main pane ${mainPane ?? ""}: type on that pane's socket`,
-              )
             const bytes = Buffer.from(m.data, "utf8")
             if (!limiter.allow(bytes.length, Date.now()))
               return yield* sendError("RateLimitError", "input arrives too fast; dropped")
@@ -248,14 +240,6 @@ export const serveTerminal = (
     // The snapshot (or the resume point) comes first; frames that arrived meanwhile wait.
     yield* startOffset
       .pipe(
-        Effect.tap(() =>
-          target.paneId === undefined
-            ? Effect.void
-            : Effect.map(registry.getRunner(runnerId), (detail) => {
-                mainPane = detail.session?.paneId
-                typesHere = mainPane === target.paneId
-              }),
-        ),
         Effect.tap(() =>
           Effect.all([
             Effect.forkScoped(writer),
