@@ -8,6 +8,7 @@ import { AiRunnerRegistry, type PaneId } from "@geppetto/runner"
 import { Data, Effect, Queue, Stream } from "effect"
 import type { WebSocket } from "ws"
 import { defaultFlowLimits, type FlowLimits, FlowState } from "./flow.js"
+import { FrameBudget } from "./frame-budget.js"
 import { InputLimiter } from "./input-limiter.js"
 
 export interface TerminalTarget {
@@ -23,12 +24,18 @@ class SkipForward extends Data.TaggedError("SkipForward")<{ readonly lag: number
 
 /** Input frames waiting for tmux, per socket; more is refused with an error frame. */
 const INPUT_QUEUE = 256
-/** Client frames parsed but not yet handled; a flood beyond this is dropped (oldest first). */
-const MESSAGE_QUEUE = 1024
 const INTERNAL_ERROR = 1011
 
 const describe = (e: unknown) =>
   typeof e === "object" && e !== null && "message" in e ? String(e.message) : String(e)
+
+/** Bytes of a `ws` message as delivered (a Buffer, or fragments, or an ArrayBuffer). */
+const frameSize = (raw: unknown): number => {
+  if (Buffer.isBuffer(raw)) return raw.length
+  if (raw instanceof ArrayBuffer) return raw.byteLength
+  if (Array.isArray(raw)) return raw.reduce((n: number, b: unknown) => n + frameSize(b), 0)
+  return 0
+}
 
 const codeOf = (e: unknown) =>
   typeof e === "object" && e !== null && "_tag" in e ? String(e._tag) : "InternalError"
@@ -228,13 +235,25 @@ export const serveTerminal = (
         }
       })
 
-    const messages = yield* Queue.sliding<{ raw: unknown; isBinary: boolean }>(MESSAGE_QUEUE)
-    const listener = (raw: unknown, isBinary: boolean) =>
-      Queue.unsafeOffer(messages, { raw, isBinary })
+    // Frames received but not yet handled: bounded in count and bytes (see FrameBudget).
+    const messages = yield* Queue.unbounded<{ raw: unknown; isBinary: boolean; size: number }>()
+    const budget = new FrameBudget()
+    const listener = (raw: unknown, isBinary: boolean) => {
+      const size = frameSize(raw)
+      const { admitted, overflowed } = budget.admit(size)
+      if (admitted) Queue.unsafeOffer(messages, { raw, isBinary, size })
+      else if (overflowed)
+        Effect.runSync(
+          sendError("RateLimitError", "frames arrive faster than they are handled; dropped"),
+        )
+    }
     socket.on("message", listener)
     yield* Effect.addFinalizer(() => Effect.sync(() => socket.off("message", listener)))
     const reader = Effect.forever(
-      Effect.flatMap(Queue.take(messages), (m) => onMessage(m.raw, m.isBinary)),
+      Effect.flatMap(Queue.take(messages), (m) => {
+        budget.release(m.size)
+        return onMessage(m.raw, m.isBinary)
+      }),
     )
 
     // The snapshot (or the resume point) comes first; frames that arrived meanwhile wait.

@@ -15,6 +15,7 @@ import { RunnerConfig } from "../config.js"
 import { describeCause, LogStoreError } from "../domain/errors.js"
 import type { LogStorePort } from "../ports.js"
 import { quoteShellArg } from "../tmux/quote.js"
+import { toolPath } from "../tmux/tool-path.js"
 import { type DirWatch, watchDir } from "./dir-watch.js"
 import {
   findSegment,
@@ -245,7 +246,7 @@ export class LogStore extends Effect.Service<LogStore>()("geppetto/LogStore", {
     const writerCommand = (dir: string) =>
       Effect.map(bounds(dir), ({ end }) => {
         const prefix = join(dir, segmentPrefix(end, config.segmentBytes))
-        return `exec split -b ${config.segmentBytes} -d -a 6 - ${quoteShellArg(prefix)}`
+        return `exec ${quoteShellArg(toolPath("split"))} -b ${config.segmentBytes} -d -a 6 - ${quoteShellArg(prefix)}`
       })
 
     /** Deletes the oldest whole segments past the retention cap. */

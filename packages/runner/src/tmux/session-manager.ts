@@ -13,6 +13,7 @@ import type {
 } from "../ports.js"
 import { CONTROL_SESSION, TmuxControlClient } from "./control-client.js"
 import { escapeTmuxFormat, quoteShellArg, tmuxCommandLine } from "./quote.js"
+import { toolPath } from "./tool-path.js"
 
 /** Field separator in our `-F` formats: a byte no session name or command holds. */
 const SEP = "\x1f"
@@ -61,6 +62,9 @@ const parsePane = (line: string): PaneState | undefined => {
   }
 }
 
+/** `mv` by absolute path, quoted for the shell and for tmux's format expansion. */
+const mv = () => escapeTmuxFormat(quoteShellArg(toolPath("mv")))
+
 /**
  * Shell command for the `pane-died` hook: the exit status and signal, written atomically
  * to `DIR/exit` (tmp + rename) so the folder watch sees one complete file. The hook runs in
@@ -69,7 +73,7 @@ const parsePane = (line: string): PaneState | undefined => {
 export const exitHookCommand = (logDir: string): string => {
   const tmp = escapeTmuxFormat(quoteShellArg(`${logDir}/exit.tmp`))
   const final = escapeTmuxFormat(quoteShellArg(`${logDir}/exit`))
-  const shell = `printf '%s %s' '#{pane_dead_status}' '#{pane_dead_signal}' > ${tmp} && mv -f ${tmp} ${final}`
+  const shell = `printf '%s %s' '#{pane_dead_status}' '#{pane_dead_signal}' > ${tmp} && ${mv()} -f ${tmp} ${final}`
   return tmuxCommandLine(["run-shell", "-b", shell])
 }
 
@@ -84,7 +88,7 @@ export const SIZE_FILE = "size"
 export const resizeHookCommand = (logDir: string): string => {
   const tmp = escapeTmuxFormat(quoteShellArg(`${logDir}/${SIZE_FILE}.tmp`))
   const final = escapeTmuxFormat(quoteShellArg(`${logDir}/${SIZE_FILE}`))
-  const shell = `printf '%s %s' '#{window_width}' '#{window_height}' > ${tmp} && mv -f ${tmp} ${final}`
+  const shell = `printf '%s %s' '#{window_width}' '#{window_height}' > ${tmp} && ${mv()} -f ${tmp} ${final}`
   return tmuxCommandLine(["run-shell", "-b", shell])
 }
 

@@ -73,6 +73,28 @@ describe("runner lifecycle", () => {
     }),
   )
 
+  it.scopedLive("a runner whose PATH has no coreutils still logs its output and its exit", () =>
+    Effect.gen(function* () {
+      // Hooks and the log writer run in the session's environment: they must not depend on
+      // the runner's PATH to find `mv` and `split`.
+      const world = yield* registryWorld()
+      const { registry } = yield* world.open()
+      const { runner } = yield* registry.startRunner({
+        provider: "shell",
+        command: ["/bin/sh", "-c", "echo still-logged; exit 3"],
+        env: { PATH: "/nonexistent" },
+      })
+      const done = yield* registry.waitForCompletion(runner.id)
+      expect(done.runner).toMatchObject({ status: "failed", exitCode: 3 })
+      const text = yield* registry.output(runner.id, 0).pipe(
+        Stream.take(1),
+        Stream.runCollect,
+        Effect.map((c) => Buffer.from([...c][0]?.bytes ?? []).toString()),
+      )
+      expect(text).toBe("still-logged\r\n")
+    }),
+  )
+
   it.scopedLive("terminate stops a runner: failed, terminated, session gone", () =>
     Effect.gen(function* () {
       // A long grace: on a loaded machine C-c may take more than the harness's 500 ms to land.
