@@ -51,6 +51,8 @@ export const serveTerminal = (
   target: TerminalTarget,
   limits: FlowLimits = defaultFlowLimits,
   onFlow?: (flow: FlowState) => void,
+  /** Output bytes handed to the socket, per frame (for the server's metrics). */
+  onOutputSent?: (bytes: number) => void,
 ) =>
   Effect.gen(function* () {
     const registry = yield* AiRunnerRegistry
@@ -81,13 +83,20 @@ export const serveTerminal = (
     const sendSnapshot = (note?: string) =>
       Effect.gen(function* () {
         const snap = yield* registry.snapshot(runnerId, paneId)
+        // Said, not hidden: a pane that never paused may differ by the bytes around the offset.
+        const notes = [
+          note,
+          snap.exact
+            ? undefined
+            : "taken while output kept flowing; the picture may be a few bytes off",
+        ].filter((n) => n !== undefined)
         yield* sendJson({
           type: "snapshot",
           offset: snap.offset,
           cols: snap.cols,
           rows: snap.rows,
           data: snap.data,
-          ...(note !== undefined ? { note } : {}),
+          ...(notes.length > 0 ? { note: notes.join("; ") } : {}),
         })
         flow.resetAt(snap.offset)
         return snap.offset
@@ -122,6 +131,7 @@ export const serveTerminal = (
               if (flow.shouldSkip(end)) return yield* new SkipForward({ lag: end - flow.sent })
             }
             yield* send(encodeOutputFrame(chunk.offset, chunk.bytes))
+            onOutputSent?.(chunk.bytes.length)
             flow.sent = chunk.offset + chunk.bytes.length
           }),
         ),

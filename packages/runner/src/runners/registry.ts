@@ -38,7 +38,7 @@ import { agentHooks, followHookFile, withHookArgs, writeHookFiles } from "../pro
 import { checkLimits, type RunnerSlot } from "../providers/limits.js"
 import type { ProviderMode } from "../providers/provider.js"
 import { detectFromCommand, getProvider } from "../providers/registry.js"
-import { TmuxControlClient } from "../tmux/control-client.js"
+import { isTmuxServerDown, TmuxControlClient } from "../tmux/control-client.js"
 import { SIZE_FILE, TmuxSessionManager } from "../tmux/session-manager.js"
 import { signalCommandTree } from "./job-control.js"
 import { decodeRunnerState, encodeRunnerState } from "./runner-codec.js"
@@ -57,7 +57,7 @@ import {
   toSummary,
 } from "./runner-state.js"
 import { RunnerSettings } from "./settings.js"
-import { capturePaneSnapshot, type PaneSnapshot } from "./snapshot.js"
+import { capturePaneSnapshot, type PaneSnapshot, type RunnerSnapshot } from "./snapshot.js"
 
 /** What a client asks for (the contract's `POST /api/runners` body, already shape-checked). */
 export interface StartRunnerRequest {
@@ -331,6 +331,8 @@ export class AiRunnerRegistry extends Effect.Service<AiRunnerRegistry>()(
             )
           case "exit":
             return emitEvent(entry, toWireEvent(event)).pipe(Effect.zipRight(finish(entry, event)))
+          case "log-gap":
+            return emitEvent(entry, toWireEvent(event))
         }
       }
 
@@ -857,11 +859,17 @@ export class AiRunnerRegistry extends Effect.Service<AiRunnerRegistry>()(
 
       /**
        * What a new viewer draws first, and the log offset it is true at. A live pane is captured
-       * between two looks at the log end; when both agree (and the writer has drained), no byte
-       * lies between the picture and the offset. A pane that never pauses gets the last try,
-       * marked `exact: false`. A finished runner is replayed from the oldest kept byte.
+       * between two looks at the log end; when both agree and the writer has drained, no byte
+       * lies between the picture and the offset. Only a quiet pane is checked for draining (a
+       * scan of /proc): while output flows the two looks differ and the capture is retried at
+       * once. A pane that never pauses gets the last try, marked `exact: false`. A finished
+       * runner is replayed from the oldest kept byte. Viewers asking at the same time (20
+       * skipped forward by one flood) share one capture.
        */
-      const snapshot = (id: string, paneId?: PaneId) =>
+      const takeSnapshot = (
+        id: string,
+        paneId?: PaneId,
+      ): Effect.Effect<RunnerSnapshot, NotFoundError | AiRunnerError> =>
         Effect.gen(function* () {
           const entry = yield* entryOf(id)
           const session = entry.session
@@ -888,7 +896,6 @@ export class AiRunnerRegistry extends Effect.Service<AiRunnerRegistry>()(
           }
           let last: (PaneSnapshot & { offset: number }) | undefined
           for (let attempt = 0; attempt < 5; attempt++) {
-            yield* waitDrained(dir)
             const before = (yield* bounds()).end
             const picture = yield* capturePaneSnapshot(client, pane).pipe(
               Effect.mapError(
@@ -901,13 +908,36 @@ export class AiRunnerRegistry extends Effect.Service<AiRunnerRegistry>()(
                   }),
               ),
             )
-            yield* waitDrained(dir)
-            const after = (yield* bounds()).end
-            if (before === after) return { ...picture, offset: after, exact: true }
+            let after = (yield* bounds()).end
+            if (before === after) {
+              yield* waitDrained(dir)
+              after = (yield* bounds()).end
+              if (before === after) return { ...picture, offset: after, exact: true }
+            }
             last = { ...picture, offset: after }
           }
           return { ...(last as PaneSnapshot & { offset: number }), exact: false }
         })
+
+      const snapshotsInFlight = new Map<
+        string,
+        Deferred.Deferred<RunnerSnapshot, NotFoundError | AiRunnerError>
+      >()
+      const snapshot = (id: string, paneId?: PaneId) =>
+        Effect.uninterruptibleMask((restore) =>
+          Effect.gen(function* () {
+            const key = `${id}/${paneId ?? ""}`
+            const pending = snapshotsInFlight.get(key)
+            if (pending !== undefined) return yield* restore(Deferred.await(pending))
+            const deferred = yield* Deferred.make<RunnerSnapshot, NotFoundError | AiRunnerError>()
+            snapshotsInFlight.set(key, deferred)
+            // The capture finishes for the others even if the viewer that started it leaves.
+            const exit = yield* Effect.exit(takeSnapshot(id, paneId))
+            snapshotsInFlight.delete(key)
+            yield* Deferred.done(deferred, exit)
+            return yield* restore(exit)
+          }),
+        )
 
       // ---- adoption ----------------------------------------------------------------------
 
@@ -928,7 +958,12 @@ export class AiRunnerRegistry extends Effect.Service<AiRunnerRegistry>()(
               command: active?.currentCommand,
             }
           })
-      })
+      }).pipe(
+        // No tmux server, no sessions: not an error to someone asking what there is to adopt.
+        Effect.catchIf(isTmuxServerDown, () =>
+          Effect.succeed([] as ReadonlyArray<UnmanagedSession>),
+        ),
+      )
 
       const adoptSession = (sessionName: string) =>
         Effect.gen(function* () {
@@ -1160,6 +1195,8 @@ export class AiRunnerRegistry extends Effect.Service<AiRunnerRegistry>()(
         snapshot,
         unmanagedSessions,
         adoptSession,
+        /** Whether tmux answers (see `TmuxControlClient.status`); never starts a tmux server. */
+        tmuxStatus: client.status,
         /** The runner list now, and every change after it (see `RegistryEvent.seq`). */
         subscribe: changes,
         /** The shell command that attaches a terminal to the runner's session. */

@@ -8,6 +8,16 @@ export interface PaneSnapshot {
   readonly data: string
 }
 
+/**
+ * A snapshot with the log offset it is true at: a viewer draws it, then the output from
+ * `offset`. `exact` is false when the pane never went quiet while it was taken, so a few
+ * bytes around `offset` may be drawn twice or not at all.
+ */
+export interface RunnerSnapshot extends PaneSnapshot {
+  readonly offset: number
+  readonly exact: boolean
+}
+
 /** Pane modes tmux reports, as `display-message` format values. */
 const STATE_FORMATS = [
   "pane_width",

@@ -90,4 +90,39 @@ describe("pane snapshots", () => {
         expect(replay).toMatchObject({ offset: 0, cols: 70, rows: 24 })
       }),
   )
+
+  it.scopedLive(
+    "while output never pauses: snapshots say they are inexact, and concurrent ones share one capture",
+    () =>
+      Effect.gen(function* () {
+        const world = yield* registryWorld()
+        const { registry } = yield* world.open()
+        const { runner } = yield* registry.startRunner({
+          provider: "shell",
+          command: ["sh", "-c", "yes flowing-output-line"],
+        })
+        yield* eventually(
+          () =>
+            world.tmux(["capture-pane", "-p", "-t", `=${runner.name}:`]).stdout.includes("flowing")
+              ? true
+              : undefined,
+          "the flood on screen",
+        )
+        const snaps = yield* Effect.all(
+          Array.from({ length: 10 }, () => registry.snapshot(runner.id)),
+          { concurrency: "unbounded" },
+        )
+        for (const snap of snaps) {
+          expect(snap.exact).toBe(false)
+          expect(snap.data).toContain("flowing-output-line")
+        }
+        // Ten viewers asking at once got the one capture (same offset, same picture).
+        expect(new Set(snaps.map((s) => s.offset)).size).toBe(1)
+        expect(new Set(snaps.map((s) => s.data)).size).toBe(1)
+        // A later request takes a new one.
+        const later = yield* registry.snapshot(runner.id)
+        expect(later.offset).toBeGreaterThan(snaps[0]?.offset ?? Infinity)
+        yield* registry.terminateRunner(runner.id)
+      }),
+  )
 })
