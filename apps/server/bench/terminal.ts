@@ -12,119 +12,54 @@
  *
  * Options: `--repeats N` (flood, default 3). Writes bench/results/terminal.json.
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process"
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { spawn, spawnSync } from "node:child_process"
+import { mkdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { decodeOutputFrame } from "@geppetto/protocol"
-import WebSocket from "ws"
+import type WebSocket from "ws"
 import { machineFacts, processCpuMs } from "../../../packages/runner/bench/env.js"
 import { median, round, summarize, table } from "../../../packages/runner/bench/stats.js"
+import {
+  api,
+  fmt,
+  log,
+  openTerminal,
+  type Server,
+  serverCpu,
+  sleep,
+  startRunner,
+  startServer,
+  stopServer,
+  within,
+} from "./harness.js"
 
 const repeatsArg = process.argv.indexOf("--repeats")
 const REPEATS = repeatsArg === -1 ? 3 : Number(process.argv[repeatsArg + 1])
-const TOKEN = "bench-operator-token-0123456789"
 const LINE = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".repeat(2).slice(0, 98)
 // 240,000 lines of 98 characters; the pty makes each line 100 bytes: 24,000,000 bytes.
-const FLOOD_LINES = 240_000
-const FLOOD_BYTES = FLOOD_LINES * 100
-const GENERATOR = `yes ${LINE} | head -n ${FLOOD_LINES}`
-const SERVER_MAIN = join(import.meta.dirname, "..", "dist", "main.js")
-
-const log = (line: string) => console.log(line)
-const fmt = (n: number | null | undefined, digits = 1) =>
-  typeof n === "number" && Number.isFinite(n) ? n.toFixed(digits) : "-"
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-/** `promise`, or a clear failure after `ms`: a stuck step must not hang the bench. */
-const within = <T>(ms: number, what: string, promise: Promise<T>): Promise<T> =>
-  Promise.race([
-    promise,
-    new Promise<T>((_, reject) =>
-      setTimeout(() => reject(new Error(`${what}: no result in ${ms} ms`)), ms).unref(),
-    ),
-  ])
-
-interface Server {
-  readonly url: string
-  readonly child: ChildProcess
-  readonly socket: string
-  readonly dir: string
+/** A flood of `mb` million bytes: lines of 98 characters, 100 bytes each through the pty. */
+interface Flood {
+  readonly bytes: number
+  readonly generator: string
 }
+const floodOf = (mb: number): Flood => ({
+  bytes: mb * 1e6,
+  generator: `yes ${LINE} | head -n ${mb * 10_000}`,
+})
+const sizesArg = process.argv.indexOf("--sizes")
+/** Flood sizes in MB (`--sizes 24,100`). */
+const SIZES = (sizesArg === -1 ? "24,100" : (process.argv[sizesArg + 1] ?? ""))
+  .split(",")
+  .map(Number)
+const VIEWERS = 20
 
-const startServer = async (label: string): Promise<Server> => {
-  const dir = mkdtempSync(join(tmpdir(), `geppetto-bench-${label}-`))
-  const socket = `geppetto-bench-${label}-${process.pid}`
-  const child = spawn(
-    process.execPath,
-    [SERVER_MAIN, "serve", "--port", "0", "--tmux-socket", socket, "--data-dir", join(dir, "data")],
-    {
-      env: { ...process.env, GEPPETTO_TOKEN: TOKEN, GEPPETTO_VIEWER_TOKEN: `${TOKEN}-viewer` },
-      stdio: ["ignore", "pipe", "inherit"],
-    },
+/** CPU ms of the tmux server behind `socket` (it does the terminal work of every path). */
+const tmuxServerCpu = (socket: string) => {
+  const pid = Number(
+    spawnSync("tmux", ["-L", socket, "display-message", "-p", "#{pid}"], { encoding: "utf8" })
+      .stdout,
   )
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = ""
-    child.stdout?.on("data", (d: Buffer) => {
-      out += d.toString()
-      const m = /listening on (http:\/\/\S+)/.exec(out)
-      if (m?.[1] !== undefined) resolve(m[1])
-    })
-    child.on("exit", (code) => reject(new Error(`server exited with ${code}`)))
-  })
-  return { url, child, socket, dir }
+  return processCpuMs(Number.isInteger(pid) && pid > 0 ? pid : undefined) ?? Number.NaN
 }
-
-const stopServer = async (server: Server) => {
-  server.child.kill("SIGTERM")
-  await new Promise((r) => server.child.once("exit", r))
-  spawnSync("tmux", ["-L", server.socket, "kill-server"])
-  rmSync(server.dir, { recursive: true, force: true })
-}
-
-const api = async (server: Server, method: string, path: string, body?: unknown) => {
-  const response = await fetch(`${server.url}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${TOKEN}`,
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  })
-  if (!response.ok)
-    throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`)
-  return response.status === 204 ? undefined : ((await response.json()) as { id: string })
-}
-
-const startRunner = (server: Server, command: ReadonlyArray<string>, name: string) =>
-  api(server, "POST", "/api/runners", { provider: "shell", command, name, cols: 120, rows: 32 })
-
-/** A terminal socket that counts bytes and calls `onBytes` with each frame's text. */
-const openTerminal = (server: Server, id: string, onBytes: (end: number, text: string) => void) =>
-  new Promise<WebSocket>((resolve, reject) => {
-    const ws = new WebSocket(
-      `${server.url.replace("http", "ws")}/api/runners/${id}/terminal?token=${TOKEN}`,
-    )
-    let acked = 0
-    ws.on("message", (data: Buffer, isBinary) => {
-      if (!isBinary) {
-        const message = JSON.parse(data.toString()) as { type: string }
-        if (message.type === "snapshot") resolve(ws)
-        return
-      }
-      const frame = decodeOutputFrame(new Uint8Array(data))
-      const end = frame.offset + frame.bytes.length
-      onBytes(end, Buffer.from(frame.bytes).toString("latin1"))
-      // Ack as a browser would after drawing, every 256 KiB.
-      if (end - acked >= 256 * 1024) {
-        acked = end
-        ws.send(JSON.stringify({ type: "ack", offset: end }))
-      }
-    })
-    ws.on("error", reject)
-  })
-
-const serverCpu = (server: Server) => processCpuMs(server.child.pid) ?? Number.NaN
 
 // ---- echo ------------------------------------------------------------------------------
 
@@ -156,44 +91,139 @@ const echoRun = async (server: Server, label: string, keys: number) => {
   return summarize(samples)
 }
 
+/**
+ * The same keystrokes the ttyd way, as a baseline: one `tmux attach` client in a pty on a
+ * `cat` pane of the baseline server, keys written to the client's terminal, the echo read from
+ * its output; with `flooding`, another pane of that tmux server prints without pause.
+ */
+const attachEchoRun = async (socket: string, label: string, keys: number, flooding: boolean) => {
+  const session = `attach-echo-${label}`
+  spawnSync("tmux", [
+    "-L",
+    socket,
+    "new-session",
+    "-d",
+    "-x",
+    "120",
+    "-y",
+    "32",
+    "-s",
+    session,
+    "cat",
+  ])
+  // No status line: its redraws (the clock) must not pass for an echo.
+  spawnSync("tmux", ["-L", socket, "set-option", "-t", session, "status", "off"])
+  if (flooding)
+    spawnSync("tmux", ["-L", socket, "new-session", "-d", "-s", `${session}-flood`, `yes ${LINE}`])
+  const client = spawn(
+    "script",
+    ["-qfc", `stty cols 120 rows 32; tmux -L ${socket} attach -t ${session}`, "/dev/null"],
+    { stdio: ["pipe", "pipe", "ignore"], env: { ...process.env, TERM: "xterm-256color" } },
+  )
+  let waiting: { char: string; resolve: () => void } | undefined
+  client.stdout.on("data", (d: Buffer) => {
+    if (waiting !== undefined && d.toString("latin1").includes(waiting.char)) {
+      const w = waiting
+      waiting = undefined
+      w.resolve()
+    }
+  })
+  await sleep(500)
+  const samples: number[] = []
+  try {
+    for (let i = 0; i < keys + 20; i++) {
+      // Letters the status line and the redraws do not print on their own.
+      const char = String.fromCharCode(0x71 + (i % 8)) // q..x
+      const echoed = new Promise<void>((resolve) => {
+        waiting = { char, resolve }
+      })
+      const t0 = performance.now()
+      client.stdin.write(char)
+      await within(10_000, "attach-client echo", echoed)
+      if (i >= 20) samples.push(performance.now() - t0)
+      await sleep(10)
+    }
+  } finally {
+    client.kill("SIGKILL")
+    spawnSync("tmux", ["-L", socket, "kill-session", "-t", session])
+    if (flooding) spawnSync("tmux", ["-L", socket, "kill-session", "-t", `${session}-flood`])
+  }
+  return summarize(samples)
+}
+
 // ---- flood -----------------------------------------------------------------------------
 
-/** One runner prints the flood; `viewers` sockets read it; time from start to every last byte. */
-const floodRun = async (server: Server, viewers: number, index: number) => {
-  const name = `flood-${viewers}-${index}`
-  // The pause lets the sockets connect before the first byte; it is not timed.
-  const runner = await startRunner(server, ["sh", "-c", `sleep 1; ${GENERATOR}; sleep 30`], name)
+/**
+ * One runner prints the flood; `viewers` sockets read it; time from the first frame to the
+ * moment every viewer shows the last byte: by a frame, or by a snapshot at or past the end
+ * when the server skipped a viewer forward (tmux redraws a client that falls behind the
+ * same way, so both paths are measured to the final screen, not to every byte).
+ */
+const floodRun = async (server: Server, flood: Flood, viewers: number, index: number) => {
+  const name = `flood-${flood.bytes / 1e6}-${viewers}-${index}`
+  // The flood waits for a line on its terminal (not echoed), sent once every viewer is in.
+  const runner = await startRunner(
+    server,
+    ["sh", "-c", `stty -echo; read go; ${flood.generator}; sleep 30`],
+    name,
+  )
   if (runner === undefined) throw new Error("no runner")
   const done: Array<Promise<number>> = []
   const sockets: WebSocket[] = []
   let firstByteAt: number | undefined
+  let framedBytes = 0
+  let skips = 0
   for (let v = 0; v < viewers; v++) {
     let resolveDone: (t: number) => void = () => {}
     done.push(new Promise<number>((r) => (resolveDone = r)))
+    let last = 0
     sockets.push(
-      await openTerminal(server, runner.id, (end) => {
-        firstByteAt ??= performance.now()
-        if (end >= FLOOD_BYTES) resolveDone(performance.now())
-      }),
+      await openTerminal(
+        server,
+        runner.id,
+        (end) => {
+          firstByteAt ??= performance.now()
+          framedBytes += end - last
+          last = end
+          if (end >= flood.bytes) resolveDone(performance.now())
+        },
+        (offset) => {
+          skips++
+          last = offset
+          if (offset >= flood.bytes) resolveDone(performance.now())
+        },
+      ),
     )
   }
   // The clock starts at the first frame of any viewer; CPU from when all are connected.
   const cpu0 = serverCpu(server)
-  const ends = await within(120_000, `flood to ${viewers} viewer(s)`, Promise.all(done))
+  const tmux0 = tmuxServerCpu(server.socket)
+  await sleep(200) // `stty -echo` has run
+  await api(server, "POST", `/api/runners/${runner.id}/input`, { data: "\r" })
+  const ends = await within(180_000, `flood to ${viewers} viewer(s)`, Promise.all(done))
   const t0 = firstByteAt ?? Number.NaN
   const cpu1 = serverCpu(server)
+  const tmux1 = tmuxServerCpu(server.socket)
   for (const ws of sockets) ws.close()
   await api(server, "DELETE", `/api/runners/${runner.id}`)
-  return { ms: round(Math.max(...ends) - t0, 1), serverCpuMs: round(cpu1 - cpu0, 0) }
+  return {
+    ms: round(Math.max(...ends) - t0, 1),
+    serverCpuMs: round(cpu1 - cpu0, 0),
+    tmuxCpuMs: round(tmux1 - tmux0, 0),
+    // Per viewer: how much of the flood came as frames, and how often it was skipped.
+    framedMbPerViewer: round(framedBytes / viewers / 1e6, 1),
+    skipsPerViewer: round(skips / viewers, 1),
+  }
 }
 
 /** Raw tmux: the generator in a plain session, end signalled by `wait-for` from the pane. */
-const rawRun = async (socket: string, index: number) => {
+const rawRun = async (socket: string, flood: Flood, index: number) => {
   const channel = `raw-${index}`
   // A server must exist before the waiter connects, or `wait-for` fails at once.
   spawnSync("tmux", ["-L", socket, "new-session", "-d", "-s", `keep-${index}`, "sleep 600"])
   const waiter = spawn("tmux", ["-L", socket, "wait-for", channel])
   await sleep(50)
+  const tmux0 = tmuxServerCpu(socket)
   const t0 = performance.now()
   spawnSync("tmux", [
     "-L",
@@ -206,17 +236,21 @@ const rawRun = async (socket: string, index: number) => {
     "32",
     "-s",
     channel,
-    `${GENERATOR}; tmux -L ${socket} wait-for -S ${channel}; sleep 5`,
+    `${flood.generator}; tmux -L ${socket} wait-for -S ${channel}; sleep 5`,
   ])
-  await within(120_000, "raw tmux flood", new Promise((r) => waiter.once("exit", r)))
+  await within(180_000, "raw tmux flood", new Promise((r) => waiter.once("exit", r)))
   const ms = performance.now() - t0
+  const tmuxCpuMs = round(tmuxServerCpu(socket) - tmux0, 0)
   spawnSync("tmux", ["-L", socket, "kill-session", "-t", channel])
-  return round(ms, 1)
+  return { ms: round(ms, 1), tmuxCpuMs }
 }
 
-/** ttyd's way: one `tmux attach` client per viewer, read through a pty until the end marker. */
-const attachClientRun = async (socket: string, index: number) => {
-  const session = `attach-${index}`
+/**
+ * ttyd's way: one `tmux attach` client per viewer, each read through its own pty until the
+ * end marker; time from the first client's first flood byte to the last client's marker.
+ */
+const attachClientRun = async (socket: string, flood: Flood, clients: number, index: number) => {
+  const session = `attach-${flood.bytes / 1e6}-${clients}-${index}`
   const marker = `END-OF-FLOOD-${index}-${process.pid}`
   spawnSync("tmux", [
     "-L",
@@ -229,37 +263,143 @@ const attachClientRun = async (socket: string, index: number) => {
     "32",
     "-s",
     session,
-    `sleep 1; ${GENERATOR}; echo ${marker.slice(0, 6)}""${marker.slice(6)}; sleep 30`,
+    `tmux -L ${socket} wait-for ${session}-go; ${flood.generator}; echo ${marker.slice(0, 6)}""${marker.slice(6)}; sleep 30`,
   ])
-  const client = spawn(
-    "script",
-    ["-qfc", `stty cols 120 rows 32; tmux -L ${socket} attach -t ${session}`, "/dev/null"],
-    // tmux refuses a terminal it has no description for (TERM unset or dumb under CI).
-    { stdio: ["pipe", "pipe", "ignore"], env: { ...process.env, TERM: "xterm-256color" } },
-  )
-  client.once("exit", (code) => {
-    if (t0 === undefined) console.error(`script/tmux attach exited early (${code})`)
-  })
   let t0: number | undefined
-  let tail = ""
-  const ms = await within(
-    120_000,
-    "tmux attach client flood",
-    new Promise<number>((resolve) => {
-      client.stdout.on("data", (d: Buffer) => {
-        const text = d.toString("latin1")
-        if (t0 === undefined && text.includes("0123456789abc")) t0 = performance.now()
-        tail = (tail + text).slice(-4096)
-        if (t0 !== undefined && tail.includes(marker)) resolve(performance.now() - t0)
-      })
-    }),
+  const children = Array.from({ length: clients }, () =>
+    spawn(
+      "script",
+      ["-qfc", `stty cols 120 rows 32; tmux -L ${socket} attach -t ${session}`, "/dev/null"],
+      // tmux refuses a terminal it has no description for (TERM unset or dumb under CI).
+      { stdio: ["pipe", "pipe", "ignore"], env: { ...process.env, TERM: "xterm-256color" } },
+    ),
   )
-  client.kill("SIGKILL")
+  // Each client's first redraw says it is attached; then the flood is let go.
+  const attached = children.map(
+    (client) => new Promise<void>((resolve) => client.stdout.once("data", () => resolve())),
+  )
+  const ends = children.map(
+    (client) =>
+      new Promise<number>((resolve) => {
+        client.once("exit", (code) => {
+          if (t0 === undefined) console.error(`script/tmux attach exited early (${code})`)
+        })
+        let tail = ""
+        client.stdout.on("data", (d: Buffer) => {
+          const text = d.toString("latin1")
+          if (t0 === undefined && text.includes("0123456789abc")) t0 = performance.now()
+          tail = (tail + text).slice(-4096)
+          if (t0 !== undefined && tail.includes(marker)) resolve(performance.now())
+        })
+      }),
+  )
+  await within(60_000, `${clients} tmux attach client(s) attached`, Promise.all(attached))
+  const tmux0 = tmuxServerCpu(socket)
+  spawnSync("tmux", ["-L", socket, "wait-for", "-S", `${session}-go`])
+  const last = await within(180_000, `${clients} tmux attach client(s) flood`, Promise.all(ends))
+  const tmuxCpuMs = round(tmuxServerCpu(socket) - tmux0, 0)
+  for (const client of children) client.kill("SIGKILL")
   spawnSync("tmux", ["-L", socket, "kill-session", "-t", session])
-  return round(ms, 1)
+  return { ms: round(Math.max(...last) - (t0 ?? Number.NaN), 1), tmuxCpuMs }
 }
 
-const mbPerS = (ms: number) => round(FLOOD_BYTES / 1e6 / (ms / 1000), 1)
+const mbPerS = (bytes: number, ms: number) => round(bytes / 1e6 / (ms / 1000), 1)
+
+interface PathRun {
+  readonly ms: number
+  readonly tmuxCpuMs: number
+  readonly serverCpuMs?: number
+  readonly framedMbPerViewer?: number
+  readonly skipsPerViewer?: number
+}
+
+/** Every path once per repeat, interleaved so drift in the machine's load hits all alike. */
+const floodScenario = async (server: Server, baselineSocket: string, flood: Flood) => {
+  const paths: Record<string, PathRun[]> = {
+    raw: [],
+    attach1: [],
+    [`attach${VIEWERS}`]: [],
+    socket1: [],
+    [`socket${VIEWERS}`]: [],
+  }
+  const mb = flood.bytes / 1e6
+  for (let i = 0; i < REPEATS; i++) {
+    log(`flood ${mb} MB, run ${i + 1}/${REPEATS} ...`)
+    const step = async (key: string, run: () => Promise<PathRun>) => {
+      const result = await run()
+      paths[key]?.push(result)
+      log(`  ${key.padEnd(9)} ${fmt(result.ms)} ms`)
+    }
+    await step("raw", () => rawRun(baselineSocket, flood, i))
+    await step("attach1", () => attachClientRun(baselineSocket, flood, 1, i))
+    await step(`attach${VIEWERS}`, () => attachClientRun(baselineSocket, flood, VIEWERS, i))
+    await step("socket1", () => floodRun(server, flood, 1, i))
+    await step(`socket${VIEWERS}`, () => floodRun(server, flood, VIEWERS, i))
+  }
+  const med = (runs: ReadonlyArray<PathRun>, pick: (r: PathRun) => number | undefined) =>
+    round(median(runs.map((r) => pick(r) ?? Number.NaN)), 1)
+  const summary = Object.fromEntries(
+    Object.entries(paths).map(([key, runs]) => [
+      key,
+      {
+        ms: med(runs, (r) => r.ms),
+        mbPerS: mbPerS(
+          flood.bytes,
+          med(runs, (r) => r.ms),
+        ),
+        tmuxCpuMs: med(runs, (r) => r.tmuxCpuMs),
+        serverCpuMs: med(runs, (r) => r.serverCpuMs),
+        framedMbPerViewer: med(runs, (r) => r.framedMbPerViewer),
+        skipsPerViewer: med(runs, (r) => r.skipsPerViewer),
+        runs,
+      },
+    ]),
+  )
+  const at = (key: string) => summary[key] ?? { ms: Number.NaN, serverCpuMs: Number.NaN }
+  const ratios = {
+    socketVsRaw: round(at("raw").ms / at("socket1").ms, 2),
+    socketVsAttachClient: round(at("attach1").ms / at("socket1").ms, 2),
+    socketVsAttachClients20: round(at(`attach${VIEWERS}`).ms / at(`socket${VIEWERS}`).ms, 2),
+    twentyVsOneServerCpu: round(at(`socket${VIEWERS}`).serverCpuMs / at("socket1").serverCpuMs, 2),
+  }
+  return { bytes: flood.bytes, summary, ratios }
+}
+
+type FloodReport = Awaited<ReturnType<typeof floodScenario>>
+
+const printFlood = (report: FloodReport) => {
+  log(
+    `\nflood: ${report.bytes.toLocaleString("en-US")} bytes, median of ${REPEATS}; first byte to the last byte on screen`,
+  )
+  const label: Record<string, string> = {
+    raw: "raw tmux (no pipe, no client)",
+    attach1: "1 tmux attach client (ttyd way)",
+    [`attach${VIEWERS}`]: `${VIEWERS} tmux attach clients`,
+    socket1: "terminal socket, 1 viewer",
+    [`socket${VIEWERS}`]: `terminal socket, ${VIEWERS} viewers`,
+  }
+  log(
+    table(
+      ["path", "ms", "MB/s", "tmux cpu ms", "server cpu ms", "framed MB/viewer", "skips/viewer"],
+      Object.entries(report.summary).map(([key, r]) => [
+        label[key] ?? key,
+        fmt(r.ms),
+        fmt(r.mbPerS),
+        fmt(r.tmuxCpuMs, 0),
+        fmt(r.serverCpuMs, 0),
+        fmt(r.framedMbPerViewer),
+        fmt(r.skipsPerViewer),
+      ]),
+    ),
+  )
+  const r = report.ratios
+  log(
+    `ratios: raw time / socket time ${fmt(r.socketVsRaw, 2)} (goal >= 0.8); ` +
+      `attach-client time / socket time ${fmt(r.socketVsAttachClient, 2)} (goal >= 2), ` +
+      `with ${VIEWERS} ${fmt(r.socketVsAttachClients20, 2)}; ` +
+      `${VIEWERS}-viewer / 1-viewer server CPU ${fmt(r.twentyVsOneServerCpu, 2)} (goal < 2)`,
+  )
+}
 
 const main = async () => {
   const machine = machineFacts()
@@ -279,104 +419,44 @@ const main = async () => {
     floodViewer.close()
     await api(server, "DELETE", `/api/runners/${flooder.id}`)
 
-    const runs = {
-      raw: [] as number[],
-      attach: [] as number[],
-      one: [] as Array<{ ms: number; serverCpuMs: number }>,
-      twenty: [] as Array<{ ms: number; serverCpuMs: number }>,
-    }
-    for (let i = 0; i < REPEATS; i++) {
-      log(`flood run ${i + 1}/${REPEATS} ...`)
-      runs.raw.push(await rawRun(baselineSocket, i))
-      log(`  raw tmux ${fmt(runs.raw.at(-1))} ms`)
-      runs.attach.push(await attachClientRun(baselineSocket, i))
-      log(`  tmux attach client ${fmt(runs.attach.at(-1))} ms`)
-      runs.one.push(await floodRun(server, 1, i))
-      log(`  1 viewer ${fmt(runs.one.at(-1)?.ms)} ms`)
-      runs.twenty.push(await floodRun(server, 20, i))
-      log(`  20 viewers ${fmt(runs.twenty.at(-1)?.ms)} ms`)
-    }
-    const med = (xs: ReadonlyArray<number>) => round(median(xs), 1)
-    const flood = {
-      bytes: FLOOD_BYTES,
-      rawMs: med(runs.raw),
-      attachClientMs: med(runs.attach),
-      oneViewerMs: med(runs.one.map((r) => r.ms)),
-      oneViewerServerCpuMs: med(runs.one.map((r) => r.serverCpuMs)),
-      twentyViewersMs: med(runs.twenty.map((r) => r.ms)),
-      twentyViewersServerCpuMs: med(runs.twenty.map((r) => r.serverCpuMs)),
-      runs,
-    }
+    log("echo through one tmux attach client (baseline), idle and while another pane floods ...")
+    // The baseline server needs a session before `attach`; the raw flood run makes its own.
+    spawnSync("tmux", ["-L", baselineSocket, "new-session", "-d", "-s", "keep-echo", "sleep 3600"])
+    const attachIdle = await attachEchoRun(baselineSocket, "idle", 300, false)
+    const attachBusy = await attachEchoRun(baselineSocket, "busy", 300, true)
+
+    const floods: FloodReport[] = []
+    for (const mb of SIZES) floods.push(await floodScenario(server, baselineSocket, floodOf(mb)))
+
     log(
       `\necho through the terminal socket: ms from input frame sent to echo frame received (300 keys)`,
     )
+    const echoRow = (label: string, e: typeof echoIdle) => [
+      label,
+      fmt(e.p50, 2),
+      fmt(e.p90, 2),
+      fmt(e.p99, 2),
+      fmt(e.max, 2),
+    ]
     log(
       table(
         ["condition", "p50", "p90", "p99", "max"],
         [
-          [
-            "idle",
-            fmt(echoIdle.p50, 2),
-            fmt(echoIdle.p90, 2),
-            fmt(echoIdle.p99, 2),
-            fmt(echoIdle.max, 2),
-          ],
-          [
-            "another runner floods",
-            fmt(echoBusy.p50, 2),
-            fmt(echoBusy.p90, 2),
-            fmt(echoBusy.p99, 2),
-            fmt(echoBusy.max, 2),
-          ],
+          echoRow("terminal socket, idle", echoIdle),
+          echoRow("terminal socket, another runner floods", echoBusy),
+          echoRow("tmux attach client, idle (baseline)", attachIdle),
+          echoRow("tmux attach client, another pane floods (baseline)", attachBusy),
         ],
       ),
     )
     log(`goals: idle p50 <= 1.5 ms, p99 <= 5 ms; p99 <= 20 ms while another runner floods`)
-    log(
-      `\nflood: ${FLOOD_BYTES.toLocaleString("en-US")} bytes, median of ${REPEATS}; time from first to last byte`,
-    )
-    log(
-      table(
-        ["path", "median ms", "MB/s", "server cpu ms"],
-        [
-          ["raw tmux (no pipe, no client)", fmt(flood.rawMs), fmt(mbPerS(flood.rawMs)), "-"],
-          [
-            "one tmux attach client (ttyd way)",
-            fmt(flood.attachClientMs),
-            fmt(mbPerS(flood.attachClientMs)),
-            "-",
-          ],
-          [
-            "terminal socket, 1 viewer",
-            fmt(flood.oneViewerMs),
-            fmt(mbPerS(flood.oneViewerMs)),
-            fmt(flood.oneViewerServerCpuMs, 0),
-          ],
-          [
-            "terminal socket, 20 viewers",
-            fmt(flood.twentyViewersMs),
-            fmt(mbPerS(flood.twentyViewersMs)),
-            fmt(flood.twentyViewersServerCpuMs, 0),
-          ],
-        ],
-      ),
-    )
-    const ratios = {
-      socketVsRaw: round(flood.rawMs / flood.oneViewerMs, 2),
-      socketVsAttachClient: round(flood.attachClientMs / flood.oneViewerMs, 2),
-      twentyVsOneCpu: round(flood.twentyViewersServerCpuMs / flood.oneViewerServerCpuMs, 2),
-    }
-    log(
-      `ratios: socket throughput / raw tmux ${fmt(ratios.socketVsRaw, 2)} (goal >= 0.8); ` +
-        `attach-client time / socket time ${fmt(ratios.socketVsAttachClient, 2)} (goal >= 2); ` +
-        `20-viewer / 1-viewer server CPU ${fmt(ratios.twentyVsOneCpu, 2)} (goal < 2)`,
-    )
+    for (const flood of floods) printFlood(flood)
     const dir = join(import.meta.dirname, "results")
     mkdirSync(dir, { recursive: true })
     const file = join(dir, "terminal.json")
     writeFileSync(
       file,
-      `${JSON.stringify({ at: new Date().toISOString(), machine, echo: { idle: echoIdle, busy: echoBusy }, flood, ratios }, null, 2)}\n`,
+      `${JSON.stringify({ at: new Date().toISOString(), machine, echo: { idle: echoIdle, busy: echoBusy, attachIdle, attachBusy }, floods }, null, 2)}\n`,
     )
     log(`\nwrote ${file}`)
   } finally {

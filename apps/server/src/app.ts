@@ -1,12 +1,22 @@
+import { randomUUID } from "node:crypto"
 import fastifyWebsocket from "@fastify/websocket"
 import type { HealthResponse } from "@geppetto/protocol"
+import { AiRunnerRegistry } from "@geppetto/runner"
+import { Effect } from "effect"
 import Fastify, { type FastifyInstance } from "fastify"
 import { type AuthOptions, registerAuth } from "./auth/plugin.js"
 import { dashboardScriptHashes, registerSecurityHeaders } from "./auth/security-headers.js"
 import { serveDashboard } from "./dashboard.js"
 import { errorBody } from "./errors.js"
 import { frameworkError, HttpError } from "./http/domain-errors.js"
+import { runEffect } from "./http/run-effect.js"
 import { closeGoingAway } from "./http/websocket-shutdown.js"
+import { fastifyLogger, type LoggerSetup } from "./observability/logger.js"
+import {
+  createServerMetrics,
+  registerMetricsRoute,
+  type ServerMetrics,
+} from "./observability/metrics.js"
 import type { ApiContext } from "./routes/context.js"
 import { registerEventsRoute } from "./routes/events.js"
 import { registerLogRoute } from "./routes/log.js"
@@ -20,7 +30,13 @@ export const WEBSOCKET_MAX_PAYLOAD = 1024 * 1024
 export interface AppOptions {
   /** The tmux version checked at start; reported by `/api/health`. */
   readonly tmuxVersion: string
-  readonly logger?: boolean
+  /** The request and server log (pino); off unless set (tests stay quiet, `serve` turns it on). */
+  readonly logger?: boolean | LoggerSetup
+  /**
+   * The app's Prometheus metrics; made here when omitted. Passed in by whoever builds the
+   * runner domain first, to feed its `onTmuxCommand` hook into the same registry.
+   */
+  readonly metrics?: ServerMetrics
   /** The built dashboard to serve at `/`; omitted or missing means API only. */
   readonly dashboardDir?: string
   /** Tokens and cookie key (see `registerAuth`); `tls` defaults to whether `https` is set. */
@@ -33,7 +49,9 @@ export interface AppOptions {
 
 const createFastify = (options: AppOptions): FastifyInstance => {
   const base = {
-    logger: options.logger ?? false,
+    logger: fastifyLogger(options.logger),
+    // Random, so that ids from two runs (or two servers) in one log never meet.
+    genReqId: () => randomUUID(),
     bodyLimit: 1024 * 1024,
     // Undecodable paths and over-long ids: the one error shape, not the router's own.
     frameworkErrors: frameworkError,
@@ -50,6 +68,7 @@ const createFastify = (options: AppOptions): FastifyInstance => {
 /** Builds the HTTP app; `main` only parses config and listens. */
 export const buildApp = async (options: AppOptions): Promise<FastifyInstance> => {
   const app = createFastify(options)
+  const metrics = options.metrics ?? createServerMetrics()
   // Before auth, so that `request.ws` is set by the time auth's hooks and the routes run.
   await app.register(fastifyWebsocket, {
     options: { maxPayload: WEBSOCKET_MAX_PAYLOAD },
@@ -70,7 +89,12 @@ export const buildApp = async (options: AppOptions): Promise<FastifyInstance> =>
   app.setErrorHandler(
     (error: { statusCode?: number; code?: string; message: string }, request, reply) => {
       if (error instanceof HttpError) {
-        if (error.statusCode >= 500) request.log.error({ code: error.code }, error.message)
+        if (error.statusCode >= 500) {
+          request.log.error(
+            { code: error.code, status: error.statusCode, cause: error.cause },
+            error.message,
+          )
+        }
         return reply.status(error.statusCode).send(errorBody(error.code, error.message))
       }
       // Fastify's own 4xx (bad JSON, body too large, bad content type) keep their status.
@@ -87,6 +111,11 @@ export const buildApp = async (options: AppOptions): Promise<FastifyInstance> =>
         )
     },
   )
+  // First of the request hooks, so that refusals carry it too: a client that reports a
+  // failure can quote the id its log lines carry.
+  app.addHook("onRequest", async (request, reply) => {
+    void reply.header("x-request-id", request.id)
+  })
   // Then, before any route: every route registered from here on must declare its auth.
   registerAuth(app, { ...options.auth, tls: options.auth.tls ?? options.https !== undefined })
   registerSecurityHeaders(app, {
@@ -95,22 +124,30 @@ export const buildApp = async (options: AppOptions): Promise<FastifyInstance> =>
       options.dashboardDir === undefined ? [] : await dashboardScriptHashes(options.dashboardDir),
   })
 
-  app.get(
-    "/api/health",
-    { config: { auth: "public" } },
-    async (): Promise<HealthResponse> => ({
+  app.get("/api/health", { config: { auth: "public" } }, async (): Promise<HealthResponse> => {
+    // Through the control client: a round trip while connected, else its lazy reconnect,
+    // which never starts a tmux server and forks `tmux` at most once a second.
+    const tmux =
+      options.api === undefined
+        ? undefined
+        : await runEffect(
+            options.api.runtime,
+            Effect.flatMap(AiRunnerRegistry, (r) => r.tmuxStatus),
+          )
+    return {
       status: "ok",
       version: serverVersion,
-      tmux: { version: options.tmuxVersion },
-    }),
-  )
+      tmux: { version: options.tmuxVersion, ...tmux },
+    }
+  })
 
   if (options.api !== undefined) {
     registerRunnerRoutes(app, options.api)
     registerLogRoute(app, options.api)
-    registerEventsRoute(app, options.api)
-    registerTerminalRoute(app, options.api)
+    registerEventsRoute(app, options.api, metrics)
+    registerTerminalRoute(app, options.api, metrics)
   }
+  registerMetricsRoute(app, metrics, options.api?.runtime)
 
   const hasDashboard =
     options.dashboardDir !== undefined && (await serveDashboard(app, options.dashboardDir))

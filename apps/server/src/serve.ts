@@ -7,7 +7,7 @@ import {
   TmuxControlClient,
 } from "@geppetto/runner"
 import { Effect, ManagedRuntime } from "effect"
-import { buildApp } from "./app.js"
+import { type AppOptions, buildApp } from "./app.js"
 import {
   type LoadedTokens,
   loadSessionSecret,
@@ -17,6 +17,8 @@ import {
 import { ConfigError, type ServeConfig } from "./config.js"
 import { defaultDashboardDir } from "./dashboard.js"
 import { acquireDataDirLock } from "./lock.js"
+import { createServerMetrics } from "./observability/metrics.js"
+import { serverVersion } from "./version.js"
 
 const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"])
 
@@ -58,16 +60,22 @@ export const startBanner = (config: ServeConfig, url: string, tokens: LoadedToke
   ].join("\n")
 }
 
+export interface ServeOptions {
+  /** The server log; off by default (`geppetto serve` passes `consoleLogger`). */
+  readonly logger?: AppOptions["logger"]
+}
+
 /** Starts the server: checks tmux, prepares the data dir and secrets, listens. */
 export const serve = async (
   config: ServeConfig,
   env: NodeJS.ProcessEnv = process.env,
+  options: ServeOptions = {},
 ): Promise<RunningServer> => {
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 })
   // One server per data dir: a second one would be a second writer of the journal and logs.
   const lock = await acquireDataDirLock(config.dataDir)
   try {
-    return await serveLocked(config, env, lock.release)
+    return await serveLocked(config, env, options, lock.release)
   } catch (error) {
     await lock.release()
     throw error
@@ -77,6 +85,7 @@ export const serve = async (
 const serveLocked = async (
   config: ServeConfig,
   env: NodeJS.ProcessEnv,
+  options: ServeOptions,
   releaseLock: () => Promise<void>,
 ): Promise<RunningServer> => {
   const tokens = await loadTokens(config.dataDir, env)
@@ -94,28 +103,53 @@ const serveLocked = async (
     if (result._tag === "Left") throw result.left
     return result.right
   })
+  // Made before the runner domain, whose tmux client reports each command's latency into it.
+  const metrics = createServerMetrics()
   const runtime = ManagedRuntime.make(
-    AiRunnerLive(defaultRunnerConfig(config.dataDir, { tmuxSocket: config.tmuxSocket }), settings),
+    AiRunnerLive(
+      defaultRunnerConfig(config.dataDir, {
+        ...settings.runnerConfig,
+        tmuxSocket: config.tmuxSocket,
+        onTmuxCommand: metrics.observeTmuxCommand,
+      }),
+      settings,
+    ),
   )
-  const app = await (async () => {
+  const { app, tmuxVersion } = await (async () => {
     const tmux = await runtime.runPromise(Effect.flatMap(TmuxControlClient, (c) => c.version))
-    return buildApp({
+    const built = await buildApp({
       tmuxVersion: tmux.raw,
       dashboardDir: defaultDashboardDir,
       auth: { tokens: tokens.tokens, secret },
       api: { runtime, providers: makeProviderCatalog(env) },
+      metrics,
+      ...(options.logger === undefined ? {} : { logger: options.logger }),
       ...(https === undefined ? {} : { https }),
     })
+    return { app: built, tmuxVersion: tmux.raw }
   })().catch(async (error: unknown) => {
     await runtime.dispose()
     throw error
   })
   // The runner layer (control client, watchers) lives as long as the app; runners stay in tmux.
   app.addHook("onClose", async () => {
+    app.log.info("server stopping (runners keep running in tmux)")
     await runtime.dispose()
     await releaseLock()
   })
   const url = await app.listen({ host: config.host, port: config.port })
+  // The address only: the login link with its token is the banner's, printed once.
+  app.log.info(
+    {
+      url,
+      version: serverVersion,
+      tmux: tmuxVersion,
+      tmuxSocket: config.tmuxSocket ?? "default",
+      dataDir: config.dataDir,
+      tls: https !== undefined,
+    },
+    "server started",
+  )
   if (!LOOPBACK.has(config.host) && https === undefined) {
     process.stderr.write(
       `warning: listening on ${config.host} without TLS: tokens and terminal contents cross the network in clear text (see --tls-cert/--tls-key)\n`,

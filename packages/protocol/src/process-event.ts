@@ -70,6 +70,22 @@ export const StatusEvent = z.object({
   status: RunnerStatus,
 })
 
+/**
+ * The log writer of a pane stopped while the pane ran (killed, or could not write) and was
+ * started again. Output printed in between is missing from the log and its size is unknown
+ * (`bytesLost: null`); the log itself stays one run of offsets, continuing at `offset`.
+ */
+export const LogGapEvent = z.object({
+  type: z.literal("log-gap"),
+  timestamp: Timestamp,
+  /** The tmux pane id (`%12`) whose log has the gap. */
+  pane: z.string(),
+  /** The log offset where the gap sits: bytes before it were logged, bytes after it are newer. */
+  offset: z.number().int().nonnegative(),
+  bytesLost: z.null(),
+  reason: z.string(),
+})
+
 /** Everything a monitored process reports, in the order it happened. */
 export const ProcessEvent = z.discriminatedUnion("type", [
   OutputEvent,
@@ -78,5 +94,6 @@ export const ProcessEvent = z.discriminatedUnion("type", [
   ErrorEvent,
   AttentionEvent,
   StatusEvent,
+  LogGapEvent,
 ])
 export type ProcessEvent = z.infer<typeof ProcessEvent>

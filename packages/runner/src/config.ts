@@ -1,5 +1,16 @@
 import { Context } from "effect"
 
+/** One reply from the tmux control client, for a caller's metrics (see `onTmuxCommand`). */
+export interface TmuxCommandObservation {
+  /** The first tmux command of the line (`send-keys`, `capture-pane`, ...); never user data. */
+  readonly command: string
+  /** Commands chained on the line (`;`), all answered before the line counts as done. */
+  readonly commands: number
+  /** From writing the line to tmux to its last `%end`/`%error` (or the connection failing). */
+  readonly durationMs: number
+  readonly ok: boolean
+}
+
 /** Settings of the runner domain; the server fills them from flags, env and config. */
 export interface RunnerConfigShape {
   /** Root of everything we write: `runners/ID/` folders with logs and exit files. */
@@ -16,6 +27,11 @@ export interface RunnerConfigShape {
   readonly activeConfirmMs: number
   /** Wait between the steps of `terminate` (C-c, SIGTERM, kill-session). */
   readonly terminateGraceMs: number
+  /**
+   * Called after each command line the control client sends, for latency metrics; the server
+   * feeds its own histogram (the runner package knows nothing of Prometheus). Must not throw.
+   */
+  readonly onTmuxCommand?: (observation: TmuxCommandObservation) => void
 }
 
 export class RunnerConfig extends Context.Tag("geppetto/RunnerConfig")<

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect, Layer, Schedule } from "effect"
 import { TmuxSessionError } from "../src/domain/errors.js"
 import { RunnerLive } from "../src/live.js"
-import { CONTROL_SESSION, TmuxControlClient } from "../src/tmux/control-client.js"
+import { CONTROL_SESSION, isTmuxServerDown, TmuxControlClient } from "../src/tmux/control-client.js"
 import { testRunner } from "./harness.js"
 
 describe("tmux control client", () => {
@@ -44,6 +44,8 @@ describe("tmux control client", () => {
     Effect.gen(function* () {
       const { client, tmux } = yield* testRunner()
       expect(yield* client.execOne(["display-message", "-p", "first"])).toEqual(["first"])
+      // A session of the user's keeps the server up (alone, ours going would end it).
+      expect(tmux(["new-session", "-d", "-s", "bystander", "sleep", "1000"]).code).toBe(0)
       expect(tmux(["kill-session", "-t", `=${CONTROL_SESSION}`]).code).toBe(0)
       // The old client detaches; the next command starts a new one.
       const again = yield* client
@@ -54,15 +56,46 @@ describe("tmux control client", () => {
     }),
   )
 
-  it.scopedLive("comes back after the whole tmux server is killed", () =>
+  it.scopedLive(
+    "after the tmux server is killed: says so, does not start one, except for a command that may",
+    () =>
+      Effect.gen(function* () {
+        const { client, tmux } = yield* testRunner()
+        yield* client.execOne(["display-message", "-p", "x"])
+        expect(yield* client.status).toEqual({ ok: true })
+        tmux(["kill-server"])
+        const down = yield* Effect.flip(
+          client
+            .execOne(["display-message", "-p", "x"])
+            .pipe(Effect.retry({ times: 3, while: (e) => !isTmuxServerDown(e) })),
+        )
+        expect(isTmuxServerDown(down)).toBe(true)
+        expect(down.message).toMatch(/tmux server -L \S+ is not running/)
+        const status = yield* client.status
+        expect(status.ok).toBe(false)
+        // Nothing of ours brought a server back.
+        expect(tmux(["list-sessions"]).code).not.toBe(0)
+        const again = yield* client.execOne(["display-message", "-p", "back"], {
+          startServer: true,
+        })
+        expect(again).toEqual(["back"])
+        expect(yield* client.status).toEqual({ ok: true })
+      }),
+  )
+
+  it.scopedLive("reconnects to a tmux server someone else started after ours died", () =>
     Effect.gen(function* () {
       const { client, tmux } = yield* testRunner()
       yield* client.execOne(["display-message", "-p", "x"])
       tmux(["kill-server"])
+      expect((yield* client.status).ok).toBe(false)
+      expect(tmux(["new-session", "-d", "-s", "theirs", "sleep", "1000"]).code).toBe(0)
+      // The failed look is remembered for a second; then the next command finds the server.
       const again = yield* client
-        .execOne(["display-message", "-p", "back"])
-        .pipe(Effect.retry({ times: 3 }))
-      expect(again).toEqual(["back"])
+        .execOne(["display-message", "-p", "found"])
+        .pipe(Effect.retry({ times: 20, schedule: Schedule.spaced("200 millis") }))
+      expect(again).toEqual(["found"])
+      expect(yield* client.status).toEqual({ ok: true })
     }),
   )
 

@@ -8,14 +8,17 @@ Starts the server and the dashboard. Flags win over GEPPETTO_HOST (default 127.0
 GEPPETTO_PORT (7420), GEPPETTO_TMUX_SOCKET (tmux's default server), GEPPETTO_DATA_DIR
 ($XDG_STATE_HOME/geppetto, else ~/.local/state/geppetto), GEPPETTO_TLS_CERT/_KEY.
 Tokens: GEPPETTO_TOKEN (operator) and GEPPETTO_VIEWER_TOKEN; unset, they are generated
-once into DATA_DIR/tokens.json and the banner prints the login links.`
+once into DATA_DIR/tokens.json and the banner prints the login links.
+The log (JSON lines, readable on a terminal) goes to stdout; GEPPETTO_LOG_LEVEL sets its level
+(fatal, error, warn, info (default), debug, trace, silent).`
 
 /** Runs the server until SIGINT or SIGTERM, then closes it (runners live on in tmux). */
 export const run = async (argv: ReadonlyArray<string>, ctx: CliContext): Promise<number> => {
   const config = parseServeArgs(argv, ctx.env)
   // Loaded here so that the other commands do not pay for Fastify and the runner domain.
   const { serve } = await import("../serve.js")
-  const server = await serve(config, ctx.env)
+  const { consoleLogger } = await import("../observability/logger.js")
+  const server = await serve(config, ctx.env, { logger: await consoleLogger(ctx.env) })
   process.stdout.write(server.banner)
   await new Promise<void>((resolve) => {
     const stop = () => {

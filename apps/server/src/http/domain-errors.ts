@@ -16,6 +16,8 @@ const STATUS: Readonly<Record<string, { readonly status: number; readonly code?:
   ProcessMonitorError: { status: 500, code: "ProcessOperationError" },
   TmuxSessionError: { status: 503 },
   LogStoreError: { status: 500 },
+  // The data dir is full or read-only: the server cannot store what the request needs.
+  StorageError: { status: 507 },
   JournalError: { status: 500 },
 }
 
@@ -25,8 +27,10 @@ export class HttpError extends Error {
     readonly statusCode: number,
     readonly code: string,
     message: string,
+    /** For the server log only (a defect's cause, an unmapped failure's tag); never sent. */
+    cause?: unknown,
   ) {
-    super(message)
+    super(message, cause === undefined ? undefined : { cause })
   }
 }
 
@@ -41,7 +45,7 @@ export const toHttpError = (e: unknown): HttpError => {
   const tag = tagOf(e)
   const known = tag === undefined ? undefined : STATUS[tag]
   if (tag === undefined || known === undefined)
-    return new HttpError(500, "InternalError", "internal error")
+    return new HttpError(500, "InternalError", "internal error", tag ?? e)
   const message = typeof e === "object" && e !== null && "message" in e ? String(e.message) : tag
   return new HttpError(known.status, known.code ?? tag, message)
 }

@@ -1,6 +1,6 @@
 import { Cause, Effect, Exit, type ManagedRuntime } from "effect"
 import type { ZodType } from "zod"
-import { badRequest, toHttpError } from "./domain-errors.js"
+import { badRequest, HttpError, toHttpError } from "./domain-errors.js"
 
 /**
  * Runs a domain effect for a request: its value, or its typed failure thrown as an
@@ -15,7 +15,7 @@ export const runEffect = async <A, E, R>(
   const failure = Cause.failureOption(exit.cause)
   if (failure._tag === "Some") throw toHttpError(failure.value)
   await runtime.runPromise(Effect.logError("request failed with a defect", exit.cause))
-  throw toHttpError(undefined)
+  throw new HttpError(500, "InternalError", "internal error", Cause.pretty(exit.cause))
 }
 
 /** Parses `value` with a protocol schema; a mismatch is a 400 naming the field. */

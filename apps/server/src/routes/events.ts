@@ -4,6 +4,7 @@ import { Effect, Fiber, Queue } from "effect"
 import type { FastifyInstance } from "fastify"
 import type { WebSocket } from "ws"
 import { parseWith } from "../http/run-effect.js"
+import type { ServerMetrics } from "../observability/metrics.js"
 import type { ApiContext } from "./context.js"
 
 /** Bytes queued on one watcher's socket before it is considered behind. */
@@ -28,14 +29,18 @@ const toMessage = (event: RegistryEvent): EventsServerMessage | undefined => {
  * gap) skips what it missed and gets the whole list again once its socket drains — woken by
  * the drain itself, not by the next change, which may never come.
  */
-export const watchEvents = (socket: WebSocket) =>
+export const watchEvents = (
+  socket: WebSocket,
+  /** Seconds from a change taken off the feed to its message written to the socket. */
+  onDelivered?: (type: EventsServerMessage["type"], seconds: number) => void,
+) =>
   Effect.gen(function* () {
     const registry = yield* AiRunnerRegistry
     const { runners, seq, queue } = yield* registry.subscribe
     /** Bytes handed to the socket and not yet written to the kernel (from `send` callbacks). */
     let unflushed = 0
     const drained = yield* Queue.sliding<void>(1)
-    const send = (message: EventsServerMessage) =>
+    const send = (message: EventsServerMessage, takenAt?: number) =>
       Effect.sync(() => {
         if (socket.readyState !== socket.OPEN) return
         const data = JSON.stringify(message)
@@ -44,6 +49,8 @@ export const watchEvents = (socket: WebSocket) =>
         socket.send(data, () => {
           unflushed -= size
           if (unflushed <= WATCHER_BOUND) Queue.unsafeOffer(drained, undefined)
+          if (takenAt !== undefined)
+            onDelivered?.(message.type, (performance.now() - takenAt) / 1000)
         })
       })
     const resync = Effect.flatMap(registry.listRunners, (list) =>
@@ -63,6 +70,8 @@ export const watchEvents = (socket: WebSocket) =>
         ? yield* Effect.raceFirst(Queue.take(queue), Effect.as(Queue.take(drained), undefined))
         : yield* Queue.take(queue)
       if (event === undefined) continue
+      // The feed carries no time of its own: delivery is measured from here.
+      const takenAt = performance.now()
       const gap = event.seq > last + 1
       last = event.seq
       // Whatever happens while behind is in the list sent once it drains.
@@ -76,11 +85,15 @@ export const watchEvents = (socket: WebSocket) =>
         continue
       }
       const message = toMessage(event)
-      if (message !== undefined) yield* send(message)
+      if (message !== undefined) yield* send(message, takenAt)
     }
   }).pipe(Effect.scoped)
 
-export const registerEventsRoute = (app: FastifyInstance, ctx: ApiContext) => {
+export const registerEventsRoute = (
+  app: FastifyInstance,
+  ctx: ApiContext,
+  metrics?: ServerMetrics,
+) => {
   app.get(
     "/api/events",
     {
@@ -90,9 +103,16 @@ export const registerEventsRoute = (app: FastifyInstance, ctx: ApiContext) => {
         parseWith(EventsQuery, request.query, "query")
       },
     },
-    (socket) => {
-      const fiber = ctx.runtime.runFork(watchEvents(socket))
-      socket.on("close", () => {
+    (socket, request) => {
+      const role = request.auth.role
+      request.log.info({ role }, "events socket opened")
+      metrics?.eventWatchers.inc()
+      const fiber = ctx.runtime.runFork(
+        watchEvents(socket, (type, seconds) => metrics?.eventDelivery.observe({ type }, seconds)),
+      )
+      socket.on("close", (code) => {
+        metrics?.eventWatchers.dec()
+        request.log.info({ role, code }, "events socket closed")
         ctx.runtime.runFork(Fiber.interrupt(fiber))
       })
       // Watchers only listen; anything they send is ignored.

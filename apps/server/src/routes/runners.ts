@@ -13,6 +13,12 @@ import type { FastifyInstance } from "fastify"
 import { parseWith, runEffect } from "../http/run-effect.js"
 import { type ApiContext, toWireDetail } from "./context.js"
 
+const ACTION_LOG = {
+  pause: "runner paused",
+  resume: "runner resumed",
+  terminate: "runner terminated",
+} as const
+
 /** The REST part of the contract: providers, runners and their actions, tmux sessions. */
 export const registerRunnerRoutes = (app: FastifyInstance, ctx: ApiContext) => {
   const run = <A, E>(effect: Effect.Effect<A, E, AiRunnerRegistry>) =>
@@ -43,6 +49,11 @@ export const registerRunnerRoutes = (app: FastifyInstance, ctx: ApiContext) => {
   app.post("/api/runners", { config: { auth: "operator" } }, async (request, reply) => {
     const body = parseWith(StartRunnerRequest, request.body, "body")
     const detail = await withRegistry((r) => r.startRunner(body))
+    // Not the prompt, command or env: they may hold secrets, and are the operator's own.
+    request.log.info(
+      { runnerId: detail.runner.id, provider: detail.runner.provider, mode: detail.runner.mode },
+      "runner started",
+    )
     return reply.code(201).send(toWireDetail(detail))
   })
 
@@ -61,6 +72,7 @@ export const registerRunnerRoutes = (app: FastifyInstance, ctx: ApiContext) => {
             ? r.resumeRunner(id)
             : r.terminateRunner(id),
       )
+      request.log.info({ runnerId: id, action, status: detail.runner.status }, ACTION_LOG[action])
       return toWireDetail(detail)
     })
   }
@@ -68,6 +80,7 @@ export const registerRunnerRoutes = (app: FastifyInstance, ctx: ApiContext) => {
   app.delete("/api/runners/:id", { config: { auth: "operator" } }, async (request, reply) => {
     const id = idOf(request.params)
     await withRegistry((r) => r.removeRunner(id))
+    request.log.info({ runnerId: id, action: "remove" }, "runner removed")
     return reply.code(204).send()
   })
 
@@ -98,6 +111,7 @@ export const registerRunnerRoutes = (app: FastifyInstance, ctx: ApiContext) => {
     async (request, reply) => {
       const { name } = parseWith(AdoptParams, request.params, "params")
       const detail = await withRegistry((r) => r.adoptSession(name))
+      request.log.info({ runnerId: detail.runner.id, session: name }, "session adopted")
       return reply.code(201).send(toWireDetail(detail))
     },
   )

@@ -4,6 +4,7 @@ import { Effect, Fiber } from "effect"
 import type { FastifyInstance } from "fastify"
 import { HttpError } from "../http/domain-errors.js"
 import { parseWith, runEffect } from "../http/run-effect.js"
+import type { ServerMetrics } from "../observability/metrics.js"
 import { serveTerminal, type TerminalTarget } from "../terminal/terminal-session.js"
 import type { ApiContext } from "./context.js"
 
@@ -11,7 +12,11 @@ import type { ApiContext } from "./context.js"
  * `WS /api/runners/:id/terminal?pane=&from=`: params, query and the runner (and pane) are
  * checked before the upgrade, so a bad request is a plain 400/404, not a socket that closes.
  */
-export const registerTerminalRoute = (app: FastifyInstance, ctx: ApiContext) => {
+export const registerTerminalRoute = (
+  app: FastifyInstance,
+  ctx: ApiContext,
+  metrics?: ServerMetrics,
+) => {
   app.get(
     "/api/runners/:id/terminal",
     {
@@ -42,6 +47,10 @@ export const registerTerminalRoute = (app: FastifyInstance, ctx: ApiContext) => 
         from: query.from,
         role,
       }
+      // Who watched what, never what they saw or typed.
+      const where = { runnerId: id, pane: query.pane, role, resume: query.from !== undefined }
+      request.log.info(where, "terminal socket opened")
+      metrics?.terminalViewers.inc({ role })
       const onFlow = ctx.terminal?.onFlow
       const fiber = ctx.runtime.runFork(
         serveTerminal(
@@ -49,9 +58,12 @@ export const registerTerminalRoute = (app: FastifyInstance, ctx: ApiContext) => 
           target,
           ctx.terminal?.limits,
           onFlow === undefined ? undefined : (flow) => onFlow(flow, target),
+          metrics === undefined ? undefined : (bytes) => metrics.terminalOutputBytes.inc(bytes),
         ),
       )
-      socket.on("close", () => {
+      socket.on("close", (code) => {
+        metrics?.terminalViewers.dec({ role })
+        request.log.info({ ...where, code }, "terminal socket closed")
         ctx.runtime.runFork(Fiber.interrupt(fiber))
       })
     },

@@ -7,6 +7,7 @@ import {
 import { AiRunnerRegistry, type PaneId } from "@geppetto/runner"
 import { Data, Effect, Queue, Stream } from "effect"
 import type { WebSocket } from "ws"
+import { toHttpError } from "../http/domain-errors.js"
 import { defaultFlowLimits, type FlowLimits, FlowState } from "./flow.js"
 import { FrameBudget } from "./frame-budget.js"
 import { InputLimiter } from "./input-limiter.js"
@@ -26,9 +27,6 @@ class SkipForward extends Data.TaggedError("SkipForward")<{ readonly lag: number
 const INPUT_QUEUE = 256
 const INTERNAL_ERROR = 1011
 
-const describe = (e: unknown) =>
-  typeof e === "object" && e !== null && "message" in e ? String(e.message) : String(e)
-
 /** Bytes of a `ws` message as delivered (a Buffer, or fragments, or an ArrayBuffer). */
 const frameSize = (raw: unknown): number => {
   if (Buffer.isBuffer(raw)) return raw.length
@@ -36,9 +34,6 @@ const frameSize = (raw: unknown): number => {
   if (Array.isArray(raw)) return raw.reduce((n: number, b: unknown) => n + frameSize(b), 0)
   return 0
 }
-
-const codeOf = (e: unknown) =>
-  typeof e === "object" && e !== null && "_tag" in e ? String(e._tag) : "InternalError"
 
 /**
  * One viewer's terminal socket: a snapshot at an exact offset (unless resuming), then output
@@ -74,6 +69,11 @@ export const serveTerminal = (
       })
     const sendJson = (message: TerminalServerMessage) => send(JSON.stringify(message))
     const sendError = (code: string, message: string) => sendJson({ type: "error", code, message })
+    /** A domain failure in the same code and words the HTTP API uses (internals hidden). */
+    const sendFailure = (e: unknown) => {
+      const { code, message } = toHttpError(e)
+      return sendError(code, message)
+    }
 
     /** Parks until the flow bounds allow another chunk (woken by send callbacks and acks). */
     const awaitFlow = Effect.gen(function* () {
@@ -195,9 +195,7 @@ export const serveTerminal = (
     const inputs = yield* Queue.dropping<Uint8Array>(INPUT_QUEUE)
     const writer = Effect.forever(
       Effect.flatMap(Queue.take(inputs), (bytes) =>
-        registry
-          .write(runnerId, bytes, paneId)
-          .pipe(Effect.catchAll((e) => sendError(codeOf(e), describe(e)))),
+        registry.write(runnerId, bytes, paneId).pipe(Effect.catchAll((e) => sendFailure(e))),
       ),
     )
     const limiter = new InputLimiter()
@@ -241,7 +239,7 @@ export const serveTerminal = (
               return yield* sendError("ForbiddenError", "viewers cannot resize a runner")
             return yield* registry
               .resize(runnerId, m.cols, m.rows)
-              .pipe(Effect.catchAll((e) => sendError(codeOf(e), describe(e))))
+              .pipe(Effect.catchAll((e) => sendFailure(e)))
         }
       })
 
@@ -282,7 +280,7 @@ export const serveTerminal = (
       .pipe(
         Effect.catchAll((e) =>
           Effect.zipRight(
-            sendError(codeOf(e), describe(e)),
+            sendFailure(e),
             Effect.sync(() => socket.close(INTERNAL_ERROR, "terminal stream failed")),
           ),
         ),

@@ -159,6 +159,12 @@ const ROUTES: Readonly<Record<string, RouteCase>> = {
     websocket: true,
     sample: async () => ({ url: "/api/events" }),
   },
+  "GET /metrics": { auth: "operator", websocket: false, sample: async () => ({ url: "/metrics" }) },
+  "HEAD /metrics": {
+    auth: "operator",
+    websocket: false,
+    sample: async () => ({ url: "/metrics" }),
+  },
   "GET /api/runners/:id/terminal": {
     auth: "viewer",
     websocket: true,

@@ -220,6 +220,11 @@ const ATTEMPTS: Readonly<Record<string, fc.Arbitrary<Attempt>>> = {
         .map((range) => ({ range: range.replace(/[^\x20-\x7e]/g, "") })),
     ),
   }),
+  "GET /metrics": fc.record({
+    method: fc.constantFrom("GET" as const, "HEAD" as const),
+    url: query.map((q) => `/metrics?${q}`),
+    headers: fc.constant({}),
+  }),
   "GET /api/sessions": fc.record({
     method: fc.constant("GET" as const),
     url: query.map((q) => `/api/sessions?${q}`),

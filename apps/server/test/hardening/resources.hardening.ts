@@ -207,4 +207,92 @@ describe("resource faults", () => {
     expect((await fetch(`${server.url}/api/health`)).status).toBe(200)
     record({ inputs: 2, faults: 2 })
   })
+
+  it("a viewer that stops reading through a 100 MB flood: the tail, the other viewers' echo and memory are unaffected; it is skipped forward when it reads again", async () => {
+    const cat = await post("/api/runners", JSON.stringify({ provider: "shell", command: ["cat"] }))
+    const operator = await WsClient.open(terminalUrl(String(cat.json.id)), auth(operatorToken))
+    await operator.nextJson((m) => m.type === "snapshot", "the operator's snapshot")
+    // Echo timing straight off the socket (the client's frame list is polled; this is not).
+    let pending: { char: string; resolve: () => void } | undefined
+    operator.socket.on("message", (data: Buffer, isBinary: boolean) => {
+      if (!isBinary || pending === undefined) return
+      if (data.subarray(8).toString("latin1").includes(pending.char)) {
+        const p = pending
+        pending = undefined
+        p.resolve()
+      }
+    })
+    const echoes = async (n: number) => {
+      const samples: number[] = []
+      for (let i = 0; i < n; i++) {
+        const char = String.fromCharCode(97 + (i % 26))
+        const echoed = new Promise<void>((resolve) => {
+          pending = { char, resolve }
+        })
+        const t0 = performance.now()
+        operator.send({ type: "input", data: char })
+        await echoed
+        samples.push(performance.now() - t0)
+        await new Promise((r) => setTimeout(r, 20))
+      }
+      return samples.sort((a, b) => a - b)[Math.floor(n / 2)] ?? Number.NaN
+    }
+
+    const line = "flood-".repeat(16)
+    const flood = await post(
+      "/api/runners",
+      JSON.stringify({ provider: "shell", command: ["sh", "-c", `yes ${line}`] }),
+    )
+    const floodId = String(flood.json.id)
+    const bytesOut = async () => {
+      const r = await fetch(`${server.url}/api/runners/${floodId}`, {
+        headers: auth(operatorToken),
+      })
+      return Number(((await r.json()) as { bytesOut?: number }).bytesOut ?? 0)
+    }
+    await waitFor(async () => ((await bytesOut()) > 1e6 ? true : undefined), "the flood under way")
+    const rssBefore = rssBytes(server.pid)
+    // The same flood with and without a stuck viewer: only the stuck viewer differs.
+    const freeEcho = await echoes(30)
+    const stuck = await WsClient.open(terminalUrl(floodId), auth(viewerToken))
+    await stuck.nextJson((m) => m.type === "snapshot", "the stuck viewer's snapshot")
+    stuck.pauseReading()
+    const start = await bytesOut()
+    const stuckEcho = await echoes(30)
+    await waitFor(
+      async () => ((await bytesOut()) >= start + 100e6 ? true : undefined),
+      "100 MB past the stuck viewer",
+      180_000,
+    )
+    const rssAfter = rssBytes(server.pid)
+    process.stdout.write(
+      `resources: echo p50 during a flood ${freeEcho.toFixed(2)} ms, with a viewer stuck through 100 MB ${stuckEcho.toFixed(2)} ms; rss ${(rssBefore / 2 ** 20).toFixed(0)} -> ${(rssAfter / 2 ** 20).toFixed(0)} MiB\n`,
+    )
+    // Within 2x (plus a millisecond for timer granularity): the stuck socket costs the others nothing.
+    expect(stuckEcho).toBeLessThanOrEqual(2 * freeEcho + 1)
+    // The server stopped pulling for the stuck socket: far less than the 100 MB it missed.
+    expect(rssAfter - rssBefore).toBeLessThan(64 * 2 ** 20)
+    // Reading again, it is skipped forward to a snapshot, then gets output from there.
+    const seen = stuck.frames.length
+    stuck.resumeReading()
+    const skip = await stuck.nextJson(
+      (m) =>
+        m.type === "snapshot" && typeof m.note === "string" && m.note.includes("skipped forward"),
+      "the skip-forward snapshot",
+      seen,
+      60_000,
+    )
+    await waitFor(
+      () => (stuck.binary().some((f) => f.offset >= Number(skip.offset)) ? true : undefined),
+      "output after the skip",
+    )
+    expect(stuck.closeCode).toBeUndefined()
+    await stuck.close()
+    await operator.close()
+    await fetch(`${server.url}/api/runners/${floodId}/terminate`, {
+      method: "POST",
+      headers: auth(operatorToken),
+    })
+    record({ inputs: 60, faults: 1 })
+  })
 })

@@ -13,7 +13,8 @@ import {
 } from "@geppetto/runner"
 import { Effect, ManagedRuntime } from "effect"
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from "fastify"
-import { buildApp } from "../../src/app.js"
+import { type AppOptions, buildApp } from "../../src/app.js"
+import type { ServerMetrics } from "../../src/observability/metrics.js"
 import type { ApiContext } from "../../src/routes/context.js"
 import { bearer, testAuth, testTokens } from "./auth.js"
 
@@ -58,6 +59,10 @@ export interface TestServerOptions {
   readonly terminal?: ApiContext["terminal"]
   /** Open on another server's tmux and data dir (a restart); the last one closed cleans up. */
   readonly reuse?: { readonly dataDir: string; readonly socket: string }
+  /** The app's metrics, also fed by the tmux client's `onTmuxCommand` (made by the app if unset). */
+  readonly metrics?: ServerMetrics
+  /** The app's log (off by default). */
+  readonly logger?: AppOptions["logger"]
 }
 
 /**
@@ -87,6 +92,9 @@ export const startServer = async (options: TestServerOptions = {}) => {
       idleThresholdMs: 500,
       activeConfirmMs: 100,
       terminateGraceMs: 500,
+      ...(options.metrics !== undefined
+        ? { onTmuxCommand: options.metrics.observeTmuxCommand }
+        : {}),
       ...options.runner,
     })
     const domain = ManagedRuntime.make(AiRunnerLive(config, { ...settings, defaultCwd: dataDir }))
@@ -100,6 +108,8 @@ export const startServer = async (options: TestServerOptions = {}) => {
         providers: makeProviderCatalog(process.env),
         ...(options.terminal !== undefined ? { terminal: options.terminal } : {}),
       },
+      ...(options.metrics !== undefined ? { metrics: options.metrics } : {}),
+      ...(options.logger !== undefined ? { logger: options.logger } : {}),
     })
     app = built
     built.addHook("onClose", async () => {

@@ -45,6 +45,16 @@ export class LogStoreError extends Schema.TaggedError<LogStoreError>()("LogStore
   cause: Schema.optional(Schema.String),
 }) {}
 
+/**
+ * The data dir cannot take what a request needs written: the disk is full, or it is read-only.
+ * Not the client's fault and not a bug; it passes once an operator makes room.
+ */
+export class StorageError extends Schema.TaggedError<StorageError>()("StorageError", {
+  path: Schema.String,
+  message: Schema.String,
+  cause: Schema.optional(Schema.String),
+}) {}
+
 /** Best-effort text of an unknown cause, for the `cause` field of an error. */
 export const describeCause = (cause: unknown): string =>
   cause instanceof Error ? cause.message : typeof cause === "string" ? cause : String(cause)

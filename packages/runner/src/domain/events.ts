@@ -1,5 +1,5 @@
 import type { ProcessEvent as WireProcessEvent } from "@geppetto/protocol"
-import type { ProcessMonitorError } from "./errors.js"
+import type { ProcessMonitorError, TmuxSessionError } from "./errors.js"
 
 export type OutputSource = "pty" | "stdout" | "stderr"
 export type ActivityState = "active" | "idle"
@@ -34,7 +34,23 @@ export type ProcessEvent =
     }
   | {
       readonly _tag: "error"
-      readonly error: ProcessMonitorError
+      /** `TmuxSessionError` when tmux itself failed (its server is gone). */
+      readonly error: ProcessMonitorError | TmuxSessionError
+      readonly offset: number
+      readonly timestamp: number
+    }
+  | {
+      /**
+       * The log writer of a pane stopped while the pane ran and was started again: output
+       * printed in between is not in the log, and how much is unknown. The log stays one run
+       * of offsets: the new writer continues at `logOffset`, the end of what was logged.
+       */
+      readonly _tag: "log-gap"
+      /** The pane whose log has the gap (a multi-pane session logs each pane apart). */
+      readonly paneId: string
+      /** Where in that pane's log the gap sits. */
+      readonly logOffset: number
+      readonly reason: string
       readonly offset: number
       readonly timestamp: number
     }
@@ -70,6 +86,15 @@ export const toWireEvent = (event: ProcessEvent): WireProcessEvent => {
         type: "error",
         timestamp: event.timestamp,
         error: { code: event.error._tag, message: event.error.message },
+      }
+    case "log-gap":
+      return {
+        type: "log-gap",
+        timestamp: event.timestamp,
+        pane: event.paneId,
+        offset: event.logOffset,
+        bytesLost: null,
+        reason: event.reason,
       }
   }
 }

@@ -103,6 +103,8 @@ export class JournalStore extends Effect.Service<JournalStore>()("geppetto/Journ
     const lock = yield* Effect.makeSemaphore(1)
 
     let handle: FileHandle | undefined
+    /** The journal's length while `handle` is open: one writer, O_APPEND, so kept exactly. */
+    let size = 0
     let nextSeq = 0
     // True when the file may end mid-line (a torn tail, a failed write): the next record
     // starts with a newline so that it is not glued onto the fragment and lost with it.
@@ -154,6 +156,11 @@ export class JournalStore extends Effect.Service<JournalStore>()("geppetto/Journ
         try: () => open(path, "a", 0o600),
         catch: journalError(path, "could not open the journal"),
       })
+      const info = yield* Effect.tryPromise({
+        try: () => opened.stat(),
+        catch: journalError(path, "could not read the journal's size"),
+      }).pipe(Effect.tapError(() => Effect.promise(() => opened.close().catch(() => undefined))))
+      size = info.size
       handle = opened
       return opened
     })
@@ -174,17 +181,35 @@ export class JournalStore extends Effect.Service<JournalStore>()("geppetto/Journ
             catch: journalError(path, "journal record is not JSON-serialisable"),
           })
           const bytes = needsNewline ? Buffer.concat([NEWLINE, line]) : line
-          needsNewline = true
-          const { bytesWritten } = yield* Effect.tryPromise({
+          const before = size
+          const hadNewline = needsNewline
+          // A failed or short write (a full disk writes what fits, then ENOSPC) is cut off
+          // again, so no half record stays in the middle of the journal once later appends
+          // succeed. If that fails too, the file is reopened (and its tail read) next time.
+          const undo = Effect.promise(() =>
+            fh.truncate(before).then(
+              () => {
+                needsNewline = hadNewline
+              },
+              () => {
+                needsNewline = true
+                if (handle === fh) handle = undefined
+                return fh.close().catch(() => undefined)
+              },
+            ),
+          )
+          const written = yield* Effect.tryPromise({
             try: () => fh.write(bytes),
             catch: journalError(path, "could not append to the journal"),
-          })
-          if (bytesWritten !== bytes.length) {
+          }).pipe(Effect.tapError(() => undo))
+          if (written.bytesWritten !== bytes.length) {
+            yield* undo
             return yield* new JournalError({
               path,
-              message: `short write to the journal: ${bytesWritten} of ${bytes.length} bytes (${path})`,
+              message: `short write to the journal: ${written.bytesWritten} of ${bytes.length} bytes, cut off again (${path})`,
             })
           }
+          size += bytes.length
           needsNewline = false
           nextSeq = record.seq + 1
           if (durability === "machine") {

@@ -8,11 +8,11 @@ import {
   readSync,
   statSync,
 } from "node:fs"
-import { lstat, mkdir, readdir, rm, unlink } from "node:fs/promises"
+import { access, lstat, mkdir, readdir, rm, statfs, unlink } from "node:fs/promises"
 import { join } from "node:path"
 import { Effect, Option, type Scope, Stream } from "effect"
 import { RunnerConfig } from "../config.js"
-import { describeCause, LogStoreError } from "../domain/errors.js"
+import { describeCause, LogStoreError, StorageError } from "../domain/errors.js"
 import type { LogStorePort } from "../ports.js"
 import { quoteShellArg } from "../tmux/quote.js"
 import { toolPath } from "../tmux/tool-path.js"
@@ -45,6 +45,15 @@ export interface LogReader {
 }
 
 const CHUNK_BYTES = 64 * 1024
+
+/**
+ * No runner starts with less free space than this in the data dir: its log would have no room,
+ * and the runner would run unlogged. A floor, not a quota: a flood past it is a log gap.
+ */
+export const MIN_FREE_BYTES = 1024 * 1024
+
+/** `writer-exit-STATUS`: left in a log folder by the `pipe-pane` writer when `split` failed. */
+export const WRITER_EXIT_PREFIX = "writer-exit-"
 
 const storeError = (logDir: string, message: string) => (cause: unknown) =>
   new LogStoreError({
@@ -241,13 +250,56 @@ export class LogStore extends Effect.Service<LogStore>()("geppetto/LogStore", {
     /**
      * The shell command `pipe-pane` runs: GNU `split` appending fixed-size segments, started
      * at the current end so a restarted writer continues the offsets. It runs under the tmux
-     * server, so output keeps being logged while our server is down.
+     * server, so output keeps being logged while our server is down. When `split` fails
+     * (killed, or a write failed) the shell (`:` is its builtin) leaves an empty
+     * `writer-exit-STATUS` in the folder, which the folder watch reports: no one polls the
+     * writer. Empty, so that it can be made on a full disk (an inode, no data block). An end of
+     * input (the pane or the tmux server went) is status 0 and leaves nothing: not a failure,
+     * and a file appearing then would race the removal of a finished runner's folder.
      */
     const writerCommand = (dir: string) =>
       Effect.map(bounds(dir), ({ end }) => {
         const prefix = join(dir, segmentPrefix(end, config.segmentBytes))
-        return `exec ${quoteShellArg(toolPath("split"))} -b ${config.segmentBytes} -d -a 6 - ${quoteShellArg(prefix)}`
+        const marker = join(dir, WRITER_EXIT_PREFIX)
+        return `${quoteShellArg(toolPath("split"))} -b ${config.segmentBytes} -d -a 6 - ${quoteShellArg(prefix)} || : > ${quoteShellArg(marker)}$?`
       })
+
+    /**
+     * Fails with `StorageError` when the runners' folder cannot take a new log: not writable
+     * (a read-only mount: `access` says EROFS even to root) or under `MIN_FREE_BYTES` free.
+     * Two syscalls, no write: cheap enough for every start.
+     */
+    const checkWritable: Effect.Effect<void, StorageError> = Effect.gen(function* () {
+      const probe = yield* Effect.promise(async () => {
+        const dir = await access(runnersDir).then(
+          () => runnersDir,
+          () => config.dataDir,
+        )
+        const refused = await access(dir, fsConstants.W_OK).then(
+          () => undefined,
+          (e: NodeJS.ErrnoException) => e.code ?? e.message,
+        )
+        const free = await statfs(dir).then(
+          (s) => s.bavail * s.bsize,
+          () => undefined,
+        )
+        return { dir, refused, free }
+      })
+      if (probe.refused !== undefined) {
+        return yield* new StorageError({
+          path: probe.dir,
+          message: `the data dir ${probe.dir} is not writable (${probe.refused}): a runner could not log there`,
+          cause: probe.refused,
+        })
+      }
+      if (probe.free !== undefined && probe.free < MIN_FREE_BYTES) {
+        return yield* new StorageError({
+          path: probe.dir,
+          message: `the data dir ${probe.dir} is full: ${probe.free} bytes free, a runner needs at least ${MIN_FREE_BYTES} for its log`,
+          cause: "ENOSPC",
+        })
+      }
+    })
 
     /** Deletes the oldest whole segments past the retention cap. */
     const prune = (dir: string) =>
@@ -269,7 +321,8 @@ export class LogStore extends Effect.Service<LogStore>()("geppetto/LogStore", {
 
     const remove = (dir: string) =>
       Effect.tryPromise({
-        try: () => rm(dir, { recursive: true, force: true }),
+        // A writer killed just before may still be leaving its marker (ENOTEMPTY): retried.
+        try: () => rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 20 }),
         catch: storeError(dir, "could not delete the log"),
       })
 
@@ -284,6 +337,7 @@ export class LogStore extends Effect.Service<LogStore>()("geppetto/LogStore", {
     } satisfies LogStorePort
     return {
       ...port,
+      checkWritable,
       runnersDir,
       openReader: openLogReader,
       watch: watchLogDir,

@@ -1,5 +1,35 @@
 import { readdir, readFile } from "node:fs/promises"
 
+interface WriterProcess {
+  readonly pid: string
+  readonly ppid: string
+  /** `split` itself; otherwise the `sh -c` that tmux's `pipe-pane` runs it from. */
+  readonly split: boolean
+}
+
+/** `ppid` from `/proc/PID/stat`: the field after the state, after the `(comm)` that may hold spaces. */
+const parentOf = async (pid: string): Promise<string> => {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "")
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1] ?? ""
+}
+
+/** The writer processes of `logDir`: every process whose argv names its segment files. */
+const writerProcesses = async (logDir: string): Promise<ReadonlyArray<WriterProcess>> => {
+  const needle = `${logDir}/out-`
+  const entries = await readdir("/proc").catch(() => [] as string[])
+  const found = await Promise.all(
+    entries
+      .filter((e) => /^\d+$/.test(e))
+      .map(async (pid): Promise<WriterProcess | undefined> => {
+        const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "")
+        if (!cmdline.includes(needle)) return undefined
+        const argv0 = cmdline.split("\0")[0] ?? ""
+        return { pid, ppid: await parentOf(pid), split: /(^|\/)split$/.test(argv0) }
+      }),
+  )
+  return found.filter((p): p is WriterProcess => p !== undefined)
+}
+
 /**
  * True when every writer process logging into `logDir` sits blocked reading an empty pipe,
  * i.e. it has written every byte tmux handed it. The exit hook can fire before the writer
@@ -7,27 +37,27 @@ import { readdir, readFile } from "node:fs/promises"
  * stamped only after this holds. `undefined` when the kernel does not tell (no wchan).
  */
 export const writersDrained = async (logDir: string): Promise<boolean | undefined> => {
-  const needle = `${logDir}/out-`
-  const entries = await readdir("/proc").catch(() => [] as string[])
+  const processes = await writerProcesses(logDir)
   let verdict: boolean | undefined = true
   await Promise.all(
-    entries
-      .filter((e) => /^\d+$/.test(e))
-      .map(async (pid) => {
-        const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "")
-        if (!cmdline.includes(needle)) return
-        const argv = cmdline.split("\0")
-        if (!/(^|\/)split$/.test(argv[0] ?? "")) {
-          verdict = false // still the `sh -c exec split` wrapper: not reading yet
-          return
-        }
-        const wchan = await readFile(`/proc/${pid}/wchan`, "utf8").catch(() => "")
-        if (wchan === "" || wchan === "0") {
-          if (verdict === true) verdict = undefined
-          return
-        }
-        if (!/pipe_read|pipe_wait|unix_stream_read/.test(wchan)) verdict = false
-      }),
+    processes.map(async (p) => {
+      if (!p.split) {
+        // The `sh -c` wrapper: with no `split` child it has not started one yet (or older
+        // writers: not yet `exec`ed it), or is leaving its exit marker.
+        if (!processes.some((child) => child.split && child.ppid === p.pid)) verdict = false
+        return
+      }
+      const wchan = await readFile(`/proc/${p.pid}/wchan`, "utf8").catch(() => "")
+      if (wchan === "" || wchan === "0") {
+        if (verdict === true) verdict = undefined
+        return
+      }
+      if (!/pipe_read|pipe_wait|unix_stream_read/.test(wchan)) verdict = false
+    }),
   )
   return verdict
 }
+
+/** How many `split` writers log into `logDir` now (0 once the pane's writer died). */
+export const liveWriters = async (logDir: string): Promise<number> =>
+  (await writerProcesses(logDir)).filter((p) => p.split).length

@@ -6,8 +6,8 @@ export interface WatchedPane {
   readonly pid: number
   readonly exited: Effect.Effect<boolean>
   /**
-   * Called for a pane whose process is gone with no exit seen: if tmux shows the pane dead
-   * with no status, it records an exit without one.
+   * Called for a pane whose process is gone with no exit seen: if tmux shows the pane dead,
+   * it records the exit with tmux's status (the hook could not write it), or without one.
    */
   readonly statusLost: Effect.Effect<void>
 }

@@ -11,7 +11,8 @@ const CHUNK_BYTES = 64 * 1024
 const HISTORY_LIMIT = 1000
 
 export type ExitEvent = Extract<ProcessEvent, { _tag: "exit" }>
-type ControlEventBody = ControlEvent extends infer E
+/** A control event as its publisher makes it; `publish` stamps the offset and the time. */
+export type ControlEventBody = ControlEvent extends infer E
   ? E extends ControlEvent
     ? Omit<E, "offset" | "timestamp">
     : never

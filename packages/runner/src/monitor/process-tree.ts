@@ -1,6 +1,14 @@
 import { readFileSync } from "node:fs"
 import { readdir, readFile } from "node:fs/promises"
+import { constants as osConstants } from "node:os"
 import { Duration, Effect } from "effect"
+
+/** `SIGTERM` for 15; `SIGn` for a number this platform does not name. */
+export const signalName = (n: number | null): string | null => {
+  if (n === null) return null
+  const entry = Object.entries(osConstants.signals).find(([, v]) => v === n)
+  return entry?.[0] ?? `SIG${n}`
+}
 
 export interface ProcEntry {
   readonly pid: number

@@ -1,9 +1,9 @@
-import { readFile } from "node:fs/promises"
-import { constants as osConstants } from "node:os"
+import { constants as fsConstants } from "node:fs"
+import { access, readFile } from "node:fs/promises"
 import { join } from "node:path"
 import { Deferred, Duration, Effect, Layer, Queue, Stream } from "effect"
 import { RunnerConfig } from "../config.js"
-import { ProcessMonitorError, processMonitorFailure } from "../domain/errors.js"
+import { ProcessMonitorError, processMonitorFailure, TmuxSessionError } from "../domain/errors.js"
 import { decodeSessionName, type PaneId, type ProcessId } from "../domain/ids.js"
 import { validateArgv, validateCwd, validateEnv, validateSize } from "../domain/validate.js"
 import { LogStore } from "../logs/log-store.js"
@@ -14,19 +14,14 @@ import type {
   ProcessMonitorPort,
   TmuxSessionInfo,
 } from "../ports.js"
-import { TmuxControlClient } from "../tmux/control-client.js"
+import { isTmuxServerDown, TMUX_SERVER_DOWN, TmuxControlClient } from "../tmux/control-client.js"
 import { TmuxSessionManager } from "../tmux/session-manager.js"
 import { makeExitWatchdog } from "./exit-watchdog.js"
 import { requireFreshLog } from "./fresh-log.js"
 import { makeMonitorCore } from "./monitor-core.js"
 import { ProcessMonitorTag } from "./process-monitor-tag.js"
-import { descendantPids, killLeftovers, signalQuietly } from "./process-tree.js"
-
-const signalName = (n: number | null): string | null => {
-  if (n === null) return null
-  const entry = Object.entries(osConstants.signals).find(([, v]) => v === n)
-  return entry?.[0] ?? `SIG${n}`
-}
+import { descendantPids, killLeftovers, signalName, signalQuietly } from "./process-tree.js"
+import { superviseWriter } from "./writer-watch.js"
 
 /** Parses the `exit` file the pane-died hook writes: `STATUS SIGNAL`, either may be empty. */
 export const parseExitFile = (text: string) => {
@@ -50,7 +45,8 @@ const VANISH_HINTS = ["%sessions-changed", "%window-close", "%unlinked-window-cl
 const makeVanishWatch = Effect.gen(function* () {
   const client = yield* TmuxControlClient
   const sessions = yield* TmuxSessionManager
-  const watched = new Map<PaneId, Effect.Effect<void>>()
+  /** Each pane's reaction to being gone; given why when the whole tmux server went. */
+  const watched = new Map<PaneId, (serverGone: string | undefined) => Effect.Effect<void>>()
   const notifications = yield* client.subscribe
   yield* Effect.forkScoped(
     Stream.fromQueue(notifications).pipe(
@@ -61,17 +57,27 @@ const makeVanishWatch = Effect.gen(function* () {
       Stream.runForEach(() =>
         Effect.gen(function* () {
           if (watched.size === 0) return
-          const panes = yield* sessions.allPanes.pipe(Effect.option)
-          if (panes._tag === "None") return
-          const alive = new Set(panes.value.map((p) => p.paneId))
+          // Never starts a tmux server: after a loss the client only reconnects to one that runs.
+          const panes = yield* sessions.allPanes.pipe(Effect.either)
+          if (panes._tag === "Left") {
+            if (!isTmuxServerDown(panes.left)) return
+            const why = panes.left.message
+            yield* Effect.forEach([...watched.values()], (onGone) => onGone(why), {
+              concurrency: "unbounded",
+            })
+            return
+          }
+          const alive = new Set(panes.right.map((p) => p.paneId))
           const gone = [...watched].filter(([id]) => !alive.has(id))
-          yield* Effect.forEach(gone, ([, onGone]) => onGone, { concurrency: "unbounded" })
+          yield* Effect.forEach(gone, ([, onGone]) => onGone(undefined), {
+            concurrency: "unbounded",
+          })
         }),
       ),
     ),
   )
   return {
-    register: (paneId: PaneId, onGone: Effect.Effect<void>) =>
+    register: (paneId: PaneId, onGone: (serverGone: string | undefined) => Effect.Effect<void>) =>
       Effect.acquireRelease(
         Effect.sync(() => watched.set(paneId, onGone)),
         () => Effect.sync(() => watched.delete(paneId)),
@@ -131,20 +137,35 @@ export const makeTmuxProcessMonitor = Effect.gen(function* () {
       })
 
       /** The pane is gone without an exit file: killed with its session, or tmux died. */
-      const onVanished = Effect.gen(function* () {
-        if (yield* core.exited) return
-        // The hook may still be writing the exit file of a pane that died just before.
-        yield* Effect.sleep("50 millis")
-        if (yield* checkExit) return
-        yield* core.publish({
-          _tag: "error",
-          error: new ProcessMonitorError({
-            processId,
-            message: `tmux session ${info.name} of ${processId} vanished (killed outside Geppetto, or the tmux server is gone)`,
-          }),
+      const onVanished = (serverGone: string | undefined) =>
+        Effect.gen(function* () {
+          if (yield* core.exited) return
+          // The hook may still be writing the exit file of a pane that died just before.
+          yield* Effect.sleep("50 millis")
+          if (yield* checkExit) return
+          if (serverGone !== undefined) {
+            // Its processes got SIGHUP from the closed terminal, most likely; tmux, which would
+            // have recorded how they ended, is gone, so no status is claimed.
+            yield* core.publish({
+              _tag: "error",
+              error: new TmuxSessionError({
+                sessionName: info.name,
+                message: `tmux server gone: session ${info.name} of ${processId} ended with it, exit status unknown (${serverGone})`,
+                cause: TMUX_SERVER_DOWN,
+              }),
+            })
+            yield* core.recordExit(null, null)
+            return
+          }
+          yield* core.publish({
+            _tag: "error",
+            error: new ProcessMonitorError({
+              processId,
+              message: `tmux session ${info.name} of ${processId} vanished (killed outside Geppetto, or the tmux server is gone)`,
+            }),
+          })
+          yield* core.recordExit(null, "SIGHUP")
         })
-        yield* core.recordExit(null, "SIGHUP")
-      })
 
       // Retention: pruned when the writer starts a new segment, and once now for what
       // accumulated while we were away. Never on a timer.
@@ -182,14 +203,35 @@ export const makeTmuxProcessMonitor = Effect.gen(function* () {
       const watched = {
         pid: pane.pid,
         exited: core.exited,
-        // Only when tmux itself shows the pane dead with no status: a process already reaped
-        // while tmux is still drawing its last output is not lost, just not finished.
+        // Only when tmux itself shows the pane dead: a process already reaped while tmux is
+        // still drawing its last output is not lost, just not finished.
         statusLost: Effect.gen(function* () {
           const state = yield* sessions.paneState(pane.paneId).pipe(Effect.option)
           if (state._tag === "None" || state.value === undefined) return
           const { dead, deadStatus, deadSignal } = state.value
-          if (!dead || deadStatus !== null || deadSignal !== null) return
+          if (!dead) return
           if (yield* checkExit) return
+          if (deadStatus !== null || deadSignal !== null) {
+            // tmux has the status but the hook left no exit file: the folder cannot be written
+            // (a read-only or full data dir), or the hook is very late. tmux's word is as good.
+            const writable = yield* Effect.promise(() =>
+              access(logDir, fsConstants.W_OK).then(
+                () => true,
+                () => false,
+              ),
+            )
+            if (!writable) {
+              yield* core.publish({
+                _tag: "error",
+                error: new ProcessMonitorError({
+                  processId,
+                  message: `the exit of ${processId} could not be recorded in ${logDir} (not writable); taken from tmux`,
+                }),
+              })
+            }
+            yield* core.recordExit(deadStatus, signalName(deadSignal))
+            return
+          }
           yield* core.publish({
             _tag: "error",
             error: new ProcessMonitorError({
@@ -204,6 +246,15 @@ export const makeTmuxProcessMonitor = Effect.gen(function* () {
       yield* Effect.addFinalizer(() => watchdog.unwatch(watched))
 
       yield* vanishWatch.register(pane.paneId, onVanished)
+      yield* superviseWriter({
+        processId,
+        paneId: pane.paneId,
+        logDir,
+        watch,
+        logs,
+        sessions,
+        core,
+      })
       return core
     })
 
@@ -384,6 +435,23 @@ export const makeTmuxProcessMonitor = Effect.gen(function* () {
     }
     const info = sessionInfoOf(panes, primary)
     const core = yield* monitorPane(processId, primary, root, info, primary.logDir !== root)
+    // The other panes' writers are kept running too; their gaps are reported on this runner.
+    for (const pane of panes) {
+      const dir = paneDirs.get(pane.paneId)
+      if (pane === primary || dir === undefined || pane.dead || unpiped.includes(pane)) continue
+      const watch = yield* logs
+        .watch(dir)
+        .pipe(Effect.mapError(failWith(processId, "could not watch the log")))
+      yield* superviseWriter({
+        processId,
+        paneId: pane.paneId,
+        logDir: dir,
+        watch,
+        logs,
+        sessions,
+        core,
+      })
+    }
     for (const pane of unpiped) {
       yield* core.publish({
         _tag: "error",

@@ -559,6 +559,8 @@ export class AiRunnerRegistry extends Effect.Service<AiRunnerRegistry>()(
             request.name ?? `${provider.id}-${id.slice(4, 10)}`,
             "name",
           )
+          // Refused up front rather than started unlogged on a full or read-only data dir.
+          yield* logs.checkWritable
 
           // Limits and names are checked and the slot reserved in one step.
           yield* startLock.withPermits(1)(
@@ -982,6 +984,7 @@ export class AiRunnerRegistry extends Effect.Service<AiRunnerRegistry>()(
               `tmux session ${name} is already runner ${listing.metadata.id}`,
             )
           }
+          yield* logs.checkWritable
           const id = generateProcessId("run")
           const panes = yield* sessions.panesOfSession(listing.sessionId)
           const primary = panes.find((p) => p.active) ?? panes[0]

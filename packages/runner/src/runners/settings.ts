@@ -25,6 +25,12 @@ export interface RunnerSettingsShape {
   readonly rulesDir: string | undefined
   /** Where a runner starts when the request names no `cwd`. */
   readonly defaultCwd: string
+  /** `RunnerConfig` values set in `config.json` (`logs.*`, `activity.*`); the rest are defaults. */
+  readonly runnerConfig: {
+    readonly segmentBytes?: number
+    readonly retainBytes?: number
+    readonly idleThresholdMs?: number
+  }
 }
 
 export class RunnerSettings extends Context.Tag("geppetto/RunnerSettings")<
@@ -40,6 +46,7 @@ export const defaultRunnerSettings = (
   attention: defaultAttentionSettings,
   rulesDir: undefined,
   defaultCwd: process.env.HOME ?? "/",
+  runnerConfig: {},
   ...overrides,
 })
 
@@ -47,6 +54,10 @@ const EnvName = Schema.String.pipe(Schema.pattern(/^[A-Za-z_][A-Za-z0-9_]{0,127}
 const AccountId = Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/))
 const Limit = Schema.Int.pipe(Schema.between(0, 10_000))
 const Ms = Schema.Int.pipe(Schema.between(0, 600_000))
+const MIB = 1024 * 1024
+/** A log segment: 1 MiB to 4 GiB (GNU `split -b` takes any size; tiny ones make many files). */
+const SegmentBytes = Schema.Int.pipe(Schema.between(MIB, 4096 * MIB))
+const RetainBytes = Schema.Int.pipe(Schema.between(MIB, 1024 * 1024 * MIB))
 
 /** The keys of `config.json` this package reads; anything else is an error that names the key. */
 export const RunnerSettingsFile = Schema.Struct({
@@ -76,6 +87,13 @@ export const RunnerSettingsFile = Schema.Struct({
       recheckMs: Schema.optional(Ms),
     }),
   ),
+  logs: Schema.optional(
+    Schema.Struct({
+      segmentBytes: Schema.optional(SegmentBytes),
+      retainBytes: Schema.optional(RetainBytes),
+    }),
+  ),
+  activity: Schema.optional(Schema.Struct({ idleThresholdMs: Schema.optional(Ms) })),
 })
 
 /** Decodes a parsed `config.json`; `onExcessProperty: "error"` so a typo is named, not ignored. */
@@ -113,8 +131,23 @@ export const decodeSettingsFile = (
             }),
           )
       }
+      const segmentBytes = file.logs?.segmentBytes
+      const retainBytes = file.logs?.retainBytes
+      if (segmentBytes !== undefined && retainBytes !== undefined && retainBytes < segmentBytes)
+        return Effect.fail(
+          new SettingsError({
+            path,
+            message: `${path}: logs.retainBytes: ${retainBytes} is less than logs.segmentBytes (${segmentBytes}); retention deletes whole segments`,
+          }),
+        )
+      const idleThresholdMs = file.activity?.idleThresholdMs
       return Effect.succeed({
         ...base,
+        runnerConfig: {
+          ...(segmentBytes === undefined ? {} : { segmentBytes }),
+          ...(retainBytes === undefined ? {} : { retainBytes }),
+          ...(idleThresholdMs === undefined ? {} : { idleThresholdMs }),
+        },
         accounts,
         limits,
         attention: {

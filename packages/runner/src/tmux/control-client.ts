@@ -40,11 +40,42 @@ const controlError = (message: string, cause?: string) =>
     ...(cause === undefined ? {} : { cause }),
   })
 
+/** The `cause` of a `TmuxSessionError` that says no tmux server is running on our socket. */
+export const TMUX_SERVER_DOWN = "tmux-server-down"
+
+/** Whether `error` says the tmux server is gone (rather than one command failing). */
+export const isTmuxServerDown = (error: { readonly cause?: string | undefined }): boolean =>
+  error.cause === TMUX_SERVER_DOWN
+
+/** What tmux 3.x clients print when no server answers on the socket (removed, or stale). */
+const NO_SERVER = /no server running|error connecting to|server exited unexpectedly/
+
+/** After a failed look for a server, how long commands fail at once without forking tmux again. */
+const PROBE_QUIET_MS = 1_000
+
+/** The control client's view of tmux, for `/api/health`. */
+export type TmuxStatus =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly error: string; readonly since: number }
+
+/** Options of one command line. */
+export interface ExecOptions {
+  /**
+   * Start a tmux server if none runs. Only what creates a session does this (a new runner),
+   * and the first connection at start-up: a server that died is not brought back behind the
+   * operator's back by a background look or a health check.
+   */
+  readonly startServer?: boolean
+}
+
 /**
  * One persistent `tmux -C` client carrying pipelined commands. Replies are matched in
  * order: tmux answers each command of a line with a `%begin`/`%end` (or `%error`) block
  * flagged 1 ("from this client"), and skips the rest of a line after an error. The
- * client is started on first use and started again after it dies.
+ * client is started on first use and started again, lazily, by the next command after it
+ * died. Once a connection was lost, only a command with `startServer` may start a tmux
+ * server; the others reconnect to a server that runs (one `has-session` to find out) or fail
+ * with a `TmuxSessionError` whose cause is `TMUX_SERVER_DOWN`.
  */
 export class TmuxControlClient extends Effect.Service<TmuxControlClient>()(
   "geppetto/TmuxControlClient",
@@ -56,6 +87,14 @@ export class TmuxControlClient extends Effect.Service<TmuxControlClient>()(
       const connectionRef = yield* Ref.make<Connection | undefined>(undefined)
       const connectLock = yield* Effect.makeSemaphore(1)
       const scope = yield* Effect.scope
+      /** Why the last connection ended, while no new one replaced it; unset before the first. */
+      let lost: { readonly reason: string; readonly at: number } | undefined
+      /** The last look that found no server: commands within PROBE_QUIET_MS fail with it. */
+      let lastProbe: { readonly at: number; readonly error: TmuxSessionError } | undefined
+      const where = socket === undefined ? "the default tmux server" : `tmux server -L ${socket}`
+      const markLost = (reason: string) => {
+        lost ??= { reason, at: Date.now() }
+      }
 
       const version: Effect.Effect<TmuxVersion, TmuxSessionError> = Effect.gen(function* () {
         const result = yield* runTmuxOnce(socket, ["-V"], "tmux -V")
@@ -164,6 +203,7 @@ export class TmuxControlClient extends Effect.Service<TmuxControlClient>()(
             return
           }
           if (line.startsWith("%exit")) {
+            markLost(`the tmux control client was detached (${line.trim()})`)
             failAll(connection, controlError("the tmux control client was detached (%exit)"))
           }
           notifications.unsafeOffer({ _tag: "line", line })
@@ -180,11 +220,17 @@ export class TmuxControlClient extends Effect.Service<TmuxControlClient>()(
           }
           buffered = start === buffered.length ? Buffer.alloc(0) : buffered.subarray(start)
         })
-        child.stderr.on("data", () => {})
+        let stderr = ""
+        child.stderr.on("data", (chunk: Buffer) => {
+          if (stderr.length < 1024) stderr += chunk.toString("utf8")
+        })
         child.stdin.on("error", () => {})
         const onGone = (reason: string) => {
           if (!connection.alive) return
-          failAll(connection, controlError(`the tmux control client exited: ${reason}`))
+          const said = stderr.trim()
+          const why = said === "" ? reason : `${reason}: ${said.slice(0, 300)}`
+          markLost(`the tmux control client exited (${why})`)
+          failAll(connection, controlError(`the tmux control client exited: ${why}`))
           notifications.unsafeOffer({ _tag: "disconnected" })
         }
         child.on("error", (cause) => onGone(cause.message))
@@ -192,15 +238,46 @@ export class TmuxControlClient extends Effect.Service<TmuxControlClient>()(
         return connection
       })
 
-      const connect = connectLock.withPermits(1)(
+      /**
+       * After a loss, without leave to start a server: is one running? One `has-session` (tmux
+       * answers "no server running" without starting one), at most once per PROBE_QUIET_MS.
+       */
+      const requireServer = (previous: { readonly reason: string; readonly at: number }) =>
         Effect.gen(function* () {
-          const current = yield* Ref.get(connectionRef)
-          if (current?.alive) return current
-          const connection = yield* startConnection
-          yield* Ref.set(connectionRef, connection)
-          return connection
-        }),
-      )
+          const now = Date.now()
+          if (lastProbe !== undefined && now - lastProbe.at < PROBE_QUIET_MS) {
+            return yield* lastProbe.error
+          }
+          const probe = yield* runTmuxOnce(
+            socket,
+            ["has-session", "-t", `=${CONTROL_SESSION}`],
+            CONTROL_SESSION,
+          )
+          if (probe.code === 0 || !NO_SERVER.test(probe.stderr)) {
+            lastProbe = undefined
+            return
+          }
+          const error = controlError(
+            `${where} is not running (${probe.stderr.trim().slice(0, 200)}); lost since ${new Date(previous.at).toISOString()}: ${previous.reason}`,
+            TMUX_SERVER_DOWN,
+          )
+          lastProbe = { at: now, error }
+          return yield* error
+        })
+
+      const connect = (startServer: boolean) =>
+        connectLock.withPermits(1)(
+          Effect.gen(function* () {
+            const current = yield* Ref.get(connectionRef)
+            if (current?.alive) return current
+            if (!startServer && lost !== undefined) yield* requireServer(lost)
+            const connection = yield* startConnection
+            lastProbe = undefined
+            lost = undefined
+            yield* Ref.set(connectionRef, connection)
+            return connection
+          }),
+        )
 
       yield* Scope.addFinalizer(
         scope,
@@ -245,6 +322,7 @@ export class TmuxControlClient extends Effect.Service<TmuxControlClient>()(
               // command: drop the connection so the next command starts in step.
               onTimeout: () => {
                 const error = controlError(`tmux did not answer within 15 s: ${line.slice(0, 200)}`)
+                markLost(error.message)
                 failAll(connection, error)
                 connection.child.kill("SIGKILL")
                 return error
@@ -253,26 +331,77 @@ export class TmuxControlClient extends Effect.Service<TmuxControlClient>()(
           )
         })
 
+      const observe = <A, E>(
+        effect: Effect.Effect<A, E>,
+        commands: ReadonlyArray<ReadonlyArray<string>>,
+      ): Effect.Effect<A, E> => {
+        const observer = config.onTmuxCommand
+        if (observer === undefined) return effect
+        return Effect.suspend(() => {
+          const started = performance.now()
+          return Effect.onExit(effect, (exit) =>
+            Effect.sync(() => {
+              try {
+                observer({
+                  command: commands[0]?.[0] ?? "",
+                  commands: commands.length,
+                  durationMs: performance.now() - started,
+                  ok: Exit.isSuccess(exit),
+                })
+              } catch {
+                // A metrics hook that throws must not fail the tmux command it measured.
+              }
+            }),
+          )
+        })
+      }
+
       /**
        * Runs commands as one line (tmux runs them back to back, before it reads any pane
        * output) and returns each command's output lines. Fails on the first `%error`.
        */
-      const exec = (commands: ReadonlyArray<ReadonlyArray<string>>) =>
+      const exec = (commands: ReadonlyArray<ReadonlyArray<string>>, options?: ExecOptions) =>
         Effect.gen(function* () {
           if (commands.length === 0) return []
           // A blank line on a control client's stdin detaches it: never send one.
           if (commands.some((c) => c.length === 0)) return yield* Effect.die("empty tmux command")
-          const connection = yield* connect
-          return yield* send(connection, commands)
+          const connection = yield* connect(options?.startServer === true)
+          return yield* observe(send(connection, commands), commands)
         }).pipe(Effect.withSpan("TmuxControlClient.exec"))
 
-      const execOne = (command: ReadonlyArray<string>) =>
-        Effect.map(exec([command]), (outputs) => outputs[0] ?? [])
+      const execOne = (command: ReadonlyArray<string>, options?: ExecOptions) =>
+        Effect.map(exec([command], options), (outputs) => outputs[0] ?? [])
+
+      /**
+       * Whether tmux answers: a round trip through the live connection (no process forked);
+       * without one, the lazy reconnect of any command, which never starts a server and looks
+       * for one at most once a second. Its `error` is for an unauthenticated health check:
+       * a fixed phrase, without the socket paths and tmux output the full error carries.
+       */
+      const status: Effect.Effect<TmuxStatus> = execOne(["display-message", "-p", "ok"]).pipe(
+        Effect.timeoutFail({
+          duration: "2 seconds",
+          onTimeout: () => controlError("tmux did not answer within 2 s"),
+        }),
+        Effect.as<TmuxStatus>({ ok: true }),
+        Effect.catchAll((e) =>
+          Effect.succeed<TmuxStatus>({
+            ok: false,
+            error: isTmuxServerDown(e)
+              ? "the tmux server is not running (killed or crashed); starting a runner starts it again"
+              : e.message.startsWith("tmux did not answer")
+                ? e.message
+                : "the tmux control client cannot reach tmux",
+            since: lost?.at ?? Date.now(),
+          }),
+        ),
+      )
 
       return {
         version,
         exec,
         execOne,
+        status,
         subscribe: PubSub.subscribe(notifications),
         socket,
         /** The `tmux` argv prefix for a person: `tmux -L NAME` or plain `tmux`. */

@@ -183,28 +183,32 @@ export class TmuxSessionManager extends Effect.Service<TmuxSessionManager>()(
         const gate = join(spec.logDir, ".start-gate")
         yield* makeFifo(gate, spec.name)
         const envArgs = Object.entries(spec.env).flatMap(([k, v]) => ["-e", `${k}=${v}`])
-        const created = yield* client.execOne([
-          "new-session",
-          "-d",
-          "-P",
-          "-F",
-          PANE_FORMAT,
-          "-s",
-          spec.name,
-          "-x",
-          String(spec.cols),
-          "-y",
-          String(spec.rows),
-          "-c",
-          escapeTmuxFormat(spec.cwd),
-          ...envArgs,
-          "--",
-          "/bin/sh",
-          "-c",
-          PANE_WRAPPER,
-          gate,
-          ...spec.argv,
-        ])
+        // The one command that may start a tmux server (after it died, a new runner brings it back).
+        const created = yield* client.execOne(
+          [
+            "new-session",
+            "-d",
+            "-P",
+            "-F",
+            PANE_FORMAT,
+            "-s",
+            spec.name,
+            "-x",
+            String(spec.cols),
+            "-y",
+            String(spec.rows),
+            "-c",
+            escapeTmuxFormat(spec.cwd),
+            ...envArgs,
+            "--",
+            "/bin/sh",
+            "-c",
+            PANE_WRAPPER,
+            gate,
+            ...spec.argv,
+          ],
+          { startServer: true },
+        )
         const pane = parsePane(created[0] ?? "")
         if (pane === undefined) {
           return yield* new TmuxSessionError({
@@ -341,6 +345,13 @@ export class TmuxSessionManager extends Effect.Service<TmuxSessionManager>()(
       const wirePane = (paneId: PaneId, logDir: string, writerCommand: string) =>
         Effect.asVoid(client.exec(wirePaneCommands(["-t", paneId], logDir, writerCommand)))
 
+      /**
+       * A new log writer for a pane whose writer died. Without `-o`: tmux notices a dead pipe
+       * only when it next writes to it, and `-o` would close that stale pipe and open nothing.
+       */
+      const repipePane = (paneId: PaneId, writerCommand: string) =>
+        Effect.asVoid(client.execOne(["pipe-pane", "-t", paneId, escapeTmuxFormat(writerCommand)]))
+
       const sessionIdByName = (name: string) =>
         Effect.map(listSessions, (sessions) => sessions.find((s) => s.name === name)?.sessionId)
 
@@ -365,6 +376,7 @@ export class TmuxSessionManager extends Effect.Service<TmuxSessionManager>()(
         panesOfSession,
         allPanes,
         wirePane,
+        repipePane,
         watchWindowSize,
         sessionIdByName,
         attachCommand,

@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process"
+import { spawn, spawnSync } from "node:child_process"
 import {
   appendFileSync,
   existsSync,
@@ -225,6 +225,49 @@ describe("JournalStore", () => {
       }),
     )
   }
+
+  it.live(
+    "a short write on a full disk is cut off again: only whole records, appends go on once there is room",
+    () =>
+      Effect.gen(function* () {
+        const dataDir = join(tempDir(), "small")
+        mkdirSync(dataDir)
+        const mounted = spawnSync("mount", ["-t", "tmpfs", "-o", "size=16k", "tmpfs", dataDir], {
+          encoding: "utf8",
+        })
+        if (mounted.status !== 0) {
+          // Needs root (or CAP_SYS_ADMIN); the hardening suite's disk-full test says the same.
+          process.stdout.write(`skipped: cannot mount a tmpfs: ${mounted.stderr.trim()}\n`)
+          return
+        }
+        yield* Effect.addFinalizer(() => Effect.sync(() => spawnSync("umount", [dataDir])))
+        const filler = join(dataDir, "filler")
+        writeFileSync(filler, Buffer.alloc(8192))
+        const padding = "p".repeat(700)
+        const outcomes = yield* withStore(dataDir, (store) =>
+          Effect.gen(function* () {
+            const results: Array<"ok" | string> = []
+            const append = (i: number) =>
+              store.append({ type: "runner", runnerId: `r${i}`, data: { padding } }).pipe(
+                Effect.as("ok" as const),
+                Effect.catchAll((e) => Effect.succeed(e.message)),
+              )
+            for (let i = 0; i < 40; i++) results.push(yield* append(i))
+            rmSync(filler)
+            for (let i = 40; i < 45; i++) results.push(yield* append(i))
+            return results
+          }),
+        ).pipe(Effect.scoped)
+        const failures = outcomes.filter((o) => o !== "ok")
+        expect(failures.length).toBeGreaterThan(0)
+        expect(failures.some((f) => f.includes("short write"))).toBe(true)
+        expect(outcomes.slice(40)).toEqual(["ok", "ok", "ok", "ok", "ok"])
+        const decoded = decodeJournal(readFileSync(journalPath(dataDir)))
+        expect(decoded.skipped).toEqual([])
+        expect(decoded.tornTail).toBe(false)
+        expect(decoded.records.length).toBe(outcomes.filter((o) => o === "ok").length)
+      }).pipe(Effect.scoped),
+  )
 
   it.live("rejects data that is not JSON as JournalError", () =>
     Effect.gen(function* () {

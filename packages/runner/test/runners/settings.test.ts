@@ -40,6 +40,8 @@ describe("runner settings from config.json", () => {
           },
           limits: { perProvider: { claude: 3 }, perAccount: { work: 1 } },
           attention: { debounceMs: 2_000 },
+          logs: { segmentBytes: 8 * 1024 * 1024, retainBytes: 64 * 1024 * 1024 },
+          activity: { idleThresholdMs: 5_000 },
           server: { ignored: true },
         }),
       )
@@ -52,6 +54,11 @@ describe("runner settings from config.json", () => {
       expect(settings.accounts.work?.env).toEqual({})
       expect(settings.limits).toEqual({ perProvider: { claude: 3 }, perAccount: { work: 1 } })
       expect(settings.attention).toEqual({ debounceMs: 2_000, confirmMs: 250, recheckMs: 300 })
+      expect(settings.runnerConfig).toEqual({
+        segmentBytes: 8 * 1024 * 1024,
+        retainBytes: 64 * 1024 * 1024,
+        idleThresholdMs: 5_000,
+      })
     }),
   )
 
@@ -64,6 +71,10 @@ describe("runner settings from config.json", () => {
     ['{"limits": {"perProvider": {"claude": -1}}}', "limits.perProvider.claude"],
     ['{"limits": {"perAccount": {"ghost": 1}}}', "limits.perAccount.ghost"],
     ['{"attention": {"debounceMs": "fast"}}', "attention.debounceMs"],
+    ['{"logs": {"segmentBytes": 10}}', "logs.segmentBytes"],
+    ['{"logs": {"segmentBytes": 2097152, "retainBytes": 1048576}}', "logs.retainBytes"],
+    ['{"logs": {"retention": 1}}', "logs"],
+    ['{"activity": {"idleThresholdMs": -5}}', "activity.idleThresholdMs"],
   ])("%s is a SettingsError naming %s", ([content, needle]) =>
     Effect.gen(function* () {
       const dir = yield* withConfig(content)

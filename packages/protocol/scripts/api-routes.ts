@@ -1,0 +1,230 @@
+/**
+ * The routes of `docs/API.md`, hand-kept: method, path, role, and the schemas of each request
+ * and response. The server's `test/api/api-reference-routes.test.ts` compares this table with
+ * the app's own route auth table (`listAuthRoutes`), so a route added, removed or given
+ * another role without a line here fails the tests.
+ */
+
+export type RouteAuth = "public" | "viewer" | "operator"
+
+export interface RouteResponse {
+  readonly status: number
+  /** A schema documented below; `array` means a JSON array of it. */
+  readonly schema?: string
+  readonly array?: boolean
+  /** What the body is when it is not JSON (or there is none). */
+  readonly text?: string
+}
+
+export interface ApiRoute {
+  readonly method: "GET" | "POST" | "DELETE"
+  readonly path: string
+  readonly auth: RouteAuth
+  /** A WebSocket route: `GET` with `Upgrade: websocket`. */
+  readonly websocket?: boolean
+  readonly summary: string
+  readonly params?: string
+  readonly query?: string
+  readonly body?: string
+  readonly responses: ReadonlyArray<RouteResponse>
+  /** Status codes particular to this route, beyond the ones every route may answer. */
+  readonly errors?: ReadonlyArray<string>
+  readonly notes?: ReadonlyArray<string>
+}
+
+/** Every route the server registers (each `GET` also answers `HEAD`, with the same role). */
+export const API_ROUTES: ReadonlyArray<ApiRoute> = [
+  {
+    method: "GET",
+    path: "/api/health",
+    auth: "public",
+    summary: "Liveness, the server's version and the tmux version. Carries nothing secret.",
+    responses: [{ status: 200, schema: "HealthResponse" }],
+  },
+  {
+    method: "POST",
+    path: "/api/login",
+    auth: "public",
+    summary: "Trades a token for the session cookie `geppetto_session` (30 days).",
+    body: "LoginRequest",
+    responses: [{ status: 200, schema: "LoginResponse" }],
+    errors: [
+      "`401 AuthenticationError`: not one of the server's tokens",
+      "`429 RateLimitError`: more than 10 attempts a minute from one client address; `Retry-After` says when to retry",
+    ],
+    notes: [
+      "The body may be at most 4 KiB. The cookie is signed and carries the role, its expiry and a keyed fingerprint of the token: rotating a token ends its sessions.",
+    ],
+  },
+  {
+    method: "POST",
+    path: "/api/logout",
+    auth: "public",
+    summary: "Clears the session cookie.",
+    responses: [{ status: 204, text: "no body" }],
+  },
+  {
+    method: "GET",
+    path: "/api/me",
+    auth: "viewer",
+    summary: "The role the credentials carry.",
+    responses: [{ status: 200, schema: "LoginResponse" }],
+  },
+  {
+    method: "GET",
+    path: "/api/providers",
+    auth: "viewer",
+    summary:
+      "The providers the server knows, whether each CLI is on the server's `PATH`, and its version.",
+    responses: [{ status: 200, schema: "ProviderInfo", array: true }],
+    notes: ["Probed in parallel (`--version`) and cached for a minute."],
+  },
+  {
+    method: "GET",
+    path: "/api/runners",
+    auth: "viewer",
+    summary: "Every runner, live and finished.",
+    responses: [{ status: 200, schema: "RunnerSummary", array: true }],
+  },
+  {
+    method: "POST",
+    path: "/api/runners",
+    auth: "operator",
+    summary: "Starts a runner: an agent CLI, or any argv with the `shell` provider.",
+    body: "StartRunnerRequest",
+    responses: [{ status: 201, schema: "RunnerDetail" }],
+    errors: [
+      "`400 ValidationError`: the body, an unknown provider or account, a name already taken, a mode or prompt the provider does not take",
+      "`429 TierLimitError`: a per-provider or per-account limit of `config.json` is reached",
+      "`503 TmuxSessionError`: tmux could not be reached or refused",
+    ],
+    notes: [
+      "Defaults: `mode` `interactive`; `cwd` the server's `$HOME`; `cols` × `rows` 120 × 32; `name` `PROVIDER-XXXXXX`, which is also the tmux session name.",
+    ],
+  },
+  {
+    method: "GET",
+    path: "/api/runners/:id",
+    auth: "viewer",
+    summary: "One runner with its metrics, its tmux session and, while it waits, quick answers.",
+    params: "RunnerParams",
+    responses: [{ status: 200, schema: "RunnerDetail" }],
+  },
+  {
+    method: "POST",
+    path: "/api/runners/:id/pause",
+    auth: "operator",
+    summary: "Freezes the runner's processes (`SIGSTOP`).",
+    params: "RunnerParams",
+    responses: [{ status: 200, schema: "RunnerDetail" }],
+    errors: ["`409 AiProviderOperationError`: the runner cannot do that now (it has ended)"],
+  },
+  {
+    method: "POST",
+    path: "/api/runners/:id/resume",
+    auth: "operator",
+    summary: "Lets a paused runner go on (`SIGCONT`).",
+    params: "RunnerParams",
+    responses: [{ status: 200, schema: "RunnerDetail" }],
+    errors: ["`409 AiProviderOperationError`: the runner cannot do that now"],
+  },
+  {
+    method: "POST",
+    path: "/api/runners/:id/terminate",
+    auth: "operator",
+    summary:
+      "Ends the runner: Ctrl-C, then `SIGTERM`, then `SIGKILL` and its tmux session killed, each after a grace period. It stays listed with its logs.",
+    params: "RunnerParams",
+    responses: [{ status: 200, schema: "RunnerDetail" }],
+  },
+  {
+    method: "DELETE",
+    path: "/api/runners/:id",
+    auth: "operator",
+    summary: "Terminates the runner if it is live, then forgets it and deletes its logs.",
+    params: "RunnerParams",
+    responses: [{ status: 204, text: "no body" }],
+  },
+  {
+    method: "POST",
+    path: "/api/runners/:id/input",
+    auth: "operator",
+    summary:
+      "Types `data` into the runner's pane, byte for byte (for scripts and the CLI; `\\r` is Enter).",
+    params: "RunnerParams",
+    body: "InputRequest",
+    responses: [{ status: 204, text: "no body" }],
+    errors: ["`409 AiProviderOperationError`: the runner has ended"],
+  },
+  {
+    method: "GET",
+    path: "/api/runners/:id/log",
+    auth: "viewer",
+    summary:
+      "The runner's output bytes as the terminal received them (escape sequences included), from `?from=OFFSET` (default: the oldest byte still kept) to the end written when the request came.",
+    params: "RunnerParams",
+    query: "LogQuery",
+    responses: [
+      { status: 200, text: "`application/octet-stream`" },
+      { status: 206, text: "`application/octet-stream`, for a `Range` request" },
+    ],
+    errors: [
+      "`416 RangeNotSatisfiable`: `from` or the range lies outside the kept output (retention deleted it, or it is past the end); `Content-Range: bytes */END`",
+    ],
+    notes: [
+      "Headers: `X-Log-Start` (oldest offset still kept), `X-Log-End` (the end when the request came), `Accept-Ranges: bytes`.",
+      "`Range: bytes=A-B`, `bytes=A-` and `bytes=-N` count absolute output offsets, not positions in the body; one range only.",
+    ],
+  },
+  {
+    method: "GET",
+    path: "/api/sessions",
+    auth: "viewer",
+    summary: "tmux sessions on the server's tmux server that no runner manages yet.",
+    responses: [{ status: 200, schema: "SessionListing", array: true }],
+  },
+  {
+    method: "POST",
+    path: "/api/sessions/:name/adopt",
+    auth: "operator",
+    summary:
+      "Makes an existing tmux session a runner: each of its panes is logged and watched; the session is not restarted.",
+    params: "AdoptParams",
+    responses: [{ status: 201, schema: "RunnerDetail" }],
+  },
+  {
+    method: "GET",
+    path: "/api/events",
+    auth: "viewer",
+    websocket: true,
+    summary: "The board's live feed: the list of runners, then every change.",
+    query: "EventsQuery",
+    responses: [{ status: 101, schema: "EventsServerMessage", text: "JSON text frames" }],
+  },
+  {
+    method: "GET",
+    path: "/api/runners/:id/terminal",
+    auth: "viewer",
+    websocket: true,
+    summary:
+      "One pane's live terminal: a snapshot, then the output as binary frames; operators also type and resize.",
+    params: "RunnerParams",
+    query: "TerminalQuery",
+    responses: [
+      {
+        status: 101,
+        schema: "TerminalServerMessage",
+        text: "JSON text frames, plus binary output frames",
+      },
+    ],
+    errors: ["`404 NotFoundError`: no such runner, or no such `pane` (checked before the upgrade)"],
+  },
+  {
+    method: "GET",
+    path: "/metrics",
+    auth: "operator",
+    summary:
+      "Prometheus metrics of the server, its process and the runners (text exposition format).",
+    responses: [{ status: 200, text: "`text/plain; version=0.0.4`" }],
+  },
+]
