@@ -24,6 +24,20 @@ const toMessage = (event: RegistryEvent): EventsServerMessage | undefined => {
 }
 
 /**
+ * Every watcher takes the same feed item object (one PubSub): it is serialized once for all
+ * of them, not once per watcher (20 watchers of 100 busy runners repeated it 20 times).
+ */
+const encodings = new WeakMap<object, string>()
+const encodedOnce = (event: object, message: EventsServerMessage): string => {
+  let data = encodings.get(event)
+  if (data === undefined) {
+    data = JSON.stringify(message)
+    encodings.set(event, data)
+  }
+  return data
+}
+
+/**
  * One watcher: the whole list, then every change. Each watcher reads its own queue; one
  * that cannot keep up (its socket buffer past the bound, or queue overflow seen as a `seq`
  * gap) skips what it missed and gets the whole list again once its socket drains — woken by
@@ -40,10 +54,10 @@ export const watchEvents = (
     /** Bytes handed to the socket and not yet written to the kernel (from `send` callbacks). */
     let unflushed = 0
     const drained = yield* Queue.sliding<void>(1)
-    const send = (message: EventsServerMessage, takenAt?: number) =>
+    const send = (message: EventsServerMessage, takenAt?: number, encoded?: string) =>
       Effect.sync(() => {
         if (socket.readyState !== socket.OPEN) return
-        const data = JSON.stringify(message)
+        const data = encoded ?? JSON.stringify(message)
         const size = Buffer.byteLength(data)
         unflushed += size
         socket.send(data, () => {
@@ -85,7 +99,7 @@ export const watchEvents = (
         continue
       }
       const message = toMessage(event)
-      if (message !== undefined) yield* send(message, takenAt)
+      if (message !== undefined) yield* send(message, takenAt, encodedOnce(event, message))
     }
   }).pipe(Effect.scoped)
 
