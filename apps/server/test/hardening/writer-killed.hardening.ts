@@ -188,7 +188,9 @@ describe("the log writer of one runner killed", () => {
   })
 
   it("killed while the server is down: restarted when the server comes back", async () => {
-    const count = 2000
+    // 20 s of output at 400 lines/s: it must outlast the restart even on a loaded machine
+    // (at load 11, 5 s of output had ended before the new server re-piped it).
+    const count = 8000
     const id = await startPrinter("unattended", count)
     const dir = join(world.dataDir, "runners", id)
     await waitFor(async () => (await logOf(id)).length > 8_000, "some output")
