@@ -34,8 +34,9 @@ const post = async (path: string, body: string) => {
 }
 
 /**
- * A POST whose status is read even when the server answers before the body is sent and closes
- * (what it should do with an oversized body): the client's EPIPE is not the server's failure.
+ * A POST that announces `body`'s full length but sends only its first KiB, then waits for the
+ * answer. An oversized body must be refused from its `content-length` alone, without reading
+ * it; sending all of it would race the server's close (the client's EPIPE can swallow the 413).
  */
 const rawPost = (path: string, body: string) =>
   new Promise<number>((resolve, reject) => {
@@ -51,9 +52,10 @@ const rawPost = (path: string, body: string) =>
       response.resume()
       if ((response.statusCode ?? 0) >= 500) fiveXx++
       resolve(response.statusCode ?? 0)
+      request.destroy()
     })
     request.on("error", (error) => setTimeout(() => reject(error), 2000))
-    request.end(body)
+    request.write(body.slice(0, 1024))
   })
 
 const terminalUrl = (id: string) =>
