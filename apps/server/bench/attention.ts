@@ -16,7 +16,7 @@ import {
   openTerminal,
   spawnServer,
   startRunner,
-  stopServer,
+  stopServerAndRunners,
   within,
 } from "./harness.js"
 import type { ScenarioReport } from "./report.js"
@@ -147,7 +147,7 @@ export const attentionScenario = async (options: AttentionOptions): Promise<Scen
     await Promise.all(Array.from({ length: options.agents }, (_, i) => agent(i)))
   } finally {
     await closeAll(sockets)
-    await stopServer(server)
+    await stopServerAndRunners(server)
   }
   const detect = summarize(samples.map((s) => s.detectMs))
   const event = summarize(samples.map((s) => s.eventMs))

@@ -25,7 +25,7 @@ import {
   log,
   spawnServer,
   startRunner,
-  stopServer,
+  stopServerAndRunners,
   type TimedServer,
   TOKEN,
 } from "./harness.js"
@@ -491,6 +491,6 @@ export const dashboardScenario = async (options: DashboardOptions): Promise<Scen
     }
   } finally {
     await browser?.close()
-    await stopServer(server)
+    await stopServerAndRunners(server)
   }
 }

@@ -209,6 +209,7 @@ export const stopServerProcess = async (server: Server) => {
 /** What `stopServer` does after the process is gone: the tmux server and the temp dir. */
 export const removeServerLeftovers = (server: Pick<Server, "socket" | "dir">) => {
   spawnSync("tmux", ["-L", server.socket, "kill-server"])
+  killTrees(pidsMentioning(server.dir))
   const tmuxDir = join(process.env.TMUX_TMPDIR || "/tmp", `tmux-${process.getuid?.() ?? 0}`)
   rmSync(join(tmuxDir, server.socket), { force: true })
   rmSync(server.dir, { recursive: true, force: true })
@@ -336,7 +337,12 @@ export const startRunners = async (
       const i = next++
       if (i >= count) return
       const t0 = performance.now()
-      const runner = await startRunner(server, command(i), name(i))
+      // undici waits 300 s for response headers; a server that stopped answering fails sooner.
+      const runner = await within(
+        60_000,
+        `POST /api/runners (runner ${i + 1} of ${count})`,
+        startRunner(server, command(i), name(i)),
+      )
       ms.push(performance.now() - t0)
       if (runner === undefined) throw new Error("no runner")
       ids[i] = runner.id
@@ -363,4 +369,45 @@ export const metricsSample = async (
     if (m?.[1] !== undefined && m[2] !== undefined) out[m[1]] = Number(m[2])
   }
   return out
+}
+
+/** `pids` and every process under them (by parent pid, from /proc), each SIGKILLed. */
+export const killTrees = (pids: ReadonlyArray<number>) => {
+  const parents = new Map<number, number[]>()
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8")
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1])
+      parents.set(ppid, [...(parents.get(ppid) ?? []), Number(entry)])
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const all = new Set<number>()
+  const frontier = [...pids]
+  for (let pid = frontier.pop(); pid !== undefined; pid = frontier.pop()) {
+    if (all.has(pid) || pid === process.pid) continue
+    all.add(pid)
+    frontier.push(...(parents.get(pid) ?? []))
+  }
+  for (const pid of all) {
+    try {
+      process.kill(pid, "SIGKILL")
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return all.size
+}
+
+/**
+ * `stopServer`, then what `tmux kill-server` leaves: each pane's wrapper shell traps SIGHUP, so
+ * a runner's processes outlive the tmux server unless the runner was removed through the API
+ * (e2e does that). Everything whose command line names the bench dir (the wrappers, the log
+ * writers) is killed with its descendants. Returns how many processes were left.
+ */
+export const stopServerAndRunners = async (server: Server) => {
+  await stopServer(server)
+  return killTrees(pidsMentioning(server.dir))
 }

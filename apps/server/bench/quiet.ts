@@ -16,7 +16,7 @@ import {
   sleep,
   spawnServer,
   startRunners,
-  stopServer,
+  stopServerAndRunners,
   type TimedServer,
   tmuxPid,
 } from "./harness.js"
@@ -172,6 +172,6 @@ export const quietScenario = async (options: QuietOptions): Promise<ScenarioRepo
     }
   } finally {
     await closeAll([watcher])
-    await stopServer(server)
+    await stopServerAndRunners(server)
   }
 }

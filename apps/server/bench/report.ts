@@ -119,6 +119,13 @@ export const markdownTable = (figures: ReadonlyArray<Figure>): string => {
   ].join("\n")
 }
 
+/** The message and stack, and the cause's message (undici's "fetch failed" hides the reason). */
+const describeError = (error: unknown): string => {
+  if (!(error instanceof Error)) return String(error)
+  const cause = error.cause instanceof Error ? `\ncaused by: ${error.cause.message}` : ""
+  return `${error.stack ?? error.message}${cause}`
+}
+
 /** Runs one scenario with the load average around it; a failure becomes a report, not a crash. */
 export const timed = async (
   scenario: string,
@@ -141,7 +148,7 @@ export const timed = async (
     return {
       scenario,
       title,
-      setup: "",
+      setup: "The scenario failed before it could report its figures.",
       figures: [],
       details: {},
       notes: [],
@@ -149,7 +156,7 @@ export const timed = async (
       wallS: (performance.now() - t0) / 1000,
       loadBefore,
       loadAfter: loadAverage(),
-      error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+      error: describeError(error),
     }
   }
 }

@@ -15,7 +15,7 @@ import {
   sleep,
   spawnServer,
   startRunners,
-  stopServer,
+  stopServerAndRunners,
   stopServerProcess,
   type TimedServer,
 } from "./harness.js"
@@ -78,7 +78,7 @@ export const restartScenario = async (options: RestartOptions): Promise<Scenario
     try {
       empty.push(await untilListed(fresh, 0))
     } finally {
-      await stopServer(fresh)
+      await stopServerAndRunners(fresh)
     }
   }
   // Where a start's time goes, before any server work: node itself, then loading the modules.

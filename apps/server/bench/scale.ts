@@ -21,7 +21,7 @@ import {
   sleep,
   spawnServer,
   startRunners,
-  stopServer,
+  stopServerAndRunners,
   TOKEN,
   tmuxPid,
   within,
@@ -69,14 +69,11 @@ export const scaleQuick: ScaleOptions = {
   snapshots: 4,
 }
 
-/** Every process of this bench's runners carries this in its argv, so leftovers can be found. */
-const marker = () => `geppetto-bench-scale-${process.pid}`
-
 /** 10 lines a second, no fork per line (a `sleep` per line would load the machine itself). */
 const chattyCommand = () => [
   "perl",
   "-e",
-  `# ${marker()}\n$| = 1; my $i = 0; while (1) { print "line ", ++$i, " of a chatty runner\\n"; select(undef, undef, undef, 0.1) }`,
+  `$| = 1; my $i = 0; while (1) { print "line ", ++$i, " of a chatty runner\\n"; select(undef, undef, undef, 0.1) }`,
 ]
 
 interface Level {
@@ -337,13 +334,6 @@ export const scaleScenario = async (options: ScaleOptions): Promise<ScenarioRepo
       }
     }
 
-    const base = await measure(ids.length, options.baselineWindowS)
-    log(`  scale: starting ${options.runners - ids.length} more runners ...`)
-    await grow(options.runners)
-    const listed = await getJson<ReadonlyArray<{ status: string }>>(server, "/api/runners")
-    const full = await measure(ids.length, options.windowS)
-    const running = listed.filter((r) => r.status === "running").length
-    const b = `${base.runners} runners`
     const levelJson = (l: Level): Json => ({
       ...l,
       windowUs: { ...l.windowUs },
@@ -355,6 +345,48 @@ export const scaleScenario = async (options: ScaleOptions): Promise<ScenarioRepo
       memory: { ...l.memory },
       cutShort: [...l.cutShort],
     })
+    const base = await measure(ids.length, options.baselineWindowS)
+    log(`  scale: starting ${options.runners - ids.length} more runners ...`)
+    // A server that stops answering while runners are added is a result, not a crash.
+    const growError = await grow(options.runners).then(
+      () => undefined,
+      (error: unknown) => (error instanceof Error ? error.message : String(error)),
+    )
+    if (growError !== undefined) {
+      const b = `${base.runners} runners`
+      return {
+        scenario: "scale",
+        title: `the server stopped answering after ${ids.length} of ${options.runners} runners`,
+        setup: `one server; baseline level ${base.runners} runners (figures below), then runners added 4 at a time until ${growError}`,
+        figures: [
+          {
+            name: "runners started before the server stopped answering",
+            value: ids.length,
+            unit: "",
+            target: { op: ">=", limit: options.runners },
+            digits: 0,
+          },
+          {
+            name: `server CPU (% of one core), ${b}`,
+            value: base.cpuPct,
+            unit: "%",
+          },
+          { name: `server RSS, ${b}`, value: base.rssMaxMb, unit: "MB", digits: 0 },
+          {
+            name: `/api/events: status change -> every watcher, p99, ${b}`,
+            value: base.deliveryLatency.p99,
+            unit: "ms",
+          },
+          { name: `GET /api/runners p99, ${b}`, value: base.listLatency.p99, unit: "ms" },
+        ],
+        details: { baseline: levelJson(base), startedBeforeFailure: ids.length, error: growError },
+        notes: [`adding runners failed: ${growError}`],
+      }
+    }
+    const listed = await getJson<ReadonlyArray<{ status: string }>>(server, "/api/runners")
+    const full = await measure(ids.length, options.windowS)
+    const running = listed.filter((r) => r.status === "running").length
+    const b = `${base.runners} runners`
     return {
       scenario: "scale",
       title: `${full.runners} runners at 10 lines/s, ${options.watchers} event watchers, ${options.viewers} terminal viewers`,
@@ -477,18 +509,6 @@ export const scaleScenario = async (options: ScaleOptions): Promise<ScenarioRepo
     }
   } finally {
     await closeAll(sockets)
-    await stopServer(server)
-    killLeftovers(marker())
-  }
-}
-
-/** A runner process tmux did not take down (e.g. still stopped by a pause) is killed here. */
-export const killLeftovers = (needle: string) => {
-  for (const pid of pidsMentioning(needle)) {
-    try {
-      process.kill(pid, "SIGKILL")
-    } catch {
-      // gone meanwhile
-    }
+    await stopServerAndRunners(server)
   }
 }

@@ -71,7 +71,8 @@ const TITLES: Record<Scenario, string> = {
 
 // ---- arguments -------------------------------------------------------------------------
 
-const argv = process.argv.slice(2)
+// `pnpm run bench -- --only x` passes the `--` through.
+const argv = process.argv.slice(2).filter((a, i) => !(i === 0 && a === "--"))
 const flag = (name: string) => argv.includes(name)
 const value = (name: string) => {
   const i = argv.indexOf(name)
