@@ -92,6 +92,8 @@ export class TestServer {
           GEPPETTO_TOKEN: this.operatorToken,
           GEPPETTO_VIEWER_TOKEN: this.viewerToken,
           SHELL: "/bin/bash",
+          // Request lines would fill the kept log tail; a failure should show start-up and errors.
+          GEPPETTO_LOG_LEVEL: "warn",
         },
         stdio: ["ignore", "pipe", "pipe"],
       },
@@ -111,7 +113,8 @@ export class TestServer {
         return ok
       },
       () => `the server to answer /api/health:\n${this.#log}`,
-      30_000,
+      // Started from the sources through tsx: measured 10 s to listen at load 10 on 2 cores.
+      90_000,
     )
   }
 
