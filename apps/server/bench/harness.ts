@@ -321,7 +321,10 @@ export const closeAll = async (sockets: ReadonlyArray<WebSocket>) => {
   )
 }
 
-/** Starts `count` shell runners, `concurrency` at a time; returns their ids in start order and each POST's ms. */
+/**
+ * Starts `count` shell runners, `concurrency` at a time. Returns the ids of those started, in
+ * start order, each POST's ms, and the first failure (the others then stop starting).
+ */
 export const startRunners = async (
   server: Server,
   count: number,
@@ -329,27 +332,33 @@ export const startRunners = async (
   name: (i: number) => string,
   concurrency = 4,
 ) => {
-  const ids: string[] = new Array<string>(count)
+  const started: Array<string | undefined> = new Array<string | undefined>(count)
   const ms: number[] = []
   let next = 0
+  let error: string | undefined
   const worker = async () => {
-    for (;;) {
+    while (error === undefined) {
       const i = next++
       if (i >= count) return
       const t0 = performance.now()
-      // undici waits 300 s for response headers; a server that stopped answering fails sooner.
-      const runner = await within(
-        60_000,
-        `POST /api/runners (runner ${i + 1} of ${count})`,
-        startRunner(server, command(i), name(i)),
-      )
-      ms.push(performance.now() - t0)
-      if (runner === undefined) throw new Error("no runner")
-      ids[i] = runner.id
+      try {
+        // undici waits 300 s for response headers; a server that stopped answering fails sooner.
+        const runner = await within(
+          60_000,
+          `POST /api/runners (runner ${i + 1} of ${count})`,
+          startRunner(server, command(i), name(i)),
+        )
+        if (runner === undefined) throw new Error("POST /api/runners answered no runner")
+        ms.push(performance.now() - t0)
+        started[i] = runner.id
+      } catch (e) {
+        error ??= e instanceof Error ? e.message : String(e)
+      }
     }
   }
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker))
-  return { ids, ms }
+  const ids = started.filter((id): id is string => id !== undefined)
+  return { ids, ms, error }
 }
 
 /**

@@ -106,12 +106,13 @@ export const quietScenario = async (options: QuietOptions): Promise<ScenarioRepo
     await sleep(2_000)
     const base = await measureWindow(server, options.baselineS, events)
     log(`  quiet: starting ${options.runners} silent runners ...`)
-    await startRunners(
+    const started = await startRunners(
       server,
       options.runners,
       () => ["sleep", "3600"],
       (i) => `quiet-${i}`,
     )
+    if (started.error !== undefined) throw new Error(started.error)
     // Past the idle threshold (2 s) and the first attention look (1.5 s debounce).
     await sleep(options.settleS * 1000)
     log(`  quiet: ${options.runners} silent runners, ${options.windowS} s window ...`)

@@ -94,12 +94,13 @@ export const restartScenario = async (options: RestartOptions): Promise<Scenario
   const restarts: Start[] = []
   try {
     log(`  restart: starting ${options.runners} runners ...`)
-    await startRunners(
+    const started = await startRunners(
       server,
       options.runners,
       () => ["sleep", "3600"],
       (i) => `restart-${i}`,
     )
+    if (started.error !== undefined) throw new Error(started.error)
     await untilListed(server, options.runners)
     for (let i = 0; i < options.repeats; i++) {
       log(`  restart: SIGTERM and start again (${i + 1}/${options.repeats}) ...`)

@@ -139,6 +139,7 @@ export const scaleScenario = async (options: ScaleOptions): Promise<ScenarioRepo
       )
       ids.push(...started.ids)
       startLatencies.push(...started.ms)
+      if (started.error !== undefined) throw new Error(started.error)
     }
     await grow(options.baselineRunners)
     for (let w = 0; w < options.watchers; w++) {
