@@ -35,39 +35,8 @@ export interface Server {
   readonly dir: string
 }
 
-export const startServer = async (label: string): Promise<Server> => {
-  const dir = mkdtempSync(join(tmpdir(), `geppetto-bench-${label}-`))
-  const socket = `geppetto-bench-${label}-${process.pid}`
-  const child = spawn(
-    process.execPath,
-    [
-      // e.g. `GEPPETTO_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"` to profile the server.
-      ...(process.env.GEPPETTO_BENCH_NODE_ARGS?.split(" ").filter((a) => a !== "") ?? []),
-      SERVER_MAIN,
-      "serve",
-      "--port",
-      "0",
-      "--tmux-socket",
-      socket,
-      "--data-dir",
-      join(dir, "data"),
-    ],
-    {
-      env: { ...process.env, GEPPETTO_TOKEN: TOKEN, GEPPETTO_VIEWER_TOKEN: `${TOKEN}-viewer` },
-      stdio: ["ignore", "pipe", "inherit"],
-    },
-  )
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = ""
-    child.stdout?.on("data", (d: Buffer) => {
-      out += d.toString()
-      const m = /listening on (http:\/\/\S+)/.exec(out)
-      if (m?.[1] !== undefined) resolve(m[1])
-    })
-    child.on("exit", (code) => reject(new Error(`server exited with ${code}`)))
-  })
-  return { url, child, socket, dir }
-}
+/** A fresh server on its own temp data dir and tmux socket (see `spawnServer`). */
+export const startServer = (label: string): Promise<Server> => spawnServer({ label })
 
 export const stopServer = async (server: Server) => {
   server.child.kill("SIGTERM")

@@ -52,6 +52,22 @@ const SIZES = (sizesArg === -1 ? "24,100" : (process.argv[sizesArg + 1] ?? ""))
   .map(Number)
 const VIEWERS = 20
 
+/** A detached 120x32 session on the baseline tmux server, running `command` through its shell. */
+const newPane = (socket: string, session: string, command: string) =>
+  spawnSync("tmux", [
+    "-L",
+    socket,
+    "new-session",
+    "-d",
+    "-x",
+    "120",
+    "-y",
+    "32",
+    "-s",
+    session,
+    command,
+  ])
+
 /** CPU ms of the tmux server behind `socket` (it does the terminal work of every path). */
 const tmuxServerCpu = (socket: string) => {
   const pid = Number(
@@ -98,19 +114,7 @@ const echoRun = async (server: Server, label: string, keys: number) => {
  */
 const attachEchoRun = async (socket: string, label: string, keys: number, flooding: boolean) => {
   const session = `attach-echo-${label}`
-  spawnSync("tmux", [
-    "-L",
-    socket,
-    "new-session",
-    "-d",
-    "-x",
-    "120",
-    "-y",
-    "32",
-    "-s",
-    session,
-    "cat",
-  ])
+  newPane(socket, session, "cat")
   // No status line: its redraws (the clock) must not pass for an echo.
   spawnSync("tmux", ["-L", socket, "set-option", "-t", session, "status", "off"])
   if (flooding)
@@ -225,19 +229,7 @@ const rawRun = async (socket: string, flood: Flood, index: number) => {
   await sleep(50)
   const tmux0 = tmuxServerCpu(socket)
   const t0 = performance.now()
-  spawnSync("tmux", [
-    "-L",
-    socket,
-    "new-session",
-    "-d",
-    "-x",
-    "120",
-    "-y",
-    "32",
-    "-s",
-    channel,
-    `${flood.generator}; tmux -L ${socket} wait-for -S ${channel}; sleep 5`,
-  ])
+  newPane(socket, channel, `${flood.generator}; tmux -L ${socket} wait-for -S ${channel}; sleep 5`)
   await within(180_000, "raw tmux flood", new Promise((r) => waiter.once("exit", r)))
   const ms = performance.now() - t0
   const tmuxCpuMs = round(tmuxServerCpu(socket) - tmux0, 0)
@@ -252,19 +244,11 @@ const rawRun = async (socket: string, flood: Flood, index: number) => {
 const attachClientRun = async (socket: string, flood: Flood, clients: number, index: number) => {
   const session = `attach-${flood.bytes / 1e6}-${clients}-${index}`
   const marker = `END-OF-FLOOD-${index}-${process.pid}`
-  spawnSync("tmux", [
-    "-L",
+  newPane(
     socket,
-    "new-session",
-    "-d",
-    "-x",
-    "120",
-    "-y",
-    "32",
-    "-s",
     session,
     `tmux -L ${socket} wait-for ${session}-go; ${flood.generator}; echo ${marker.slice(0, 6)}""${marker.slice(6)}; sleep 30`,
-  ])
+  )
   let t0: number | undefined
   const children = Array.from({ length: clients }, () =>
     spawn(
