@@ -4,6 +4,7 @@ import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { type RunningServer, serve } from "../../src/serve.js"
+import { waitFor as waitForValue } from "../helpers/server.js"
 
 /** apps/server: the CLI runs from here so that `--import tsx` resolves. */
 export const SERVER_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "..")
@@ -14,21 +15,12 @@ let counter = 0
 const tmuxSocketPath = (socket: string) =>
   join(process.env.TMUX_TMPDIR ?? "/tmp", `tmux-${process.getuid?.() ?? 0}`, socket)
 
-/** Polls `check` every 50 ms until it returns a value other than undefined/false. */
-export const waitFor = async <A>(
+/** The shared `waitFor`, with the longer default a CLI child process needs to start. */
+export const waitFor = <A>(
   check: () => A | undefined | false | Promise<A | undefined | false>,
   what: string | (() => string),
   ms = 60_000,
-): Promise<A> => {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const value = await check()
-    if (value !== undefined && value !== false) return value
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${typeof what === "string" ? what : what()}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}
+): Promise<A> => waitForValue(check, what, ms)
 
 export interface CliServer {
   readonly url: string
