@@ -5,8 +5,9 @@ import type {
   TmuxSessionError,
   ValidationError,
 } from "./domain/errors.js"
-import type { ActivityState, ProcessEvent } from "./domain/events.js"
+import type { ActivityState, ControlEvent, ProcessEvent } from "./domain/events.js"
 import type { PaneId, ProcessId, SessionName } from "./domain/ids.js"
+import type { LogFollower, LogSubscription } from "./logs/log-feed.js"
 import type { LogBounds, LogChunk } from "./logs/log-store.js"
 
 /** Where a process lives in tmux, and how a person reaches it. */
@@ -50,8 +51,20 @@ export interface ProcessMonitorHandle {
   readonly events: Stream.Stream<ProcessEvent, ProcessMonitorError>
   /** The same, from an absolute output offset. */
   readonly eventsFrom: (offset: number) => Stream.Stream<ProcessEvent, ProcessMonitorError>
+  /** Every event but output (activity, error, log gaps, exit), from an offset; ends after `exit`. */
+  readonly controlEvents: (offset: number) => Stream.Stream<ControlEvent>
   /** Raw output from an absolute offset, following new bytes (never ends by itself). */
   readonly output: (offset: number, paneId?: PaneId) => Stream.Stream<LogChunk, LogStoreError>
+  /**
+   * The same bytes handed to a callback as they are logged (see `followLogChunks`): one read
+   * of the log however many follow it, and no fiber per chunk. The hot path for the
+   * registry, the attention detector and terminal viewers.
+   */
+  readonly followOutput: (
+    offset: number,
+    follower: LogFollower,
+    paneId?: PaneId,
+  ) => Effect.Effect<LogSubscription, LogStoreError, Scope.Scope>
   readonly logBounds: Effect.Effect<LogBounds, LogStoreError>
   readonly getActivityState: Effect.Effect<ActivityState>
   /** Resolves with the exit event once the process has ended. */

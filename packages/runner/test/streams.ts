@@ -1,4 +1,6 @@
-import { Effect, Stream } from "effect"
+import { Effect, Queue, Stream } from "effect"
+import type { LogChunk } from "../src/logs/log-cursor.js"
+import type { LogSubscription } from "../src/logs/log-feed.js"
 import type { ProcessMonitorHandle } from "../src/ports.js"
 
 /** A handle's raw output from `from` until `length` bytes have arrived. */
@@ -39,3 +41,26 @@ export const waitForText = (
   stream: Stream.Stream<{ readonly bytes: Uint8Array }, unknown>,
   needle: string,
 ) => waitUntil(stream, (text) => text.includes(needle), needle)
+
+/** A subscription that reports nothing: for fakes whose output is driven by the test. */
+const fakeSubscription: LogSubscription = {
+  position: () => 0,
+  head: () => 0,
+  pause: () => {},
+  resume: () => {},
+  paused: () => false,
+  catchUp: () => {},
+}
+
+/** A `followOutput` that hands every chunk offered to `chunks` to the follower. */
+export const followQueue =
+  (chunks: Queue.Dequeue<LogChunk>): ProcessMonitorHandle["followOutput"] =>
+  (_offset, follower) =>
+    Effect.as(
+      Effect.forkScoped(Effect.forever(Effect.map(Queue.take(chunks), follower.onChunk))),
+      fakeSubscription,
+    )
+
+/** A `followOutput` of a pane that never prints. */
+export const followNothing: ProcessMonitorHandle["followOutput"] = () =>
+  Effect.succeed(fakeSubscription)

@@ -4,8 +4,14 @@ import {
   TerminalClientMessage,
   type TerminalServerMessage,
 } from "@geppetto/protocol"
-import { AiRunnerRegistry, type PaneId } from "@geppetto/runner"
-import { Data, Effect, Queue, Stream } from "effect"
+import {
+  AiRunnerRegistry,
+  type LogChunk,
+  type LogSubscription,
+  type PaneId,
+  type RegistryEvent,
+} from "@geppetto/runner"
+import { Deferred, Effect, Exit, Queue } from "effect"
 import type { WebSocket } from "ws"
 import { toHttpError } from "../http/domain-errors.js"
 import { defaultFlowLimits, type FlowLimits, FlowState } from "./flow.js"
@@ -20,11 +26,6 @@ export interface TerminalTarget {
   readonly role: Role
 }
 
-/** Breaks out of the output loop to send a fresh snapshot (the viewer fell too far behind). */
-class SkipForward extends Data.TaggedError("SkipForward")<{ readonly lag: number }> {}
-
-/** Input frames waiting for tmux, per socket; more is refused with an error frame. */
-const INPUT_QUEUE = 256
 const INTERNAL_ERROR = 1011
 
 /** Bytes of a `ws` message as delivered (a Buffer, or fragments, or an ArrayBuffer). */
@@ -36,10 +37,33 @@ const frameSize = (raw: unknown): number => {
 }
 
 /**
+ * Every viewer at the head of a log gets the same chunk object from the shared tail: its
+ * frame is built once for all of them (20 viewers of one flood copied each chunk 20 times).
+ */
+const frames = new WeakMap<LogChunk, Uint8Array>()
+const frameOf = (chunk: LogChunk): Uint8Array => {
+  let frame = frames.get(chunk)
+  if (frame === undefined) {
+    frame = encodeOutputFrame(chunk.offset, chunk.bytes)
+    frames.set(chunk, frame)
+  }
+  return frame
+}
+
+/** What the operator asked of the pane, in arrival order. */
+type Command =
+  | { readonly type: "input"; readonly bytes: Uint8Array; readonly size: number }
+  | { readonly type: "resize"; readonly cols: number; readonly rows: number; readonly size: number }
+
+/**
  * One viewer's terminal socket: a snapshot at an exact offset (unless resuming), then output
  * as binary frames from that offset under flow control, plus status, exit and resize frames;
  * the operator's input and resizes go to the pane in order. Runs until interrupted (the
  * socket closed); a slow socket never holds anything but itself.
+ *
+ * Output, acks and the checks on client frames run as plain callbacks (the shared log tail's,
+ * the socket's): per keystroke and per chunk of a flood, a fiber hop cost more than the work.
+ * Fibers wait for the snapshot and for tmux.
  */
 export const serveTerminal = (
   socket: WebSocket,
@@ -54,31 +78,26 @@ export const serveTerminal = (
     const { runnerId, paneId } = target
     const flow = new FlowState(limits)
     onFlow?.(flow)
-    const wake = yield* Queue.sliding<void>(1)
-    const signal = () => Queue.unsafeOffer(wake, undefined)
+    /** Called when the flow bounds may have opened (a send completed, an ack came). */
+    let flowChanged = () => {}
 
-    const send = (data: string | Uint8Array) =>
-      Effect.sync(() => {
-        if (socket.readyState !== socket.OPEN) return
-        const size = typeof data === "string" ? Buffer.byteLength(data) : data.length
-        flow.unflushed += size
-        socket.send(data, () => {
-          flow.unflushed -= size
-          signal()
-        })
+    const send = (data: string | Uint8Array) => {
+      if (socket.readyState !== socket.OPEN) return
+      const size = typeof data === "string" ? Buffer.byteLength(data) : data.length
+      flow.unflushed += size
+      socket.send(data, () => {
+        flow.unflushed -= size
+        flowChanged()
       })
+    }
     const sendJson = (message: TerminalServerMessage) => send(JSON.stringify(message))
     const sendError = (code: string, message: string) => sendJson({ type: "error", code, message })
     /** A domain failure in the same code and words the HTTP API uses (internals hidden). */
-    const sendFailure = (e: unknown) => {
-      const { code, message } = toHttpError(e)
-      return sendError(code, message)
-    }
-
-    /** Parks until the flow bounds allow another chunk (woken by send callbacks and acks). */
-    const awaitFlow = Effect.gen(function* () {
-      while (!flow.canSend()) yield* Queue.take(wake)
-    })
+    const sendFailure = (e: unknown) =>
+      Effect.sync(() => {
+        const { code, message } = toHttpError(e)
+        sendError(code, message)
+      })
 
     const sendSnapshot = (note?: string) =>
       Effect.gen(function* () {
@@ -90,7 +109,7 @@ export const serveTerminal = (
             ? undefined
             : "taken while output kept flowing; the picture may be a few bytes off",
         ].filter((n) => n !== undefined)
-        yield* sendJson({
+        sendJson({
           type: "snapshot",
           offset: snap.offset,
           cols: snap.cols,
@@ -120,19 +139,46 @@ export const serveTerminal = (
       return target.from
     })
 
-    const streamFrom = (offset: number) =>
-      registry.output(runnerId, offset, paneId).pipe(
-        Stream.runForEach((chunk) =>
-          Effect.gen(function* () {
-            if (!flow.canSend()) {
-              yield* awaitFlow
-              // Back after a stall: far behind means a snapshot beats replaying the backlog.
-              const { end } = yield* registry.logBounds(runnerId, paneId)
-              if (flow.shouldSkip(end)) return yield* new SkipForward({ lag: end - flow.sent })
-            }
-            yield* send(encodeOutputFrame(chunk.offset, chunk.bytes))
-            onOutputSent?.(chunk.bytes.length)
-            flow.sent = chunk.offset + chunk.bytes.length
+    /**
+     * Output from `offset` until the viewer falls so far behind that a snapshot beats the
+     * backlog: resolves with how far behind it was. A viewer past its flow bounds pauses its
+     * subscription (the tail and the other viewers go on); once its socket drains or it acks,
+     * it resumes from disk where it stopped, or is skipped forward.
+     */
+    const followUntilBehind = (offset: number) =>
+      Effect.gen(function* () {
+        const behind = yield* Deferred.make<number, unknown>()
+        let subscription: LogSubscription | undefined
+        const onChunk = (chunk: LogChunk) => {
+          send(frameOf(chunk))
+          onOutputSent?.(chunk.bytes.length)
+          flow.sent = chunk.offset + chunk.bytes.length
+          if (!flow.canSend()) subscription?.pause()
+        }
+        const sub = yield* registry.follow(
+          runnerId,
+          offset,
+          { onChunk, onError: (e) => Deferred.unsafeDone(behind, Exit.fail(e)) },
+          paneId,
+        )
+        subscription = sub
+        // Delivery may have outrun the bounds before the subscription was known.
+        if (!flow.canSend()) sub.pause()
+        flowChanged = () => {
+          if (!sub.paused() || !flow.canSend()) return
+          // Back after a stall: far behind means a snapshot beats replaying the backlog.
+          if (flow.shouldSkip(sub.head())) {
+            Deferred.unsafeDone(behind, Exit.succeed(sub.head() - flow.sent))
+            return
+          }
+          sub.resume()
+        }
+        return yield* Deferred.await(behind)
+      }).pipe(
+        Effect.scoped,
+        Effect.ensuring(
+          Effect.sync(() => {
+            flowChanged = () => {}
           }),
         ),
       )
@@ -141,138 +187,102 @@ export const serveTerminal = (
       Effect.gen(function* () {
         let offset = start
         for (;;) {
-          const result = yield* Effect.either(streamFrom(offset))
-          if (result._tag === "Right") return
-          const error = result.left
-          if (error instanceof SkipForward) {
-            flow.skips++
-            offset = yield* sendSnapshot(
-              `this viewer fell ${error.lag} bytes behind; skipped forward to a snapshot`,
-            )
-            continue
-          }
-          return yield* Effect.fail(error)
-        }
-      })
-
-    // Status, exit and resize frames for this runner, from the registry's change feed.
-    const watchRunner = Effect.gen(function* () {
-      const { queue } = yield* registry.subscribe
-      let last = ""
-      for (;;) {
-        const event = yield* Queue.take(queue)
-        if (event.type === "runner" && event.runner.id === runnerId) {
-          const r = event.runner
-          const key = `${r.status}|${r.waitingForInput}|${r.attentionReason ?? ""}`
-          if (key === last) continue
-          last = key
-          yield* sendJson({
-            type: "status",
-            status: r.status,
-            waitingForInput: r.waitingForInput,
-            ...(r.attentionReason !== undefined ? { attentionReason: r.attentionReason } : {}),
-          })
-        } else if (event.type === "event" && event.runnerId === runnerId) {
-          if (event.event.type === "exit") {
-            yield* sendJson({
-              type: "exit",
-              exitCode: event.event.exitCode,
-              signal: event.event.signal,
-            })
-          }
-        } else if (
-          event.type === "resize" &&
-          event.runnerId === runnerId &&
-          (paneId === undefined || event.paneId === paneId)
-        ) {
-          yield* sendJson({ type: "resize", cols: event.cols, rows: event.rows })
-        }
-      }
-    }).pipe(Effect.scoped)
-
-    // Operator input in arrival order, into the pane this socket shows (the runner's main pane
-    // when none was named); a full queue refuses rather than grows.
-    const inputs = yield* Queue.dropping<Uint8Array>(INPUT_QUEUE)
-    const writer = Effect.forever(
-      Effect.flatMap(Queue.take(inputs), (bytes) =>
-        registry.write(runnerId, bytes, paneId).pipe(Effect.catchAll((e) => sendFailure(e))),
-      ),
-    )
-    const limiter = new InputLimiter()
-
-    const onMessage = (raw: unknown, isBinary: boolean): Effect.Effect<void> =>
-      Effect.gen(function* () {
-        if (isBinary) return yield* sendError("ValidationError", "binary frames are not accepted")
-        let parsed: unknown
-        try {
-          parsed = JSON.parse(String(raw))
-        } catch {
-          return yield* sendError("ValidationError", "frame is not JSON")
-        }
-        const message = TerminalClientMessage.safeParse(parsed)
-        if (!message.success) {
-          const issue = message.error.issues[0]
-          const where = issue === undefined ? "(root)" : issue.path.join(".") || "(root)"
-          return yield* sendError(
-            "ValidationError",
-            `invalid frame: ${where}: ${issue?.message ?? "bad shape"}`,
+          const lag = yield* followUntilBehind(offset)
+          flow.skips++
+          offset = yield* sendSnapshot(
+            `this viewer fell ${lag} bytes behind; skipped forward to a snapshot`,
           )
         }
-        const m = message.data
-        switch (m.type) {
-          case "ack":
-            flow.ack(m.offset)
-            signal()
-            return
-          case "input": {
-            if (target.role !== "operator")
-              return yield* sendError("ForbiddenError", "viewers cannot type into a runner")
-            const bytes = Buffer.from(m.data, "utf8")
-            if (!limiter.allow(bytes.length, Date.now()))
-              return yield* sendError("RateLimitError", "input arrives too fast; dropped")
-            if (!(yield* Queue.offer(inputs, bytes)))
-              return yield* sendError("RateLimitError", "input queue is full; dropped")
-            return
-          }
-          case "resize":
-            if (target.role !== "operator")
-              return yield* sendError("ForbiddenError", "viewers cannot resize a runner")
-            return yield* registry
-              .resize(runnerId, m.cols, m.rows)
-              .pipe(Effect.catchAll((e) => sendFailure(e)))
-        }
       })
 
-    // Frames received but not yet handled: bounded in count and bytes (see FrameBudget).
-    const messages = yield* Queue.unbounded<{ raw: unknown; isBinary: boolean; size: number }>()
-    const budget = new FrameBudget()
-    const listener = (raw: unknown, isBinary: boolean) => {
-      const size = frameSize(raw)
-      const { admitted, overflowed } = budget.admit(size)
-      if (admitted) Queue.unsafeOffer(messages, { raw, isBinary, size })
-      else if (overflowed)
-        Effect.runSync(
-          sendError("RateLimitError", "frames arrive faster than they are handled; dropped"),
-        )
+    // Status, exit and resize frames for this runner, straight from its changes.
+    let lastStatus = ""
+    const onRunnerEvent = (event: RegistryEvent) => {
+      if (event.type === "runner") {
+        const r = event.runner
+        const key = `${r.status}|${r.waitingForInput}|${r.attentionReason ?? ""}`
+        if (key === lastStatus) return
+        lastStatus = key
+        sendJson({
+          type: "status",
+          status: r.status,
+          waitingForInput: r.waitingForInput,
+          ...(r.attentionReason !== undefined ? { attentionReason: r.attentionReason } : {}),
+        })
+      } else if (event.type === "event" && event.event.type === "exit") {
+        sendJson({ type: "exit", exitCode: event.event.exitCode, signal: event.event.signal })
+      } else if (event.type === "resize" && (paneId === undefined || event.paneId === paneId)) {
+        sendJson({ type: "resize", cols: event.cols, rows: event.rows })
+      }
     }
-    socket.on("message", listener)
-    yield* Effect.addFinalizer(() => Effect.sync(() => socket.off("message", listener)))
-    const reader = Effect.forever(
-      Effect.flatMap(Queue.take(messages), (m) => {
-        budget.release(m.size)
-        return onMessage(m.raw, m.isBinary)
+
+    // The operator's input and resizes, in arrival order, into the pane this socket shows
+    // (the runner's main pane when none was named). Waiting ones are bounded in count and
+    // bytes; past that they are refused rather than queued.
+    const commands = yield* Queue.unbounded<Command>()
+    const budget = new FrameBudget()
+    const writer = Effect.forever(
+      Effect.flatMap(Queue.take(commands), (command) => {
+        budget.release(command.size)
+        const done =
+          command.type === "input"
+            ? registry.write(runnerId, command.bytes, paneId)
+            : registry.resize(runnerId, command.cols, command.rows)
+        return done.pipe(Effect.catchAll(sendFailure))
       }),
     )
+    const limiter = new InputLimiter()
+    const enqueue = (command: Command) => {
+      const { admitted, overflowed } = budget.admit(command.size)
+      if (admitted) Queue.unsafeOffer(commands, command)
+      else if (overflowed)
+        sendError("RateLimitError", "frames arrive faster than they are handled; dropped")
+    }
 
-    // The snapshot (or the resume point) comes first; frames that arrived meanwhile wait.
+    const onMessage = (raw: unknown, isBinary: boolean) => {
+      if (isBinary) return sendError("ValidationError", "binary frames are not accepted")
+      let parsed: unknown
+      try {
+        parsed = JSON.parse(String(raw))
+      } catch {
+        return sendError("ValidationError", "frame is not JSON")
+      }
+      const message = TerminalClientMessage.safeParse(parsed)
+      if (!message.success) {
+        const issue = message.error.issues[0]
+        const where = issue === undefined ? "(root)" : issue.path.join(".") || "(root)"
+        return sendError(
+          "ValidationError",
+          `invalid frame: ${where}: ${issue?.message ?? "bad shape"}`,
+        )
+      }
+      const m = message.data
+      switch (m.type) {
+        case "ack":
+          flow.ack(m.offset)
+          return flowChanged()
+        case "input": {
+          if (target.role !== "operator")
+            return sendError("ForbiddenError", "viewers cannot type into a runner")
+          const bytes = Buffer.from(m.data, "utf8")
+          if (!limiter.allow(bytes.length, Date.now()))
+            return sendError("RateLimitError", "input arrives too fast; dropped")
+          return enqueue({ type: "input", bytes, size: frameSize(raw) })
+        }
+        case "resize":
+          if (target.role !== "operator")
+            return sendError("ForbiddenError", "viewers cannot resize a runner")
+          return enqueue({ type: "resize", cols: m.cols, rows: m.rows, size: frameSize(raw) })
+      }
+    }
+    socket.on("message", onMessage)
+    yield* Effect.addFinalizer(() => Effect.sync(() => socket.off("message", onMessage)))
+
+    // The snapshot (or the resume point) comes first; commands that arrived meanwhile wait.
     yield* startOffset
       .pipe(
         Effect.tap(() =>
-          Effect.all([
-            Effect.forkScoped(writer),
-            Effect.forkScoped(reader),
-            Effect.forkScoped(watchRunner),
-          ]),
+          Effect.all([Effect.forkScoped(writer), registry.onRunnerEvent(runnerId, onRunnerEvent)]),
         ),
         // Output follows the log for as long as the socket lives; it ends only on an error.
         Effect.flatMap(output),

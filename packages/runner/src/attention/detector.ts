@@ -1,4 +1,13 @@
-import { Clock, Duration, Effect, Queue, type Scope, Stream, SubscriptionRef } from "effect"
+import {
+  Clock,
+  Duration,
+  Effect,
+  Queue,
+  Runtime,
+  type Scope,
+  Stream,
+  SubscriptionRef,
+} from "effect"
 import type { ProcessMonitorHandle } from "../ports.js"
 import { evaluateScreen, type Screen } from "./evaluate.js"
 import type { CompiledScreenRule } from "./rules.js"
@@ -16,7 +25,7 @@ import {
 } from "./signals.js"
 
 export interface AttentionDetectorOptions {
-  readonly handle: Pick<ProcessMonitorHandle, "output" | "logBounds">
+  readonly handle: Pick<ProcessMonitorHandle, "followOutput" | "logBounds">
   /** The pane's current screen and title (`captureScreen(client, paneId)` in real use). */
   readonly capture: Effect.Effect<Screen, unknown>
   readonly rules: ReadonlyArray<CompiledScreenRule>
@@ -77,19 +86,26 @@ export const makeAttentionDetector = (
     // Hints have their own signal: they cut a debounce sleep short, output does not.
     const hintWake = yield* Queue.sliding<void>(1)
     const scanner = makeBellScanner()
-    yield* options.handle.output(start).pipe(
-      Stream.runForEach((chunk) =>
-        Effect.flatMap(Clock.currentTimeMillis, (now) => {
+    // Called for every chunk of a busy pane: plain code, the clock read without a fiber.
+    const clock = yield* Effect.clock
+    const runtime = yield* Effect.runtime<never>()
+    yield* options.handle
+      .followOutput(start, {
+        onChunk: (chunk) => {
           inbox.bell = scanner.push(chunk.bytes) || inbox.bell
-          inbox.at = now
-          return Queue.offer(wake, undefined)
-        }),
-      ),
-      Effect.catchAllCause((cause) =>
-        Effect.logWarning("attention: stopped following output", cause),
-      ),
-      Effect.forkScoped,
-    )
+          inbox.at = clock.unsafeCurrentTimeMillis()
+          Queue.unsafeOffer(wake, undefined)
+        },
+        onError: (error) =>
+          Runtime.runFork(runtime)(
+            Effect.logWarning(`attention: stopped following output: ${error.message}`),
+          ),
+      })
+      .pipe(
+        Effect.catchAll((error) =>
+          Effect.logWarning(`attention: cannot follow output: ${error.message}`),
+        ),
+      )
 
     if (options.hints !== undefined) {
       yield* options.hints.pipe(

@@ -1,35 +1,18 @@
-import {
-  closeSync,
-  constants as fsConstants,
-  fstatSync,
-  lstatSync,
-  openSync,
-  readdirSync,
-  readSync,
-  statSync,
-} from "node:fs"
+import { constants as fsConstants } from "node:fs"
 import { access, lstat, mkdir, readdir, rm, statfs, unlink } from "node:fs/promises"
 import { join } from "node:path"
-import { Effect, Option, type Scope, Stream } from "effect"
+import { Effect, Option, Queue, type Scope, Stream } from "effect"
 import { RunnerConfig } from "../config.js"
 import { describeCause, LogStoreError, StorageError } from "../domain/errors.js"
 import type { LogStorePort } from "../ports.js"
 import { quoteShellArg } from "../tmux/quote.js"
 import { toolPath } from "../tmux/tool-path.js"
 import { type DirWatch, watchDir } from "./dir-watch.js"
-import {
-  findSegment,
-  type Segment,
-  segmentPrefix,
-  segmentsToPrune,
-  sortSegments,
-} from "./segments.js"
+import { type LogChunk, LogCursor } from "./log-cursor.js"
+import { followLogChunks, type LogSubscription } from "./log-feed.js"
+import { type Segment, segmentPrefix, segmentsToPrune, sortSegments } from "./segments.js"
 
-/** A piece of a log: `bytes` start at absolute offset `offset`. */
-export interface LogChunk {
-  readonly offset: number
-  readonly bytes: Uint8Array
-}
+export type { LogChunk } from "./log-cursor.js"
 
 /** The byte range a log still holds: `[start, end)`. */
 export interface LogBounds {
@@ -43,8 +26,6 @@ export interface LogReader {
   /** Up to `max` bytes at the cursor, or `undefined` when there is nothing more yet. */
   readonly read: (max: number) => Effect.Effect<LogChunk | undefined, LogStoreError>
 }
-
-const CHUNK_BYTES = 64 * 1024
 
 /**
  * No runner starts with less free space than this in the data dir: its log would have no room,
@@ -62,11 +43,7 @@ const storeError = (logDir: string, message: string) => (cause: unknown) =>
     cause: describeCause(cause),
   })
 
-/**
- * Only a real folder of regular files is a log: a symlink planted in `runners/` (for the
- * folder or one segment) would make the log route serve any file the server can read, so it
- * counts as no log at all. `lstat`, never `stat`, for that reason.
- */
+/** `listSegmentsSync` (log-cursor.ts) off the main thread: symlinks are no log either. */
 const listSegmentsAsync = async (dir: string) => {
   const folder = await lstat(dir).catch((e: NodeJS.ErrnoException) => {
     if (e.code === "ENOENT") return undefined
@@ -106,128 +83,25 @@ const boundsOf = (segments: ReadonlyArray<Segment>, lengths: ReadonlyMap<string,
   }
 }
 
-const listSegmentsSync = (dir: string) => {
-  let names: string[] = []
-  try {
-    // As in `listSegmentsAsync`: a symlinked folder is no log.
-    if (!lstatSync(dir).isDirectory())
-      return { segments: [] as Segment[], lengths: new Map<string, number>() }
-    names = readdirSync(dir)
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e
-  }
-  const segments: Segment[] = []
-  const lengths = new Map<string, number>()
-  for (const s of sortSegments(names)) {
-    try {
-      const info = lstatSync(join(dir, s.name))
-      if (info.isSymbolicLink()) continue
-      lengths.set(s.name, info.size)
-    } catch {
-      lengths.set(s.name, 0) // pruned meanwhile
-    }
-    segments.push(s)
-  }
-  return { segments, lengths }
-}
-
-const dirChangeTime = (dir: string): number => {
-  try {
-    return statSync(dir).mtimeMs
-  } catch {
-    return -1
-  }
-}
-
-/** Directory mtimes move in coarse kernel ticks: a change this recent may hide another. */
-const MTIME_TICK_MS = 50
-
-/**
- * Opens a cursor at `from` (clamped up to the oldest kept byte). It holds one open file at
- * a time; a segment deleted by retention while open is still read to its end.
- *
- * Reads are synchronous: they hit the page cache, and the flood benchmark showed the
- * thread-pool round trip of async reads plus a folder listing at every end-of-file costing
- * more than tmux's own work. The folder is listed again only when its mtime moves (a file
- * was created, renamed or deleted, or moved within the last kernel tick) or a segment is full.
- */
+/** A `LogCursor` for Effect code, closed with the scope. */
 export const openLogReader = (
   dir: string,
   from: number,
 ): Effect.Effect<LogReader, never, Scope.Scope> =>
-  Effect.gen(function* () {
-    let position = Math.max(0, from)
-    let current: { segment: Segment; fd: number } | undefined
-    let listedAt = Number.NaN
-    let listed: ReadonlyArray<Segment> = []
-    const closeCurrent = () => {
-      if (current !== undefined) closeSync(current.fd)
-      current = undefined
-    }
-    yield* Effect.addFinalizer(() => Effect.sync(closeCurrent))
-    const openAt = (): boolean => {
-      listedAt = dirChangeTime(dir)
-      const { segments, lengths } = listSegmentsSync(dir)
-      listed = segments
-      const first = segments[0]
-      if (first === undefined) return false
-      if (position < first.start) position = first.start
-      const segment = findSegment(segments, lengths, position)
-      if (segment === undefined) return false
-      try {
-        current = {
-          segment,
-          fd: openSync(join(dir, segment.name), fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW),
-        }
-        return true
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === "ENOENT") return false // pruned meanwhile
-        throw e
-      }
-    }
-
-    const readNow = (max: number): LogChunk | undefined => {
-      for (let attempt = 0; attempt < 4; attempt++) {
-        if (current === undefined && !openAt()) return undefined
-        if (current === undefined) return undefined
-        const { segment, fd } = current
-        const within = position - segment.start
-        // Size the buffer to what is there: no scratch copy (profiled: the copies and their
-        // garbage cost more than the reads).
-        const available = fstatSync(fd).size - within
-        if (available > 0) {
-          const bytes = Buffer.allocUnsafe(Math.min(max, CHUNK_BYTES, available))
-          const bytesRead = readSync(fd, bytes, 0, bytes.length, within)
-          if (bytesRead > 0) {
-            const chunk = { offset: position, bytes: bytes.subarray(0, bytesRead) }
-            position += bytesRead
-            return chunk
-          }
-        }
-        // End of this file: move on when it is full, or when a newer file may have appeared.
-        if (within >= segment.size) {
-          closeCurrent()
-          continue
-        }
-        let later = listed.find((s) => s.start > segment.start)
-        if (later === undefined) {
-          const changed = dirChangeTime(dir)
-          if (changed === listedAt && Date.now() - changed > MTIME_TICK_MS) return undefined
-          listedAt = changed
-          listed = listSegmentsSync(dir).segments
-          later = listed.find((s) => s.start > segment.start)
-        }
-        if (later === undefined) return undefined
-        closeCurrent()
-        if (position < later.start) position = later.start
-      }
-      return undefined
-    }
-
-    const read = (max: number): Effect.Effect<LogChunk | undefined, LogStoreError> =>
-      Effect.try({ try: () => readNow(max), catch: storeError(dir, "could not read the log") })
-    return { position: () => position, read }
-  })
+  Effect.map(
+    Effect.acquireRelease(
+      Effect.sync(() => new LogCursor(dir, from)),
+      (cursor) => Effect.sync(() => cursor.close()),
+    ),
+    (cursor): LogReader => ({
+      position: () => cursor.position,
+      read: (max) =>
+        Effect.try({
+          try: () => cursor.read(max),
+          catch: storeError(dir, "could not read the log"),
+        }),
+    }),
+  )
 
 /** Rolling segment logs on disk, one folder per pane. */
 export class LogStore extends Effect.Service<LogStore>()("geppetto/LogStore", {
@@ -348,24 +222,46 @@ export class LogStore extends Effect.Service<LogStore>()("geppetto/LogStore", {
 const watchLogDir = (dir: string): Effect.Effect<DirWatch, LogStoreError, Scope.Scope> =>
   Effect.mapError(watchDir(dir), storeError(dir, "could not watch the log folder"))
 
-/** Follows a log from `from`: chunks as they are written, pulled one at a time. */
+/** Chunks a `followLog` stream holds for its consumer before it stops taking more. */
+const STREAM_BUFFER_BYTES = 256 * 1024
+
+/**
+ * Follows a log from `from` as a stream: the shared tail (`followLogChunks`) with a small
+ * buffer; a consumer that stops pulling pauses its subscription, so it holds at most
+ * STREAM_BUFFER_BYTES (plus one chunk) and reads the rest from disk when it pulls again.
+ */
 export const followLog = (dir: string, from: number): Stream.Stream<LogChunk, LogStoreError> =>
   Stream.unwrapScoped(
     Effect.gen(function* () {
-      const watch = yield* watchLogDir(dir)
-      const reader = yield* openLogReader(dir, from)
-      const pace = makeReadPacer()
-      return Stream.repeatEffectOption(
-        Effect.gen(function* () {
-          for (;;) {
-            const seen = watch.version()
-            const chunk = yield* reader.read(CHUNK_BYTES)
-            if (chunk !== undefined) return chunk
-            yield* watch.awaitChange(seen)
-            yield* pace
-          }
-        }).pipe(Effect.mapError(Option.some)),
-      )
+      const buffer: LogChunk[] = []
+      let buffered = 0
+      let failed: LogStoreError | undefined
+      const wake = yield* Queue.sliding<void>(1)
+      let subscription: LogSubscription | undefined
+      subscription = yield* followLogChunks(dir, from, {
+        onChunk: (chunk) => {
+          buffer.push(chunk)
+          buffered += chunk.bytes.length
+          if (buffered >= STREAM_BUFFER_BYTES) subscription?.pause()
+          Queue.unsafeOffer(wake, undefined)
+        },
+        onError: (error) => {
+          failed = error
+          Queue.unsafeOffer(wake, undefined)
+        },
+      })
+      const sub = subscription
+      const pull: Effect.Effect<LogChunk, Option.Option<LogStoreError>> = Effect.suspend(() => {
+        const chunk = buffer.shift()
+        if (chunk !== undefined) {
+          buffered -= chunk.bytes.length
+          if (buffered < STREAM_BUFFER_BYTES / 2) sub.resume()
+          return Effect.succeed(chunk)
+        }
+        if (failed !== undefined) return Effect.fail(Option.some(failed))
+        return Effect.zipRight(Queue.take(wake), pull)
+      })
+      return Stream.repeatEffectOption(pull)
     }),
   )
 

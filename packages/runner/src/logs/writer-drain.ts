@@ -13,9 +13,38 @@ const parentOf = async (pid: string): Promise<string> => {
   return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1] ?? ""
 }
 
+/** Whether process `pid` still runs with `needle` in its argv. */
+const stillWriting = async (pid: string, needle: string): Promise<boolean> =>
+  (await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "")).includes(needle)
+
+/**
+ * The writers last found per folder. Checking that they still run is one read each; a scan of
+ * all of /proc is one read per process on the machine (with 100 runners, 400 reads: tens of
+ * milliseconds, paid by every snapshot of a busy pane). A writer restart ends the old writer
+ * (`pipe-pane` closes its pipe), so a missing one sends us back to the scan.
+ */
+const known = new Map<string, ReadonlyArray<WriterProcess>>()
+const KNOWN_LIMIT = 4096
+
 /** The writer processes of `logDir`: every process whose argv names its segment files. */
 const writerProcesses = async (logDir: string): Promise<ReadonlyArray<WriterProcess>> => {
   const needle = `${logDir}/out-`
+  const cached = known.get(logDir)
+  if (cached !== undefined && cached.length > 0) {
+    const alive = await Promise.all(cached.map((p) => stillWriting(p.pid, needle)))
+    if (alive.every(Boolean)) return cached
+  }
+  const found = await scanWriters(needle)
+  if (known.size >= KNOWN_LIMIT) known.clear()
+  // Only a settled set is kept: a `split` for every `sh -c` (one caught starting up would
+  // otherwise keep saying "not drained" after its `split` started).
+  const settled = found.every((p) => p.split || found.some((c) => c.split && c.ppid === p.pid))
+  if (found.length > 0 && settled) known.set(logDir, found)
+  else known.delete(logDir)
+  return found
+}
+
+const scanWriters = async (needle: string): Promise<ReadonlyArray<WriterProcess>> => {
   const entries = await readdir("/proc").catch(() => [] as string[])
   const found = await Promise.all(
     entries

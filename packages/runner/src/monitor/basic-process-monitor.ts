@@ -13,6 +13,7 @@ import type { ProcessEvent } from "../domain/events.js"
 import type { ProcessId } from "../domain/ids.js"
 import { validateArgv, validateCwd, validateEnv } from "../domain/validate.js"
 import type { DirWatch } from "../logs/dir-watch.js"
+import { followLogChunks } from "../logs/log-feed.js"
 import { LogStore } from "../logs/log-store.js"
 import { makeSegmentWriter, type SegmentWriter } from "../logs/segment-writer.js"
 import type { ProcessMonitorHandle, ProcessMonitorPort } from "../ports.js"
@@ -328,7 +329,10 @@ export const makeBasicProcessMonitor = Effect.gen(function* () {
         sessionInfo: undefined,
         events: eventsFrom(0),
         eventsFrom,
+        controlEvents: core.controlFrom,
         output: (offset) => logs.tail(outDir, offset),
+        // stdout only, like `output`: stderr is a stream of its own in `events`.
+        followOutput: (offset, follower) => followLogChunks(outDir, offset, follower),
         logBounds: logs.bounds(outDir),
         getActivityState: core.activity,
         awaitExit: core.awaitExit,

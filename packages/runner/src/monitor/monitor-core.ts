@@ -33,6 +33,8 @@ export interface MonitorCore {
   readonly exited: Effect.Effect<boolean>
   readonly activity: Effect.Effect<ActivityState>
   readonly eventsFrom: (from: number) => Stream.Stream<ProcessEvent, ProcessMonitorError>
+  /** Control events only (no output), from `from`; ends after `exit`. */
+  readonly controlFrom: (from: number) => Stream.Stream<ControlEvent>
   /** Waits until the log end is unchanged for two looks 25 ms apart (at most `maxMs`). */
   readonly settleLog: (maxMs: number) => Effect.Effect<number>
 }
@@ -139,16 +141,29 @@ export const makeMonitorCore = (options: {
       tracker,
     ).pipe(Effect.raceFirst(Deferred.await(exitDeferred)), Effect.forkScoped)
 
+    /** The events kept at or after `from` (and an exit, always), and every later one. */
+    const subscribeControl = (from: number) =>
+      lock.withPermits(1)(
+        Effect.map(PubSub.subscribe(pubsub), (live) => ({
+          backlog: history.filter((e) => e.offset >= from || e._tag === "exit"),
+          live,
+        })),
+      )
+
+    const controlFrom = (from: number): Stream.Stream<ControlEvent> =>
+      Stream.unwrapScoped(
+        Effect.map(subscribeControl(from), ({ backlog, live }) =>
+          Stream.concat(Stream.fromIterable(backlog), Stream.fromQueue(live)).pipe(
+            Stream.takeUntil((e) => e._tag === "exit"),
+          ),
+        ),
+      )
+
     const eventsFrom = (from: number): Stream.Stream<ProcessEvent, ProcessMonitorError> =>
       Stream.unwrapScoped(
         Effect.gen(function* () {
           const reader = yield* openLogReader(logDir, from)
-          const { backlog, live } = yield* lock.withPermits(1)(
-            Effect.map(PubSub.subscribe(pubsub), (live) => ({
-              backlog: history.filter((e) => e.offset >= from || e._tag === "exit"),
-              live,
-            })),
-          )
+          const { backlog, live } = yield* subscribeControl(from)
           const pending: ControlEvent[] = [...backlog]
           const pace = makeReadPacer()
           let done = false
@@ -205,6 +220,7 @@ export const makeMonitorCore = (options: {
       exited: Deferred.isDone(exitDeferred),
       activity: Effect.sync(() => tracker.model.state),
       eventsFrom,
+      controlFrom,
       settleLog,
     }
   })

@@ -6,6 +6,7 @@ import { RunnerConfig } from "../config.js"
 import { ProcessMonitorError, processMonitorFailure, TmuxSessionError } from "../domain/errors.js"
 import { decodeSessionName, type PaneId, type ProcessId } from "../domain/ids.js"
 import { validateArgv, validateCwd, validateEnv, validateSize } from "../domain/validate.js"
+import { followLogChunks } from "../logs/log-feed.js"
 import { LogStore } from "../logs/log-store.js"
 import { writersDrained } from "../logs/writer-drain.js"
 import type {
@@ -265,6 +266,8 @@ export const makeTmuxProcessMonitor = Effect.gen(function* () {
     core: Effect.Effect.Success<ReturnType<typeof monitorPane>>,
     paneDirs: ReadonlyMap<PaneId, string>,
   ): ProcessMonitorHandle => {
+    const paneDir = (paneId: PaneId | undefined) =>
+      paneId === undefined ? core.logDir : (paneDirs.get(paneId) ?? core.logDir)
     const terminate = Effect.gen(function* () {
       const grace = Duration.millis(config.terminateGraceMs)
       const waitExit = (d: Duration.Duration) =>
@@ -302,11 +305,10 @@ export const makeTmuxProcessMonitor = Effect.gen(function* () {
       sessionInfo: info,
       events: core.eventsFrom(0),
       eventsFrom: core.eventsFrom,
-      output: (offset, paneId) =>
-        logs.tail(
-          paneId === undefined ? core.logDir : (paneDirs.get(paneId) ?? core.logDir),
-          offset,
-        ),
+      controlEvents: core.controlFrom,
+      output: (offset, paneId) => logs.tail(paneDir(paneId), offset),
+      followOutput: (offset, follower, paneId) =>
+        followLogChunks(paneDir(paneId), offset, follower),
       logBounds: logs.bounds(core.logDir),
       getActivityState: core.activity,
       awaitExit: core.awaitExit,

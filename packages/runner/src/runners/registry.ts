@@ -11,6 +11,7 @@ import {
   Exit,
   PubSub,
   Queue,
+  Runtime,
   Schedule,
   Scope,
   Stream,
@@ -21,14 +22,16 @@ import { loadRuleSet } from "../attention/load-rules.js"
 import type { CompiledScreenRule, ScreenAnswer } from "../attention/rules.js"
 import {
   AiRunnerError,
+  type LogStoreError,
   NotFoundError,
   type ProcessMonitorError,
   ValidationError,
 } from "../domain/errors.js"
-import { type ProcessEvent, toWireEvent } from "../domain/events.js"
+import { type ControlEvent, toWireEvent } from "../domain/events.js"
 import { decodeSessionName, generateProcessId, type PaneId, ProcessId } from "../domain/ids.js"
 import { validateCwd, validateEnv, validateSize } from "../domain/validate.js"
 import { JournalStore } from "../journal/journal-store.js"
+import { followLogChunks, type LogFollower, type LogSubscription } from "../logs/log-feed.js"
 import { type LogBounds, type LogChunk, LogStore } from "../logs/log-store.js"
 import { writersDrained } from "../logs/writer-drain.js"
 import { ProcessMonitorTag } from "../monitor/process-monitor-tag.js"
@@ -138,7 +141,6 @@ interface Entry {
   readonly logDir: string
   /** The last summary sent to watchers, without `bytesOut` (sent at most once a second). */
   published: string
-  flushPending: boolean
   removed: boolean
 }
 
@@ -146,6 +148,8 @@ interface Entry {
 const FEED_CAPACITY = 8192
 /** Byte counts alone are pushed at most this often per runner. */
 const BYTES_FLUSH = Duration.seconds(1)
+/** At start-up, how long a runner that ended while the server was down may take to finish. */
+const ENDED_AWAY_WAIT = Duration.seconds(5)
 /** Journal size (records) at which it is compacted while running. */
 const COMPACT_EVERY = 2_000
 
@@ -181,11 +185,54 @@ export class AiRunnerRegistry extends Effect.Service<AiRunnerRegistry>()(
       const startLock = yield* Effect.makeSemaphore(1)
       const persistLock = yield* Effect.makeSemaphore(1)
       const feed = yield* PubSub.sliding<RegistryEvent>(FEED_CAPACITY)
+      // For output callbacks, which run outside any fiber.
+      const clock = yield* Effect.clock
+      const runFork = Runtime.runFork(yield* Effect.runtime<never>())
       let seq = 0
       let appended = 0
 
+      /** Per runner: who wants only that runner's changes, told synchronously. */
+      const runnerListeners = new Map<string, Set<(event: RegistryEvent) => void>>()
+
       const emit = (body: RegistryEventBody) =>
-        Effect.suspend(() => PubSub.publish(feed, { ...body, seq: ++seq } as RegistryEvent))
+        Effect.suspend(() => {
+          const event = { ...body, seq: ++seq } as RegistryEvent
+          const listeners = runnerListeners.get(
+            event.type === "runner" ? event.runner.id : event.runnerId,
+          )
+          if (listeners !== undefined) {
+            for (const listener of listeners) {
+              try {
+                listener(event)
+              } catch {
+                // A listener's fault is its own: the change still reaches everyone else.
+              }
+            }
+          }
+          return PubSub.publish(feed, event)
+        })
+
+      /**
+       * Calls `listener` with each change of runner `id` until the scope closes: for a terminal
+       * viewer, which would otherwise wake for every change of every runner on the feed.
+       */
+      const onRunnerEvent = (id: string, listener: (event: RegistryEvent) => void) =>
+        Effect.acquireRelease(
+          Effect.sync(() => {
+            let set = runnerListeners.get(id)
+            if (set === undefined) {
+              set = new Set()
+              runnerListeners.set(id, set)
+            }
+            set.add(listener)
+            return set
+          }),
+          (set) =>
+            Effect.sync(() => {
+              set.delete(listener)
+              if (set.size === 0 && runnerListeners.get(id) === set) runnerListeners.delete(id)
+            }),
+        ).pipe(Effect.asVoid)
 
       const emitEvent = (entry: Entry, event: WireProcessEvent) =>
         emit({ type: "event", runnerId: entry.state.id, event })
@@ -223,22 +270,29 @@ export class AiRunnerRegistry extends Effect.Service<AiRunnerRegistry>()(
           return emit({ type: "runner", runner: summary })
         })
 
-      /** Byte counts only: one push per second per runner at most, never a timer when quiet. */
-      const scheduleFlush = (entry: Entry) =>
-        Effect.suspend(() => {
-          if (entry.flushPending || entry.scope === undefined) return Effect.void
-          entry.flushPending = true
-          return Effect.sleep(BYTES_FLUSH).pipe(
-            Effect.zipRight(
-              Effect.suspend(() => {
-                entry.flushPending = false
-                return entry.removed ? Effect.void : publishRunner(entry)
-              }),
-            ),
-            Effect.forkIn(entry.scope),
-            Effect.asVoid,
-          )
-        })
+      /**
+       * Byte counts and last lines only: every runner whose output moved is pushed at most once
+       * a second, all of them by one timer (none when all are quiet), in one burst that each
+       * watcher writes at once.
+       */
+      const unflushed = new Set<Entry>()
+      const flushWake = yield* Queue.sliding<void>(1)
+      const markUnflushed = (entry: Entry) => {
+        if (unflushed.size === 0) Queue.unsafeOffer(flushWake, undefined)
+        unflushed.add(entry)
+      }
+      yield* Effect.forkIn(
+        Effect.forever(
+          Effect.gen(function* () {
+            yield* Queue.take(flushWake)
+            yield* Effect.sleep(BYTES_FLUSH)
+            const due = [...unflushed]
+            unflushed.clear()
+            for (const entry of due) if (!entry.removed) yield* publishRunner(entry)
+          }),
+        ),
+        registryScope,
+      )
 
       /**
        * Applies a change; pushes `events` (made with the same clock reading), then the summary
@@ -268,7 +322,7 @@ export class AiRunnerRegistry extends Effect.Service<AiRunnerRegistry>()(
             summary.bytesOut !== before.metrics.bytesOut ||
             after.lastLine !== before.lastLine
           ) {
-            yield* scheduleFlush(entry)
+            markUnflushed(entry)
           }
           if (statusChanged) yield* emitEvent(entry, { type: "status", timestamp: now, status })
         })
@@ -294,26 +348,40 @@ export class AiRunnerRegistry extends Effect.Service<AiRunnerRegistry>()(
           if (!entry.state.live) return
           yield* update(entry, (s, now) => applyExit(s, exit, now), events)
           yield* persist(entry)
-          yield* Deferred.succeed(entry.done, entry.state)
-          // Stop watching; the log stays readable from its folder. Done from outside the fibers
-          // the scope owns, one of which is running this.
           const scope = entry.scope
           const session = entry.session
           entry.scope = undefined
           entry.handle = undefined
           entry.session = undefined
-          if (scope !== undefined) yield* Effect.forkDaemon(Scope.close(scope, Exit.void))
           // Our session has nothing left to show that the log lacks; left with its dead pane it
-          // would be rediscovered after a restart. An adopted session is the user's: left alone.
+          // would be rediscovered after a restart. Killed before the runner counts as done, so a
+          // caller that removes it at once leaves no session behind. An adopted session is the
+          // user's: left alone.
           if (session !== undefined && !entry.state.adopted) {
             yield* Effect.ignore(sessions.killSession(session.sessionId))
           }
-        })
+          yield* Deferred.succeed(entry.done, entry.state)
+          // Stop watching; the log stays readable from its folder. Done from outside the fibers
+          // the scope owns, one of which is running this.
+          if (scope !== undefined) yield* Effect.forkDaemon(Scope.close(scope, Exit.void))
+        }).pipe(Effect.uninterruptible)
 
-      const onProcessEvent = (entry: Entry, event: ProcessEvent) => {
+      /**
+       * Output, for every chunk of every busy runner: plain code. It moves only the byte and
+       * line counts, the last line and the last activity, none of which is pushed at once.
+       */
+      const onOutput = (entry: Entry, chunk: LogChunk, at: number) => {
+        if (!entry.state.live || entry.removed) return
+        entry.state = applyOutput(entry.state, chunk.offset, chunk.bytes, at)
+        markUnflushed(entry)
+      }
+
+      const onControlEvent = (
+        entry: Entry,
+        event: ControlEvent,
+        output: LogSubscription | undefined,
+      ) => {
         switch (event._tag) {
-          case "output":
-            return update(entry, (s) => applyOutput(s, event.offset, event.data, event.timestamp))
           case "activity":
             return update(
               entry,
@@ -330,7 +398,11 @@ export class AiRunnerRegistry extends Effect.Service<AiRunnerRegistry>()(
               () => [toWireEvent(event)],
             )
           case "exit":
-            return emitEvent(entry, toWireEvent(event)).pipe(Effect.zipRight(finish(entry, event)))
+            return emitEvent(entry, toWireEvent(event)).pipe(
+              // The final counts: every byte logged before the exit, read now.
+              Effect.zipRight(Effect.sync(() => output?.catchUp())),
+              Effect.zipRight(finish(entry, event)),
+            )
           case "log-gap":
             return emitEvent(entry, toWireEvent(event))
         }
@@ -377,11 +449,21 @@ export class AiRunnerRegistry extends Effect.Service<AiRunnerRegistry>()(
                   panes: info.panes,
                 }
           const from = entry.state.metrics.bytesOut
-          yield* handle.eventsFrom(from).pipe(
-            Stream.runForEach((event) => onProcessEvent(entry, event)),
-            Effect.catchAll((e: ProcessMonitorError) =>
-              Effect.logWarning(`runner ${entry.state.id}: stopped following events: ${e.message}`),
-            ),
+          const id = entry.state.id
+          const stopped = (e: LogStoreError) =>
+            Effect.logWarning(`runner ${id}: stopped following output: ${e.message}`)
+          const output = yield* handle
+            .followOutput(from, {
+              onChunk: (chunk) => onOutput(entry, chunk, clock.unsafeCurrentTimeMillis()),
+              onError: (e) => runFork(stopped(e)),
+            })
+            .pipe(
+              Scope.extend(scope),
+              Effect.tapError(stopped),
+              Effect.orElseSucceed(() => undefined),
+            )
+          yield* handle.controlEvents(from).pipe(
+            Stream.runForEach((event) => onControlEvent(entry, event, output)),
             Effect.forkIn(scope),
           )
 
@@ -502,7 +584,6 @@ export class AiRunnerRegistry extends Effect.Service<AiRunnerRegistry>()(
             done,
             logDir: logs.processDir(state.id),
             published: "",
-            flushPending: false,
             removed: false,
           }),
         )
@@ -841,6 +922,19 @@ export class AiRunnerRegistry extends Effect.Service<AiRunnerRegistry>()(
           }),
         )
 
+      /** The same bytes handed to `follower` as they are logged (see `followLogChunks`). */
+      const follow = (
+        id: string,
+        from: number,
+        follower: LogFollower,
+        paneId?: PaneId,
+      ): Effect.Effect<LogSubscription, NotFoundError | LogStoreError, Scope.Scope> =>
+        Effect.flatMap(entryOf(id), (entry) =>
+          entry.handle !== undefined
+            ? entry.handle.followOutput(from, follower, paneId)
+            : followLogChunks(paneLogDir(entry, paneId), from, follower),
+        )
+
       const logBounds = (id: string, paneId?: PaneId): Effect.Effect<LogBounds, unknown> =>
         Effect.flatMap(entryOf(id), (entry) => logs.bounds(paneLogDir(entry, paneId)))
 
@@ -1063,6 +1157,11 @@ export class AiRunnerRegistry extends Effect.Service<AiRunnerRegistry>()(
           }
           entry.published = withoutBytes(toSummary(entry.state))
           yield* watch(entry, handle.right, scope)
+          // It ended while we were away: listed as finished from the first list on, once its
+          // last bytes are counted (the monitor settles the log first; bounded all the same).
+          if ((yield* readExit(entry.logDir)) !== undefined) {
+            yield* Deferred.await(entry.done).pipe(Effect.timeout(ENDED_AWAY_WAIT), Effect.ignore)
+          }
         })
 
       /** A live runner whose session is gone: its exit file says how it ended, if it got to. */
@@ -1194,6 +1293,7 @@ export class AiRunnerRegistry extends Effect.Service<AiRunnerRegistry>()(
         write,
         resize,
         output,
+        follow,
         logBounds,
         snapshot,
         unmanagedSessions,
@@ -1202,6 +1302,7 @@ export class AiRunnerRegistry extends Effect.Service<AiRunnerRegistry>()(
         tmuxStatus: client.status,
         /** The runner list now, and every change after it (see `RegistryEvent.seq`). */
         subscribe: changes,
+        onRunnerEvent,
         /** The shell command that attaches a terminal to the runner's session. */
         attachCommand: (id: string) =>
           Effect.flatMap(entryOf(id), (entry) =>

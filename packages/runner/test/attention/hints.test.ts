@@ -14,6 +14,7 @@ import {
   onAttentionSample,
 } from "../../src/attention/signals.js"
 import type { LogChunk } from "../../src/logs/log-store.js"
+import { followQueue } from "../streams.js"
 import { claudePermission, claudeReady, screen } from "./fixtures.js"
 
 const s = { debounceMs: 1_000, confirmMs: 250, recheckMs: 300 }
@@ -110,7 +111,7 @@ const fakePane = (debounceMs = 1_000) =>
     const captures = yield* Ref.make(0)
     const detector = yield* makeAttentionDetector({
       handle: {
-        output: () => Stream.fromQueue(chunks),
+        followOutput: followQueue(chunks),
         logBounds: Effect.succeed({ start: 0, end: 0 }),
       },
       capture: Effect.zipRight(

@@ -12,6 +12,7 @@ import {
   onAttentionSample,
 } from "../../src/attention/signals.js"
 import type { LogChunk } from "../../src/logs/log-store.js"
+import { followQueue } from "../streams.js"
 import { claudePermission, screen } from "./fixtures.js"
 
 const s = { debounceMs: 1_000, confirmMs: 250, recheckMs: 300 }
@@ -137,7 +138,7 @@ describe("attention detector (TestClock)", () => {
       const captures = yield* Ref.make(0)
       const detector = yield* makeAttentionDetector({
         handle: {
-          output: () => Stream.fromQueue(chunks),
+          followOutput: followQueue(chunks),
           logBounds: Effect.succeed({ start: 0, end: 0 }),
         },
         capture: Effect.zipRight(
@@ -212,7 +213,7 @@ describe("attention detector (TestClock)", () => {
       const chunks = yield* Queue.unbounded<LogChunk>()
       const detector = yield* makeAttentionDetector({
         handle: {
-          output: () => Stream.fromQueue(chunks),
+          followOutput: followQueue(chunks),
           logBounds: Effect.succeed({ start: 0, end: 0 }),
         },
         capture: Effect.succeed(screenOf(["$ make", "done"])),

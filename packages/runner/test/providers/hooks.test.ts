@@ -27,6 +27,7 @@ import {
   withHookArgs,
   writeHookFiles,
 } from "../../src/providers/hooks.js"
+import { followNothing } from "../streams.js"
 
 /** A temp folder, removed when the test's scope closes. */
 const tempDir = Effect.acquireRelease(
@@ -374,7 +375,7 @@ describe("followHookFile (real files)", () => {
       }
       const command = settings.hooks.Stop[0]?.hooks[0]?.command ?? ""
       const detector = yield* makeAttentionDetector({
-        handle: { output: () => Stream.never, logBounds: Effect.succeed({ start: 0, end: 0 }) },
+        handle: { followOutput: followNothing, logBounds: Effect.succeed({ start: 0, end: 0 }) },
         capture: Effect.succeed(screenOf(["some output nobody has a rule for"])),
         rules: [],
         hints: followHookFile(hooks.hookFile, "claude"),

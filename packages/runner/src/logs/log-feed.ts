@@ -1,0 +1,368 @@
+import { Effect, type Scope } from "effect"
+import { describeCause, LogStoreError } from "../domain/errors.js"
+import { type DirWatch, watchDir } from "./dir-watch.js"
+import { CHUNK_BYTES, type LogChunk, LogCursor, logEndSync } from "./log-cursor.js"
+
+/** Who follows a log: told of each chunk, in order, synchronously. */
+export interface LogFollower {
+  /**
+   * Each chunk from the subscription's offset on, in order; called from the feed's pump, so
+   * it must be quick and must not throw (a throw ends the subscription with an error). The
+   * same chunk object goes to every follower that was at its offset: do not modify it.
+   */
+  readonly onChunk: (chunk: LogChunk) => void
+  /** The log could not be read; no chunk follows. */
+  readonly onError?: (error: LogStoreError) => void
+}
+
+/** A follower's place in the feed. */
+export interface LogSubscription {
+  /** Offset after the last byte delivered. */
+  readonly position: () => number
+  /** How far the feed has read the log (its end, give or take the bytes of one wake-up). */
+  readonly head: () => number
+  /** Stops delivery until `resume` (flow control). Nothing is lost: the bytes stay in the log. */
+  readonly pause: () => void
+  /** Delivers again from `position`: from disk until caught up, then live. */
+  readonly resume: () => void
+  readonly paused: () => boolean
+  /** Delivers every byte the log holds right now before returning (unless paused). */
+  readonly catchUp: () => void
+}
+
+/**
+ * A flood's writes come faster than this apart: the pump then waits PACE_MS so that it reads
+ * the burst in a few large chunks instead of one small read per write (measured on a 40 MB
+ * flood: tens of thousands of reads, more CPU than tmux spent producing the bytes). A lone
+ * write (a keystroke's echo) is read at once.
+ */
+const BURST_GAP_MS = 5
+const PACE_MS = 3
+/**
+ * Bytes one turn of the pump (or of a follower's catch-up) reads before it lets the event
+ * loop run: a flood must not hold up a keystroke on another runner's socket.
+ */
+const TURN_BYTES = 512 * 1024
+
+interface Sub {
+  readonly follower: LogFollower
+  position: number
+  paused: boolean
+  closed: boolean
+  /** Its own cursor while it reads older bytes than the feed's head. */
+  cursor: LogCursor | undefined
+  catchUpTurn: ReturnType<typeof setImmediate> | undefined
+}
+
+const failure = (dir: string, message: string, cause: unknown) =>
+  new LogStoreError({ logDir: dir, message: `${message} in ${dir}`, cause: describeCause(cause) })
+
+/**
+ * One tail per log folder, shared by everyone who follows it: the folder watch wakes it, it
+ * reads the new bytes once and hands the same chunk to every follower that is caught up (the
+ * runner's own counters, the attention detector, each terminal viewer). A follower that is
+ * behind (it started from an older offset, or paused for flow control) reads the bytes it
+ * lacks from disk with a cursor of its own until it reaches the head, then joins the others.
+ * So a flood is read from disk once, whatever the number of viewers, and a slow viewer never
+ * holds back the rest. Plain callbacks, not Effect streams: per chunk this is the hot path
+ * of every busy runner, and the fiber machinery per element cost more than the reads
+ * (profiled at 100 runners).
+ */
+class Feed {
+  readonly #live = new Set<Sub>()
+  readonly #all = new Set<Sub>()
+  readonly #head: LogCursor
+  #stopListening: () => void
+  #lastWake = 0
+  #timer: ReturnType<typeof setTimeout> | undefined
+  #immediate: ReturnType<typeof setImmediate> | undefined
+  #pumping = false
+  #again = false
+
+  constructor(
+    readonly dir: string,
+    watch: DirWatch,
+    start: number,
+  ) {
+    this.#head = new LogCursor(dir, start)
+    this.#stopListening = watch.onChange((filename) => {
+      // "" is a change the watch could not name (a lost folder): worth a look.
+      if (filename === "" || filename.startsWith("out-")) this.#wake()
+    })
+  }
+
+  get head(): number {
+    return this.#head.position
+  }
+
+  get followers(): number {
+    return this.#all.size
+  }
+
+  add(follower: LogFollower, from: number): Sub {
+    const sub: Sub = {
+      follower,
+      position: Math.max(0, from),
+      paused: false,
+      closed: false,
+      cursor: undefined,
+      catchUpTurn: undefined,
+    }
+    this.#all.add(sub)
+    this.#join(sub)
+    return sub
+  }
+
+  remove(sub: Sub): void {
+    sub.closed = true
+    this.#leave(sub)
+    this.#all.delete(sub)
+  }
+
+  close(): void {
+    this.#stopListening()
+    this.#stopListening = () => {}
+    if (this.#timer !== undefined) clearTimeout(this.#timer)
+    if (this.#immediate !== undefined) clearImmediate(this.#immediate)
+    this.#timer = undefined
+    this.#immediate = undefined
+    for (const sub of this.#all) this.remove(sub)
+    this.#head.close()
+  }
+
+  pause(sub: Sub): void {
+    if (sub.closed || sub.paused) return
+    sub.paused = true
+    this.#leave(sub)
+  }
+
+  resume(sub: Sub): void {
+    if (sub.closed || !sub.paused) return
+    sub.paused = false
+    this.#join(sub)
+  }
+
+  /** Synchronously: the follower's backlog, then whatever the log holds now. */
+  catchUp(sub: Sub): void {
+    if (sub.closed || sub.paused) return
+    if (!this.#live.has(sub)) this.#catchUpTurn(sub, Number.POSITIVE_INFINITY)
+    if (this.#live.has(sub)) this.#pump(Number.POSITIVE_INFINITY)
+  }
+
+  /** Stops live delivery and any catch-up under way. */
+  #leave(sub: Sub): void {
+    this.#live.delete(sub)
+    if (sub.catchUpTurn !== undefined) clearImmediate(sub.catchUpTurn)
+    sub.catchUpTurn = undefined
+    if (sub.closed) {
+      sub.cursor?.close()
+      sub.cursor = undefined
+    }
+  }
+
+  /** Live at once when at (or past) the head; otherwise a catch-up from disk, one turn at a time. */
+  #join(sub: Sub): void {
+    if (sub.position >= this.#head.position) {
+      sub.cursor?.close()
+      sub.cursor = undefined
+      this.#live.add(sub)
+      // Bytes may have arrived with no wake-up left to announce them: look on the next turn
+      // (not now: the caller may be a follower's own callback, or not be set up yet).
+      this.#lookSoon()
+      return
+    }
+    sub.catchUpTurn ??= setImmediate(() => {
+      sub.catchUpTurn = undefined
+      this.#catchUpTurn(sub, TURN_BYTES)
+    })
+  }
+
+  #catchUpTurn(sub: Sub, budget: number): void {
+    let left = budget
+    let reopened = false
+    while (!sub.closed && !sub.paused) {
+      const head = this.#head.position
+      if (sub.position >= head) {
+        this.#join(sub)
+        return
+      }
+      if (left <= 0) {
+        sub.catchUpTurn ??= setImmediate(() => {
+          sub.catchUpTurn = undefined
+          this.#catchUpTurn(sub, TURN_BYTES)
+        })
+        return
+      }
+      let chunk: LogChunk | undefined
+      try {
+        sub.cursor ??= new LogCursor(this.dir, sub.position)
+        chunk = sub.cursor.read(Math.min(CHUNK_BYTES, head - sub.position))
+      } catch (e) {
+        this.#fail(sub, failure(this.dir, "could not read the log", e))
+        return
+      }
+      if (chunk === undefined && !reopened) {
+        // A segment pruned between listing and opening: one more look with a fresh listing.
+        reopened = true
+        sub.cursor?.close()
+        sub.cursor = undefined
+        continue
+      }
+      if (chunk === undefined) {
+        // Behind the head with nothing to read: every byte up to the head went with
+        // retention. Join at the head.
+        sub.position = head
+        this.#join(sub)
+        return
+      }
+      left -= chunk.bytes.length
+      this.#deliver(sub, chunk)
+    }
+  }
+
+  #lookSoon(): void {
+    if (this.#pumping) {
+      this.#again = true
+      return
+    }
+    this.#immediate ??= setImmediate(() => {
+      this.#immediate = undefined
+      this.#pump(TURN_BYTES)
+    })
+  }
+
+  #wake(): void {
+    if (this.#live.size === 0) return
+    const now = performance.now()
+    const burst = now - this.#lastWake < BURST_GAP_MS
+    this.#lastWake = now
+    this.#schedule(burst ? PACE_MS : 0)
+  }
+
+  #schedule(delayMs: number): void {
+    if (this.#pumping) {
+      this.#again = true
+      return
+    }
+    if (this.#timer !== undefined || this.#immediate !== undefined) return
+    if (delayMs > 0) {
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined
+        this.#pump(TURN_BYTES)
+      }, delayMs)
+      return
+    }
+    this.#pump(TURN_BYTES)
+  }
+
+  /** Reads what is new and hands each chunk to every live follower; yields after `budget`. */
+  #pump(budget: number): void {
+    if (this.#pumping) {
+      this.#again = true
+      return
+    }
+    this.#pumping = true
+    let left = budget
+    try {
+      do {
+        this.#again = false
+        while (this.#live.size > 0) {
+          if (left <= 0) {
+            this.#pumping = false
+            this.#lookSoon()
+            return
+          }
+          let chunk: LogChunk | undefined
+          try {
+            chunk = this.#head.read(CHUNK_BYTES)
+          } catch (e) {
+            const error = failure(this.dir, "could not read the log", e)
+            for (const sub of [...this.#live]) this.#fail(sub, error)
+            return
+          }
+          if (chunk === undefined) break
+          left -= chunk.bytes.length
+          for (const sub of [...this.#live]) this.#deliver(sub, chunk)
+          // A short read is everything the writer had written: the next write wakes us again.
+          if (this.#head.caughtUp) break
+        }
+      } while (this.#again && this.#live.size > 0)
+    } finally {
+      this.#pumping = false
+    }
+  }
+
+  #deliver(sub: Sub, chunk: LogChunk): void {
+    if (sub.closed || sub.paused) return
+    const end = chunk.offset + chunk.bytes.length
+    if (end <= sub.position) return
+    const piece =
+      chunk.offset < sub.position
+        ? { offset: sub.position, bytes: chunk.bytes.subarray(sub.position - chunk.offset) }
+        : chunk
+    sub.position = end
+    try {
+      sub.follower.onChunk(piece)
+    } catch (e) {
+      this.#fail(sub, failure(this.dir, "a log follower failed", e))
+    }
+  }
+
+  #fail(sub: Sub, error: LogStoreError): void {
+    this.remove(sub)
+    try {
+      sub.follower.onError?.(error)
+    } catch {
+      // Nothing more to tell it.
+    }
+  }
+}
+
+const feeds = new Map<string, Feed>()
+
+/**
+ * Follows the log in `dir` from `from` (the oldest kept byte when older): every chunk, in
+ * order, handed to `follower.onChunk` as it is logged. Closing the scope ends it. One read
+ * per write of the log writer, however many follow the same log.
+ */
+export const followLogChunks = (
+  dir: string,
+  from: number,
+  follower: LogFollower,
+): Effect.Effect<LogSubscription, LogStoreError, Scope.Scope> =>
+  Effect.gen(function* () {
+    // The watch first: a write between it and the first read is then never missed.
+    const watch = yield* watchDir(dir).pipe(
+      Effect.mapError((e) => failure(dir, "could not watch the log folder", e)),
+    )
+    const { feed, sub } = yield* Effect.acquireRelease(
+      Effect.try({
+        try: () => {
+          let feed = feeds.get(dir)
+          if (feed === undefined) {
+            // A new feed starts at the log's end: only followers behind it read older bytes.
+            feed = new Feed(dir, watch, logEndSync(dir))
+            feeds.set(dir, feed)
+          }
+          return { feed, sub: feed.add(follower, from) }
+        },
+        catch: (e) => failure(dir, "could not open the log", e),
+      }),
+      ({ feed, sub }) =>
+        Effect.sync(() => {
+          feed.remove(sub)
+          if (feed.followers === 0 && feeds.get(dir) === feed) {
+            feeds.delete(dir)
+            feed.close()
+          }
+        }),
+    )
+    return {
+      position: () => sub.position,
+      head: () => feed.head,
+      pause: () => feed.pause(sub),
+      resume: () => feed.resume(sub),
+      paused: () => sub.paused,
+      catchUp: () => feed.catchUp(sub),
+    }
+  })

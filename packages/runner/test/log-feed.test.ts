@@ -1,0 +1,227 @@
+import { appendFileSync, mkdtempSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Exit, Scope } from "effect"
+import type { LogStoreError } from "../src/domain/errors.js"
+import type { LogChunk } from "../src/logs/log-cursor.js"
+import { followLogChunks } from "../src/logs/log-feed.js"
+import { segmentPrefix } from "../src/logs/segments.js"
+
+/** A log folder written by hand the way `split -b SIZE -d -a 6` writes it. */
+const handLog = (segmentBytes: number) =>
+  Effect.gen(function* () {
+    const dir = mkdtempSync(join(tmpdir(), "geppetto-feed-"))
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => rmSync(dir, { recursive: true, force: true })),
+    )
+    const prefix = segmentPrefix(0, segmentBytes)
+    const nameOf = (index: number) => `${prefix}${String(index).padStart(6, "0")}`
+    let written = 0
+    writeFileSync(join(dir, nameOf(0)), "")
+    /** Appends `text`, starting new segments as `split` does when one is full. */
+    const write = (text: string) => {
+      let rest = Buffer.from(text)
+      while (rest.length > 0) {
+        const index = Math.floor(written / segmentBytes)
+        const room = segmentBytes - (written % segmentBytes)
+        const piece = rest.subarray(0, room)
+        appendFileSync(join(dir, nameOf(index)), piece)
+        written += piece.length
+        rest = rest.subarray(piece.length)
+      }
+    }
+    const remove = (index: number) => unlinkSync(join(dir, nameOf(index)))
+    return { dir, write, remove, nameOf }
+  })
+
+/** A follower that records what it is given. */
+const recorder = () => {
+  const chunks: LogChunk[] = []
+  const errors: LogStoreError[] = []
+  return {
+    chunks,
+    errors,
+    text: () => Buffer.concat(chunks.map((c) => Buffer.from(c.bytes))).toString(),
+    follower: {
+      onChunk: (chunk: LogChunk) => {
+        chunks.push(chunk)
+      },
+      onError: (error: LogStoreError) => {
+        errors.push(error)
+      },
+    },
+  }
+}
+
+const until = (check: () => boolean, what: string) =>
+  Effect.gen(function* () {
+    for (let i = 0; i < 300; i++) {
+      if (check()) return
+      yield* Effect.sleep("10 millis")
+    }
+    return yield* Effect.fail(new Error(`never saw ${what}`))
+  })
+
+/** Offsets of consecutive chunks follow each other: no gap, no overlap. */
+const contiguous = (chunks: ReadonlyArray<LogChunk>, from: number) => {
+  let at = from
+  for (const c of chunks) {
+    if (c.offset !== at) return false
+    at += c.bytes.length
+  }
+  return true
+}
+
+describe("shared log tail", () => {
+  it.scopedLive("reads each write once for every follower at the head", () =>
+    Effect.gen(function* () {
+      const log = yield* handLog(1024 * 1024)
+      log.write("before\n")
+      const a = recorder()
+      const b = recorder()
+      yield* followLogChunks(log.dir, 7, a.follower)
+      yield* followLogChunks(log.dir, 7, b.follower)
+      for (let i = 0; i < 20; i++) {
+        log.write(`line ${i}\n`)
+        yield* Effect.sleep("8 millis")
+      }
+      const expected = Array.from({ length: 20 }, (_, i) => `line ${i}\n`).join("")
+      yield* until(() => a.text() === expected && b.text() === expected, "both followers")
+      expect(contiguous(a.chunks, 7)).toBe(true)
+      // The same chunk objects: read from disk once, handed to both.
+      expect(a.chunks.length).toBe(b.chunks.length)
+      expect(a.chunks.every((c, i) => c === b.chunks[i])).toBe(true)
+    }),
+  )
+
+  it.scopedLive("a follower from an old offset reads the backlog from disk, then goes live", () =>
+    Effect.gen(function* () {
+      const log = yield* handLog(4096)
+      const head = recorder()
+      yield* followLogChunks(log.dir, 0, head.follower)
+      const early = "x".repeat(10_000)
+      log.write(early)
+      yield* until(() => head.text() === early, "the head follower")
+      const late = recorder()
+      yield* followLogChunks(log.dir, 100, late.follower)
+      log.write("and more\n")
+      yield* until(() => late.text() === `${early.slice(100)}and more\n`, "the late follower")
+      expect(contiguous(late.chunks, 100)).toBe(true)
+      expect(head.text()).toBe(`${early}and more\n`)
+    }),
+  )
+
+  it.scopedLive("across many segments the bytes stay contiguous, also in one burst", () =>
+    Effect.gen(function* () {
+      const log = yield* handLog(1000)
+      const r = recorder()
+      yield* followLogChunks(log.dir, 0, r.follower)
+      let expected = ""
+      for (let i = 0; i < 300; i++) {
+        const line = `${i}:${"abcdefghij".repeat(i % 7)}\n`
+        expected += line
+        log.write(line)
+      }
+      yield* until(() => r.text().length === expected.length, "every byte")
+      expect(r.text()).toBe(expected)
+      expect(contiguous(r.chunks, 0)).toBe(true)
+    }),
+  )
+
+  it.scopedLive("pause holds delivery; resume sends the missed bytes, in order, once", () =>
+    Effect.gen(function* () {
+      const log = yield* handLog(4096)
+      const r = recorder()
+      const other = recorder()
+      const sub = yield* followLogChunks(log.dir, 0, r.follower)
+      yield* followLogChunks(log.dir, 0, other.follower)
+      log.write("one\n")
+      yield* until(() => r.text() === "one\n", "the first line")
+      sub.pause()
+      expect(sub.paused()).toBe(true)
+      log.write("two\n".repeat(2000))
+      yield* until(() => other.text().length === 4 + 8000, "the other follower")
+      expect(r.text()).toBe("one\n")
+      sub.resume()
+      log.write("three\n")
+      yield* until(() => r.text().endsWith("three\n"), "the missed bytes and more")
+      expect(r.text()).toBe(`one\n${"two\n".repeat(2000)}three\n`)
+      expect(contiguous(r.chunks, 0)).toBe(true)
+    }),
+  )
+
+  it.scopedLive("catchUp delivers what is written before it returns", () =>
+    Effect.gen(function* () {
+      const log = yield* handLog(4096)
+      const r = recorder()
+      const sub = yield* followLogChunks(log.dir, 0, r.follower)
+      log.write("at once\n")
+      sub.catchUp()
+      expect(r.text()).toBe("at once\n")
+      expect(sub.position()).toBe(8)
+    }),
+  )
+
+  it.scopedLive("a paused follower whose bytes retention deleted resumes at the oldest kept", () =>
+    Effect.gen(function* () {
+      const log = yield* handLog(1000)
+      const r = recorder()
+      const keeper = recorder()
+      const sub = yield* followLogChunks(log.dir, 0, r.follower)
+      yield* followLogChunks(log.dir, 0, keeper.follower)
+      sub.pause()
+      log.write("a".repeat(3500))
+      yield* until(() => keeper.text().length === 3500, "the keeper")
+      log.remove(0)
+      log.remove(1)
+      sub.resume()
+      yield* until(() => r.text().length === 1500, "the kept bytes")
+      expect(r.chunks[0]?.offset).toBe(2000)
+      expect(contiguous(r.chunks, 2000)).toBe(true)
+    }),
+  )
+
+  it.scopedLive("a follower that throws is dropped with an error; the others go on", () =>
+    Effect.gen(function* () {
+      const log = yield* handLog(4096)
+      const errors: LogStoreError[] = []
+      yield* followLogChunks(log.dir, 0, {
+        onChunk: () => {
+          throw new Error("broken viewer")
+        },
+        onError: (e) => {
+          errors.push(e)
+        },
+      })
+      const r = recorder()
+      yield* followLogChunks(log.dir, 0, r.follower)
+      log.write("one\n")
+      yield* until(() => errors.length === 1 && r.text() === "one\n", "the error and the bytes")
+      log.write("two\n")
+      yield* until(() => r.text() === "one\ntwo\n", "the next write")
+      expect(errors).toHaveLength(1)
+      expect(errors[0]?.message).toContain("a log follower failed")
+    }),
+  )
+
+  it.scopedLive("closing the last follower stops the tail; a new one starts at the end", () =>
+    Effect.gen(function* () {
+      const log = yield* handLog(4096)
+      const scope = yield* Scope.make()
+      const r = recorder()
+      yield* followLogChunks(log.dir, 0, r.follower).pipe(Scope.extend(scope))
+      log.write("one\n")
+      yield* until(() => r.text() === "one\n", "the first write")
+      yield* Scope.close(scope, Exit.void)
+      log.write("two\n")
+      yield* Effect.sleep("50 millis")
+      expect(r.text()).toBe("one\n")
+      const again = recorder()
+      const sub = yield* followLogChunks(log.dir, 8, again.follower)
+      expect(sub.head()).toBe(statSync(join(log.dir, log.nameOf(0))).size)
+      log.write("three\n")
+      yield* until(() => again.text() === "three\n", "the new follower")
+    }),
+  )
+})
