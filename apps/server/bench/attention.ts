@@ -98,7 +98,8 @@ export const attentionScenario = async (options: AttentionOptions): Promise<Scen
       let tail = ""
       let want = 1
       let prompted: ((at: number) => void) | undefined
-      const ws = await openTerminal(server, id, (_end, text) => {
+      const ws = await openTerminal(server, id, (_end, bytes) => {
+        const text = Buffer.from(bytes).toString("latin1")
         tail = (tail + text).slice(-4096)
         if (prompted !== undefined && tail.includes(`Step ${want}: Do you want to proceed?`)) {
           const p = prompted

@@ -63,13 +63,14 @@ export const startRunner = (server: Server, command: ReadonlyArray<string>, name
   api(server, "POST", "/api/runners", { provider: "shell", command, name, cols: 120, rows: 32 })
 
 /**
- * A terminal socket that calls `onBytes` with each output frame's end offset and text, and
+ * A terminal socket that calls `onBytes` with each output frame's end offset and bytes (not
+ * text: decoding copies every byte, and a flood's viewers only want the offsets), and
  * `onSnapshot` with the offset of every snapshot after the first (a skip forward).
  */
 export const openTerminal = (
   server: Server,
   id: string,
-  onBytes: (end: number, text: string) => void,
+  onBytes: (end: number, bytes: Uint8Array) => void,
   onSnapshot: (offset: number) => void = () => {},
 ) =>
   new Promise<WebSocket>((resolve, reject) => {
@@ -89,7 +90,7 @@ export const openTerminal = (
       }
       const frame = decodeOutputFrame(new Uint8Array(data))
       const end = frame.offset + frame.bytes.length
-      onBytes(end, Buffer.from(frame.bytes).toString("latin1"))
+      onBytes(end, frame.bytes)
       // Ack as a browser would after drawing, every 256 KiB.
       if (end - acked >= 256 * 1024) {
         acked = end

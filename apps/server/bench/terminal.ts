@@ -83,7 +83,8 @@ const echoRun = async (server: Server, label: string, keys: number) => {
   const runner = await startRunner(server, ["cat"], `echo-${label}`)
   if (runner === undefined) throw new Error("no runner")
   let waiting: { char: string; resolve: () => void } | undefined
-  const ws = await openTerminal(server, runner.id, (_end, text) => {
+  const ws = await openTerminal(server, runner.id, (_end, bytes) => {
+    const text = Buffer.from(bytes).toString("latin1")
     if (waiting !== undefined && text.includes(waiting.char)) {
       const w = waiting
       waiting = undefined

@@ -11,7 +11,7 @@ import {
   type PaneId,
   type RegistryEvent,
 } from "@geppetto/runner"
-import { Deferred, Effect, Exit, Queue } from "effect"
+import { Deferred, Effect, Exit, FiberSet } from "effect"
 import type { WebSocket } from "ws"
 import { toHttpError } from "../http/domain-errors.js"
 import { defaultFlowLimits, type FlowLimits, FlowState } from "./flow.js"
@@ -49,11 +49,6 @@ const frameOf = (chunk: LogChunk): Uint8Array => {
   }
   return frame
 }
-
-/** What the operator asked of the pane, in arrival order. */
-type Command =
-  | { readonly type: "input"; readonly bytes: Uint8Array; readonly size: number }
-  | { readonly type: "resize"; readonly cols: number; readonly rows: number; readonly size: number }
 
 /**
  * One viewer's terminal socket: a snapshot at an exact offset (unless resuming), then output
@@ -216,28 +211,39 @@ export const serveTerminal = (
       }
     }
 
-    // The operator's input and resizes, in arrival order, into the pane this socket shows
-    // (the runner's main pane when none was named). Waiting ones are bounded in count and
-    // bytes; past that they are refused rather than queued.
-    const commands = yield* Queue.unbounded<Command>()
+    // The operator's input and resizes go to the pane this socket shows (the runner's main
+    // pane when none was named) at once, from the socket's own callback: each reaches tmux's
+    // input before the call returns, so they keep their arrival order without a queue of ours
+    // (a fiber hop per keystroke measured 0.2 ms at p50, milliseconds at p99). Those awaiting
+    // tmux's answer are bounded in count and bytes; past that they are refused.
+    const run = yield* FiberSet.makeRuntime<AiRunnerRegistry>()
     const budget = new FrameBudget()
-    const writer = Effect.forever(
-      Effect.flatMap(Queue.take(commands), (command) => {
-        budget.release(command.size)
-        const done =
-          command.type === "input"
-            ? registry.write(runnerId, command.bytes, paneId)
-            : registry.resize(runnerId, command.cols, command.rows)
-        return done.pipe(Effect.catchAll(sendFailure))
-      }),
-    )
     const limiter = new InputLimiter()
-    const enqueue = (command: Command) => {
-      const { admitted, overflowed } = budget.admit(command.size)
-      if (admitted) Queue.unsafeOffer(commands, command)
-      else if (overflowed)
-        sendError("RateLimitError", "frames arrive faster than they are handled; dropped")
+    /** Commands that came before the snapshot went out: started after it, in order. */
+    let early: Array<() => void> | undefined = []
+    const perform = (size: number, command: Effect.Effect<void, unknown>) => {
+      const { admitted, overflowed } = budget.admit(size)
+      if (!admitted) {
+        if (overflowed)
+          sendError("RateLimitError", "frames arrive faster than they are handled; dropped")
+        return
+      }
+      const start = () => {
+        run(
+          command.pipe(
+            Effect.catchAll(sendFailure),
+            Effect.ensuring(Effect.sync(() => budget.release(size))),
+          ),
+        )
+      }
+      if (early === undefined) start()
+      else early.push(start)
     }
+    const startCommands = Effect.sync(() => {
+      const waiting = early ?? []
+      early = undefined
+      for (const start of waiting) start()
+    })
 
     const onMessage = (raw: unknown, isBinary: boolean) => {
       if (isBinary) return sendError("ValidationError", "binary frames are not accepted")
@@ -267,12 +273,12 @@ export const serveTerminal = (
           const bytes = Buffer.from(m.data, "utf8")
           if (!limiter.allow(bytes.length, Date.now()))
             return sendError("RateLimitError", "input arrives too fast; dropped")
-          return enqueue({ type: "input", bytes, size: frameSize(raw) })
+          return perform(frameSize(raw), registry.write(runnerId, bytes, paneId))
         }
         case "resize":
           if (target.role !== "operator")
             return sendError("ForbiddenError", "viewers cannot resize a runner")
-          return enqueue({ type: "resize", cols: m.cols, rows: m.rows, size: frameSize(raw) })
+          return perform(frameSize(raw), registry.resize(runnerId, m.cols, m.rows))
       }
     }
     socket.on("message", onMessage)
@@ -282,7 +288,7 @@ export const serveTerminal = (
     yield* startOffset
       .pipe(
         Effect.tap(() =>
-          Effect.all([Effect.forkScoped(writer), registry.onRunnerEvent(runnerId, onRunnerEvent)]),
+          Effect.zipRight(registry.onRunnerEvent(runnerId, onRunnerEvent), startCommands),
         ),
         // Output follows the log for as long as the socket lives; it ends only on an error.
         Effect.flatMap(output),

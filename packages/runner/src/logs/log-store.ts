@@ -223,7 +223,7 @@ const watchLogDir = (dir: string): Effect.Effect<DirWatch, LogStoreError, Scope.
   Effect.mapError(watchDir(dir), storeError(dir, "could not watch the log folder"))
 
 /** Chunks a `followLog` stream holds for its consumer before it stops taking more. */
-const STREAM_BUFFER_BYTES = 256 * 1024
+const STREAM_BUFFER_BYTES = 1024 * 1024
 
 /**
  * Follows a log from `from` as a stream: the shared tail (`followLogChunks`) with a small

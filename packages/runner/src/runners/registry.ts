@@ -150,6 +150,9 @@ const FEED_CAPACITY = 8192
 const BYTES_FLUSH = Duration.seconds(1)
 /** At start-up, how long a runner that ended while the server was down may take to finish. */
 const ENDED_AWAY_WAIT = Duration.seconds(5)
+/** A pause finding no process under the pane looks again this often, this many times. */
+const PAUSE_LOOKS = 10
+const PAUSE_LOOK_GAP = Duration.millis(50)
 /** Journal size (records) at which it is compacted while running. */
 const COMPACT_EVERY = 2_000
 
@@ -810,7 +813,12 @@ export class AiRunnerRegistry extends Effect.Service<AiRunnerRegistry>()(
           const { entry } = yield* liveEntryOf(id, "pause")
           if (entry.state.paused) return yield* detailOf(entry)
           const pid = yield* panePid(entry, "pause")
-          const reached = yield* Effect.promise(() => signalCommandTree(pid, "SIGSTOP"))
+          // Just started, the wrapper may not have forked the command yet: a few more looks.
+          let reached = 0
+          for (let look = 0; look < PAUSE_LOOKS && reached === 0; look++) {
+            if (look > 0) yield* Effect.sleep(PAUSE_LOOK_GAP)
+            reached = yield* Effect.promise(() => signalCommandTree(pid, "SIGSTOP"))
+          }
           if (reached === 0) {
             return yield* new AiRunnerError({
               runnerId: id,

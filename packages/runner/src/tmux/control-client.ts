@@ -1,5 +1,5 @@
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
-import { Deferred, Effect, Exit, PubSub, Ref, Scope } from "effect"
+import { Deferred, Effect, Exit, FiberId, PubSub, Ref, Scope } from "effect"
 import { RunnerConfig } from "../config.js"
 import { TmuxSessionError } from "../domain/errors.js"
 import { runTmuxOnce, tmuxEnvironment, tmuxServerArgs } from "./one-off.js"
@@ -266,6 +266,13 @@ export class TmuxControlClient extends Effect.Service<TmuxControlClient>()(
         })
 
       const connect = (startServer: boolean) =>
+        Effect.flatMap(Ref.get(connectionRef), (current) =>
+          // The common case, a live connection, takes no lock: no step between a command's
+          // start and its write to tmux.
+          current?.alive === true ? Effect.succeed(current) : reconnect(startServer),
+        )
+
+      const reconnect = (startServer: boolean) =>
         connectLock.withPermits(1)(
           Effect.gen(function* () {
             const current = yield* Ref.get(connectionRef)
@@ -295,33 +302,47 @@ export class TmuxControlClient extends Effect.Service<TmuxControlClient>()(
         }),
       )
 
-      const send = (connection: Connection, commands: ReadonlyArray<ReadonlyArray<string>>) =>
+      /**
+       * Writes the lines in one synchronous step (so replies, and the order of every caller's
+       * commands, follow the order of the calls), then waits for each line's reply.
+       */
+      const send = (
+        connection: Connection,
+        lines: ReadonlyArray<ReadonlyArray<ReadonlyArray<string>>>,
+      ) =>
         Effect.gen(function* () {
-          const line = commands.map(tmuxCommandLine).join(" ; ")
-          const deferred = yield* Deferred.make<
-            ReadonlyArray<ReadonlyArray<string>>,
-            TmuxSessionError
-          >()
+          const texts = lines.map((commands) => commands.map(tmuxCommandLine).join(" ; "))
+          const first = texts[0] ?? ""
           if (!connection.alive) {
             return yield* controlError(
-              `the tmux control client exited before ${line.slice(0, 200)}`,
+              `the tmux control client exited before ${first.slice(0, 200)}`,
             )
           }
-          // Push and write in one synchronous step so that replies stay in order.
-          connection.pending.push({
-            line,
-            expected: commands.length,
-            outputs: [],
-            deferred,
+          const deferreds = texts.map((line, i) => {
+            const deferred = Deferred.unsafeMake<
+              ReadonlyArray<ReadonlyArray<string>>,
+              TmuxSessionError
+            >(FiberId.none)
+            connection.pending.push({
+              line,
+              expected: lines[i]?.length ?? 0,
+              outputs: [],
+              deferred,
+            })
+            return deferred
           })
-          connection.child.stdin.write(`${line}\n`)
-          return yield* Deferred.await(deferred).pipe(
+          connection.child.stdin.write(`${texts.join("\n")}\n`)
+          const replies = yield* Effect.forEach(deferreds, (deferred) =>
+            Deferred.await(deferred),
+          ).pipe(
             Effect.timeoutFail({
               duration: REPLY_TIMEOUT,
               // A reply that never comes would shift every later reply onto the wrong
               // command: drop the connection so the next command starts in step.
               onTimeout: () => {
-                const error = controlError(`tmux did not answer within 15 s: ${line.slice(0, 200)}`)
+                const error = controlError(
+                  `tmux did not answer within 15 s: ${first.slice(0, 200)}`,
+                )
                 markLost(error.message)
                 failAll(connection, error)
                 connection.child.kill("SIGKILL")
@@ -329,6 +350,7 @@ export class TmuxControlClient extends Effect.Service<TmuxControlClient>()(
               },
             }),
           )
+          return replies.flat()
         })
 
       const observe = <A, E>(
@@ -359,15 +381,31 @@ export class TmuxControlClient extends Effect.Service<TmuxControlClient>()(
       /**
        * Runs commands as one line (tmux runs them back to back, before it reads any pane
        * output) and returns each command's output lines. Fails on the first `%error`.
+       * With a live connection the line is written before the first asynchronous step: started
+       * with `Runtime.runFork`, commands reach tmux in the order they were started. No span:
+       * this runs for every keystroke (the `onTmuxCommand` observer times it instead).
        */
       const exec = (commands: ReadonlyArray<ReadonlyArray<string>>, options?: ExecOptions) =>
+        execLines([commands], options)
+
+      /**
+       * `exec` for many lines written at once, e.g. a long paste as `send-keys` lines of
+       * bounded length. Each line is its own `exec` to tmux: an error skips the rest of its
+       * line only. Outputs of every command, in order; fails on the first `%error`.
+       */
+      const execLines = (
+        lines: ReadonlyArray<ReadonlyArray<ReadonlyArray<string>>>,
+        options?: ExecOptions,
+      ) =>
         Effect.gen(function* () {
-          if (commands.length === 0) return []
+          const nonEmpty = lines.filter((commands) => commands.length > 0)
+          if (nonEmpty.length === 0) return []
           // A blank line on a control client's stdin detaches it: never send one.
-          if (commands.some((c) => c.length === 0)) return yield* Effect.die("empty tmux command")
+          if (nonEmpty.some((commands) => commands.some((c) => c.length === 0)))
+            return yield* Effect.die("empty tmux command")
           const connection = yield* connect(options?.startServer === true)
-          return yield* observe(send(connection, commands), commands)
-        }).pipe(Effect.withSpan("TmuxControlClient.exec"))
+          return yield* observe(send(connection, nonEmpty), nonEmpty.flat())
+        })
 
       const execOne = (command: ReadonlyArray<string>, options?: ExecOptions) =>
         Effect.map(exec([command], options), (outputs) => outputs[0] ?? [])
@@ -400,6 +438,7 @@ export class TmuxControlClient extends Effect.Service<TmuxControlClient>()(
       return {
         version,
         exec,
+        execLines,
         execOne,
         status,
         subscribe: PubSub.subscribe(notifications),

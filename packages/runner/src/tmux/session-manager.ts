@@ -154,12 +154,18 @@ export const wirePaneCommands = (
  * child instead of `exec`ing it. tmux answers a SIGSTOP of a pane's process with SIGCONT
  * (server_child_stopped), so only a child can be paused; the wrapper is that child's parent.
  * It ignores nothing the command sees (a trapped signal is reset to default on exec) and sits
- * out INT/TERM/HUP/QUIT while the command decides; then it ends the way the command did,
+ * out INT/TERM/QUIT while the command decides; then it ends the way the command did,
  * re-raising a fatal signal (status 129–159) on itself so tmux records the signal, not 128+N.
+ * Not HUP: when tmux goes (`kill-server`, a crash) the kernel hangs up only the session
+ * leader, this wrapper, and hangs up the command's process group only once the leader is
+ * gone. A wrapper sitting HUP out kept every command running with no terminal (measured:
+ * ~1,000 processes left behind by a benchmark's killed tmux servers).
  */
 export const PANE_WRAPPER =
-  'read _ <"$0"; trap : INT TERM HUP QUIT; "$@"; s=$?; trap - INT TERM HUP QUIT; ' +
+  'read _ <"$0"; trap : INT TERM QUIT; "$@"; s=$?; trap - INT TERM QUIT; ' +
   'if [ "$s" -gt 128 ] && [ "$s" -lt 160 ]; then kill -$((s - 128)) $$; fi; exit "$s"'
+
+const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, "0"))
 
 /** Session-level operations over the control client (the seed's TmuxSessionManager). */
 export class TmuxSessionManager extends Effect.Service<TmuxSessionManager>()(
@@ -307,19 +313,21 @@ export class TmuxSessionManager extends Effect.Service<TmuxSessionManager>()(
         client.execOne(["capture-pane", "-p", ...(options?.escapes ? ["-e"] : []), "-t", paneId])
 
       /** Exact bytes as keys: `send-keys -H`, 256 bytes per command, one line per 16 KiB. */
-      const sendKeysHex = (paneId: PaneId, data: Uint8Array) =>
-        Effect.gen(function* () {
-          const commands: string[][] = []
-          for (let i = 0; i < data.length; i += 256) {
-            const hex: string[] = []
-            for (const byte of data.subarray(i, i + 256))
-              hex.push(byte.toString(16).padStart(2, "0"))
-            commands.push(["send-keys", "-H", "-t", paneId, ...hex])
-          }
-          for (let i = 0; i < commands.length; i += 64) {
-            yield* client.exec(commands.slice(i, i + 64))
-          }
-        })
+      /**
+       * Exact bytes as keys: `send-keys -H` of 256 bytes each, 64 to a line, every line written
+       * to tmux at once (so a long paste cannot be overtaken by the next keystroke).
+       */
+      const sendKeysHex = (paneId: PaneId, data: Uint8Array) => {
+        const commands: string[][] = []
+        for (let i = 0; i < data.length; i += 256) {
+          const hex: string[] = []
+          for (const byte of data.subarray(i, i + 256)) hex.push(HEX[byte] ?? "00")
+          commands.push(["send-keys", "-H", "-t", paneId, ...hex])
+        }
+        const lines: string[][][] = []
+        for (let i = 0; i < commands.length; i += 64) lines.push(commands.slice(i, i + 64))
+        return Effect.asVoid(client.execLines(lines))
+      }
 
       const sendKeys = (paneId: PaneId, keys: ReadonlyArray<string>) =>
         Effect.asVoid(client.execOne(["send-keys", "-t", paneId, ...keys]))

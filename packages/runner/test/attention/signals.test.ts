@@ -124,6 +124,30 @@ describe("bell scanner", () => {
     expect(rings("\u001b]0;t\u0007", "\u0007")).toEqual([false, true])
     expect(rings("\u001b[31m\u0007")).toEqual([true])
   })
+
+  it("says the same of a chunk as of its bytes fed one at a time (3000 random streams)", () => {
+    // Text, escapes, string introducers and terminators: the bytes the scanner cares about.
+    const alphabet = [0x61, 0x1b, 0x07, 0x5d, 0x50, 0x5c, 0x18, 0x1a, 0x5b, 0x30, 0x0a]
+    let seed = 42
+    const random = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31
+      return seed % n
+    }
+    for (let run = 0; run < 3000; run++) {
+      const stream = Buffer.from(
+        Array.from({ length: 1 + random(300) }, () => alphabet[random(alphabet.length)] ?? 0),
+      )
+      const chunked = makeBellScanner()
+      const bytewise = makeBellScanner()
+      for (let at = 0; at < stream.length; ) {
+        const chunk = stream.subarray(at, at + 1 + random(40))
+        at += chunk.length
+        let expected = false
+        for (const byte of chunk) if (bytewise.push(Buffer.from([byte]))) expected = true
+        expect(chunked.push(chunk), `stream ${stream.toString("hex")}`).toBe(expected)
+      }
+    }
+  })
 })
 
 const waitingScreen = screenOf(claudePermission)
