@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from "node:fs"
 import { HealthResponse } from "@geppetto/protocol"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { waitFor } from "../helpers/server.js"
@@ -43,12 +44,27 @@ const startTicker = async (name: string) => {
     body: JSON.stringify({
       provider: "shell",
       name,
-      command: ["sh", "-c", "while :; do echo tick; sleep 0.2; done"],
+      // $0 names the process, so the test can tell whether it outlived tmux.
+      command: ["sh", "-c", "while :; do echo tick; sleep 0.2; done", tickerMark(name)],
     }),
   })
   expect(reply.status, JSON.stringify(reply.json)).toBe(201)
   return (reply.json as Summary).id
 }
+
+const tickerMark = (name: string) => `geppetto-ticker-${process.pid}-${name}`
+
+/** Processes whose command line holds `mark` (a runner's command that outlived its pane). */
+const processesMarked = (mark: string) =>
+  readdirSync("/proc")
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(mark)
+      } catch {
+        return false
+      }
+    })
 
 const runner = async (id: string) => (await call(`/api/runners/${id}`)).json as Summary
 
@@ -80,6 +96,14 @@ const survive = async (round: number, kill: () => void) => {
         f.runnerId === id && event?.type === "error" && event.error?.code === "TmuxSessionError"
       )
     }, `runner ${id}'s TmuxSessionError event`)
+  }
+
+  // The runners' commands went with their terminals: nothing keeps running unwatched.
+  for (const name of [`tick-${round}-a`, `tick-${round}-b`]) {
+    await waitFor(
+      async () => processesMarked(tickerMark(name)).length === 0,
+      () => `${name}'s processes to end (left: ${processesMarked(tickerMark(name)).join(" ")})`,
+    )
   }
 
   // The server is up, says tmux is not, and has not started a tmux server of its own.
