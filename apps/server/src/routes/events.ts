@@ -1,3 +1,4 @@
+import type { Socket } from "node:net"
 import { EventsQuery, type EventsServerMessage } from "@geppetto/protocol"
 import { AiRunnerRegistry, type RegistryEvent } from "@geppetto/runner"
 import { Effect, Fiber, Queue } from "effect"
@@ -9,6 +10,8 @@ import type { ApiContext } from "./context.js"
 
 /** Bytes queued on one watcher's socket before it is considered behind. */
 const WATCHER_BOUND = 1024 * 1024
+/** Changes taken off the feed at once. */
+const BATCH = 512
 
 const toMessage = (event: RegistryEvent): EventsServerMessage | undefined => {
   switch (event.type) {
@@ -47,6 +50,8 @@ export const watchEvents = (
   socket: WebSocket,
   /** Seconds from a change taken off the feed to its message written to the socket. */
   onDelivered?: (type: EventsServerMessage["type"], seconds: number) => void,
+  /** The connection under the socket: a burst of changes is written with one syscall. */
+  connection?: Pick<Socket, "cork" | "uncork">,
 ) =>
   Effect.gen(function* () {
     const registry = yield* AiRunnerRegistry
@@ -80,26 +85,37 @@ export const watchEvents = (
         continue
       }
       // Behind, the next thing to wait for is the drain as much as the next change.
-      const event = behind
-        ? yield* Effect.raceFirst(Queue.take(queue), Effect.as(Queue.take(drained), undefined))
-        : yield* Queue.take(queue)
-      if (event === undefined) continue
+      const batch = behind
+        ? yield* Effect.raceFirst(
+            Queue.takeBetween(queue, 1, BATCH),
+            Effect.as(Queue.take(drained), undefined),
+          )
+        : yield* Queue.takeBetween(queue, 1, BATCH)
+      if (batch === undefined) continue
       // The feed carries no time of its own: delivery is measured from here.
       const takenAt = performance.now()
-      const gap = event.seq > last + 1
-      last = event.seq
-      // Whatever happens while behind is in the list sent once it drains.
-      if (behind) continue
-      if (unflushed > WATCHER_BOUND) {
-        behind = true
-        continue
+      // Every runner's byte counts come in one burst a second: written as one.
+      connection?.cork()
+      try {
+        for (const event of batch) {
+          const gap = event.seq > last + 1
+          last = event.seq
+          // Whatever happens while behind is in the list sent once it drains.
+          if (behind) continue
+          if (unflushed > WATCHER_BOUND) {
+            behind = true
+            continue
+          }
+          if (gap) {
+            yield* resync
+            continue
+          }
+          const message = toMessage(event)
+          if (message !== undefined) yield* send(message, takenAt, encodedOnce(event, message))
+        }
+      } finally {
+        connection?.uncork()
       }
-      if (gap) {
-        yield* resync
-        continue
-      }
-      const message = toMessage(event)
-      if (message !== undefined) yield* send(message, takenAt, encodedOnce(event, message))
     }
   }).pipe(Effect.scoped)
 
@@ -122,7 +138,11 @@ export const registerEventsRoute = (
       request.log.info({ role }, "events socket opened")
       metrics?.eventWatchers.inc()
       const fiber = ctx.runtime.runFork(
-        watchEvents(socket, (type, seconds) => metrics?.eventDelivery.observe({ type }, seconds)),
+        watchEvents(
+          socket,
+          (type, seconds) => metrics?.eventDelivery.observe({ type }, seconds),
+          request.raw.socket,
+        ),
       )
       socket.on("close", (code) => {
         metrics?.eventWatchers.dec()

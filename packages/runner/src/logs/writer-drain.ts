@@ -1,4 +1,6 @@
-import { readdir, readFile } from "node:fs/promises"
+import { readFileSync } from "node:fs"
+import { readFile } from "node:fs/promises"
+import { scanProcesses } from "../monitor/proc-scan.js"
 
 interface WriterProcess {
   readonly pid: string
@@ -7,15 +9,14 @@ interface WriterProcess {
   readonly split: boolean
 }
 
-/** `ppid` from `/proc/PID/stat`: the field after the state, after the `(comm)` that may hold spaces. */
-const parentOf = async (pid: string): Promise<string> => {
-  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "")
-  return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1] ?? ""
-}
-
 /** Whether process `pid` still runs with `needle` in its argv. */
-const stillWriting = async (pid: string, needle: string): Promise<boolean> =>
-  (await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "")).includes(needle)
+const stillWriting = (pid: string, needle: string): boolean => {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(needle)
+  } catch {
+    return false
+  }
+}
 
 /**
  * The writers last found per folder. Checking that they still run is one read each; a scan of
@@ -31,8 +32,7 @@ const writerProcesses = async (logDir: string): Promise<ReadonlyArray<WriterProc
   const needle = `${logDir}/out-`
   const cached = known.get(logDir)
   if (cached !== undefined && cached.length > 0) {
-    const alive = await Promise.all(cached.map((p) => stillWriting(p.pid, needle)))
-    if (alive.every(Boolean)) return cached
+    if (cached.every((p) => stillWriting(p.pid, needle))) return cached
   }
   const found = await scanWriters(needle)
   if (known.size >= KNOWN_LIMIT) known.clear()
@@ -45,18 +45,15 @@ const writerProcesses = async (logDir: string): Promise<ReadonlyArray<WriterProc
 }
 
 const scanWriters = async (needle: string): Promise<ReadonlyArray<WriterProcess>> => {
-  const entries = await readdir("/proc").catch(() => [] as string[])
-  const found = await Promise.all(
-    entries
-      .filter((e) => /^\d+$/.test(e))
-      .map(async (pid): Promise<WriterProcess | undefined> => {
-        const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "")
-        if (!cmdline.includes(needle)) return undefined
-        const argv0 = cmdline.split("\0")[0] ?? ""
-        return { pid, ppid: await parentOf(pid), split: /(^|\/)split$/.test(argv0) }
-      }),
-  )
-  return found.filter((p): p is WriterProcess => p !== undefined)
+  const found: WriterProcess[] = []
+  await scanProcesses((pid) => {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8")
+    if (!cmdline.includes(needle)) return
+    const stat = readFileSync(`/proc/${pid}/stat`, "latin1")
+    const ppid = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1] ?? ""
+    found.push({ pid, ppid, split: /(^|\/)split$/.test(cmdline.split("\0")[0] ?? "") })
+  })
+  return found
 }
 
 /**

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs"
-import { readdir, readFile } from "node:fs/promises"
 import { constants as osConstants } from "node:os"
 import { Duration, Effect } from "effect"
+import { scanProcesses } from "./proc-scan.js"
 
 /** `SIGTERM` for 15; `SIGn` for a number this platform does not name. */
 export const signalName = (n: number | null): string | null => {
@@ -18,22 +18,17 @@ export interface ProcEntry {
   readonly state: string
 }
 
-/** The process table, from /proc. */
+/** The process table, from /proc (see `scanProcesses`). */
 export const readProcTable = async (): Promise<ReadonlyArray<ProcEntry>> => {
-  const entries = await readdir("/proc").catch(() => [] as string[])
   const table: ProcEntry[] = []
-  await Promise.all(
-    entries
-      .filter((e) => /^\d+$/.test(e))
-      .map(async (e) => {
-        const stat = await readFile(`/proc/${e}/stat`, "utf8").catch(() => "")
-        // The command name may hold spaces and parentheses: fields resume after the last ')'.
-        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
-        const state = fields[0] ?? ""
-        if (state === "") return
-        table.push({ pid: Number(e), ppid: Number(fields[1]), pgrp: Number(fields[2]), state })
-      }),
-  )
+  await scanProcesses((pid) => {
+    const stat = readFileSync(`/proc/${pid}/stat`, "latin1")
+    // The command name may hold spaces and parentheses: fields resume after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+    const state = fields[0] ?? ""
+    if (state !== "")
+      table.push({ pid: Number(pid), ppid: Number(fields[1]), pgrp: Number(fields[2]), state })
+  })
   return table
 }
 
