@@ -6,7 +6,6 @@
  */
 import { spawn } from "node:child_process"
 import { join } from "node:path"
-import { pathToFileURL } from "node:url"
 import { median } from "../../../packages/runner/bench/stats.js"
 import {
   getJson,
@@ -57,7 +56,8 @@ const untilListed = async (server: TimedServer, expect: number): Promise<Start> 
   }
 }
 
-const SERVE_MODULE = pathToFileURL(join(import.meta.dirname, "..", "dist", "serve.js")).href
+/** The built command line: one bundle (scripts/bundle.mjs). */
+const SERVER_MAIN = join(import.meta.dirname, "..", "dist", "main.js")
 
 /** ms from spawning `node ARGS` to its exit. */
 const nodeRun = (args: ReadonlyArray<string>) =>
@@ -86,9 +86,7 @@ export const restartScenario = async (options: RestartOptions): Promise<Scenario
   const imports: number[] = []
   for (let i = 0; i < options.repeats; i++) {
     bareNode.push(await nodeRun(["-e", ""]))
-    imports.push(
-      await nodeRun(["--input-type=module", "-e", `await import(${JSON.stringify(SERVE_MODULE)})`]),
-    )
+    imports.push(await nodeRun([SERVER_MAIN, "--version"]))
   }
   let server = await spawnServer({ label: "restart", ...nodeArgs })
   const restarts: Start[] = []
@@ -148,7 +146,7 @@ export const restartScenario = async (options: RestartOptions): Promise<Scenario
         digits: 0,
       },
       {
-        name: "node: import the server's modules, exit",
+        name: "node: load the server bundle, print the version, exit",
         value: median(imports),
         unit: "ms",
         baseline: { label: "node -e '' (start, exit)", value: median(bareNode) },

@@ -167,11 +167,13 @@ describe("docker/Dockerfile", () => {
     const pkg = JSON.parse(read("apps/server/package.json")) as { bin: Record<string, string> }
     const binary = posix.normalize(pkg.bin.geppetto ?? "")
     expect(binary).toBe("dist/main.js")
-    // tsc maps src/ to dist/: the source of the entry point is src/main.ts.
-    const tsconfig = JSON.parse(read("apps/server/tsconfig.build.json")) as {
-      compilerOptions: { rootDir: string; outDir: string }
-    }
-    expect(tsconfig.compilerOptions).toMatchObject({ rootDir: "src", outDir: "dist" })
+    // The build bundles src/main.ts into that one file.
+    const build = (JSON.parse(read("apps/server/package.json")) as { scripts: { build: string } })
+      .scripts.build
+    expect(build).toBe("node scripts/bundle.mjs")
+    const bundler = read("apps/server/scripts/bundle.mjs")
+    expect(bundler).toContain('join(serverDir, "src", "main.ts")')
+    expect(bundler).toContain('join(serverDir, "dist", "main.js")')
     expect(existsSync(join(SERVER_DIR, "src", "main.ts"))).toBe(true)
 
     // The deploy target, copied into the image, holds the script at the CMD's path.

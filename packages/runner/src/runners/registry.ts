@@ -9,6 +9,7 @@ import {
   Either,
   ExecutionStrategy,
   Exit,
+  FiberId,
   PubSub,
   Queue,
   Runtime,
@@ -142,6 +143,11 @@ interface Entry {
   /** The last summary sent to watchers, without `bytesOut` (sent at most once a second). */
   published: string
   removed: boolean
+  /**
+   * Set while a live runner found at start-up is listed but not yet watched: operations on it
+   * wait for this (see `entryOf`).
+   */
+  attaching: Deferred.Deferred<void> | undefined
 }
 
 /** Queue depth of the change feed; a watcher further behind sees a `seq` gap and resyncs. */
@@ -588,6 +594,7 @@ export class AiRunnerRegistry extends Effect.Service<AiRunnerRegistry>()(
             logDir: logs.processDir(state.id),
             published: "",
             removed: false,
+            attaching: undefined,
           }),
         )
 
@@ -726,7 +733,11 @@ export class AiRunnerRegistry extends Effect.Service<AiRunnerRegistry>()(
       const entryOf = (id: string) =>
         Effect.suspend(() => {
           const entry = entries.get(id)
-          return entry === undefined ? Effect.fail(notFound(id)) : Effect.succeed(entry)
+          if (entry === undefined) return Effect.fail(notFound(id))
+          // Found at start-up and still being attached: in a moment it is, whatever comes of it.
+          if (entry.attaching !== undefined)
+            return Effect.as(Deferred.await(entry.attaching), entry)
+          return Effect.succeed(entry)
         })
 
       const liveEntryOf = (id: string, operation: string) =>
@@ -1148,10 +1159,9 @@ export class AiRunnerRegistry extends Effect.Service<AiRunnerRegistry>()(
         )
 
       /** Reattaches to a runner whose session is still in tmux. */
-      const reattach = (state: RunnerState, sessionName: string) =>
+      const reattach = (entry: Entry, sessionName: string) =>
         Effect.gen(function* () {
-          const entry = yield* newEntry(state)
-          entries.set(state.id, entry)
+          const state = entry.state
           const scope = yield* Scope.fork(registryScope, ExecutionStrategy.sequential)
           const handle = yield* monitor
             .monitorExisting(sessionName, { processId: ProcessId(state.id) })
@@ -1247,27 +1257,46 @@ export class AiRunnerRegistry extends Effect.Service<AiRunnerRegistry>()(
           )
         }
 
+        // Listed at once; those still running in tmux are watched again in the background,
+        // so the server answers (and lists every runner) before 100 of them are re-attached.
+        // One that ended while we were away is finished first: it is never listed as running.
+        const running: Array<{ readonly entry: Entry; readonly sessionName: string }> = []
         yield* Effect.forEach(
           states,
-          (state) => {
-            if (!state.live) {
-              return Effect.map(newEntry(state), (entry) => {
-                entries.set(state.id, entry)
-                Deferred.unsafeDone(entry.done, Exit.succeed(state))
-              })
-            }
-            const listing = byId.get(state.id)
-            if (listing !== undefined) return reattach(state, listing.name)
-            return Effect.flatMap(newEntry(state), (entry) => {
+          (state) =>
+            Effect.gen(function* () {
+              const entry = yield* newEntry(state)
               entries.set(state.id, entry)
-              return finishOffline(entry)
-            })
-          },
+              if (!state.live) return Deferred.unsafeDone(entry.done, Exit.succeed(state))
+              const listing = byId.get(state.id)
+              if (listing === undefined) return yield* finishOffline(entry)
+              if ((yield* readExit(entry.logDir)) !== undefined) {
+                return yield* reattach(entry, listing.name)
+              }
+              entry.attaching = Deferred.unsafeMake<void>(FiberId.none)
+              running.push({ entry, sessionName: listing.name })
+            }),
           { concurrency: 16, discard: true },
         )
         yield* journal.compact.pipe(
           Effect.catchAll((e) => Effect.logWarning(`journal compaction: ${e.message}`)),
         )
+        yield* Effect.forEach(
+          running,
+          ({ entry, sessionName }) =>
+            reattach(entry, sessionName).pipe(
+              Effect.ensuring(
+                Effect.suspend(() => {
+                  const attaching = entry.attaching
+                  entry.attaching = undefined
+                  return attaching === undefined
+                    ? Effect.void
+                    : Deferred.succeed(attaching, undefined)
+                }),
+              ),
+            ),
+          { concurrency: 16, discard: true },
+        ).pipe(Effect.forkIn(registryScope))
       })
 
       yield* rediscover

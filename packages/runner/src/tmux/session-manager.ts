@@ -11,7 +11,7 @@ import type {
   TmuxSessionListing,
   TmuxSessionManagerPort,
 } from "../ports.js"
-import { CONTROL_SESSION, TmuxControlClient } from "./control-client.js"
+import { CONTROL_SESSION, isTmuxServerDown, TmuxControlClient } from "./control-client.js"
 import { escapeTmuxFormat, quoteShellArg, tmuxCommandLine } from "./quote.js"
 import { toolPath } from "./tool-path.js"
 
@@ -297,8 +297,27 @@ export class TmuxSessionManager extends Effect.Service<TmuxSessionManager>()(
           .filter((s) => s.name !== CONTROL_SESSION)
       })
 
-      const hasSession = (name: string) =>
-        Effect.map(listSessions, (sessions) => sessions.some((s) => s.name === name))
+      /**
+       * The id of the session named exactly `name`, if there is one: one lookup by name (asking
+       * for the whole list made a restart with 100 runners read 100 lists of 100 sessions).
+       * `list-windows` takes a session target, where a `.` in the name is not a separator.
+       */
+      const findSession = (name: string) =>
+        Effect.map(
+          client.execOne(["list-windows", "-t", `=${name}`, "-F", "#{session_id}"]),
+          (lines) => lines[0],
+        ).pipe(
+          Effect.catchIf(
+            (e) => !isTmuxServerDown(e) && /can't find|no such|no current/.test(e.message),
+            () => Effect.succeed(undefined),
+          ),
+        )
+
+      /** Our control session is not one to adopt or monitor. */
+      const sessionIdByName = (name: string) =>
+        name === CONTROL_SESSION ? Effect.succeed(undefined) : findSession(name)
+
+      const hasSession = (name: string) => Effect.map(findSession(name), (id) => id !== undefined)
 
       const killSession = (sessionId: string) =>
         client.execOne(["kill-session", "-t", sessionId]).pipe(
@@ -359,9 +378,6 @@ export class TmuxSessionManager extends Effect.Service<TmuxSessionManager>()(
        */
       const repipePane = (paneId: PaneId, writerCommand: string) =>
         Effect.asVoid(client.execOne(["pipe-pane", "-t", paneId, escapeTmuxFormat(writerCommand)]))
-
-      const sessionIdByName = (name: string) =>
-        Effect.map(listSessions, (sessions) => sessions.find((s) => s.name === name)?.sessionId)
 
       const attachCommand = (name: string) =>
         [...client.tmuxPrefix, "attach", "-t", `=${name}`]

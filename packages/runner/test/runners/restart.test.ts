@@ -167,6 +167,45 @@ describe("registry across restarts", () => {
     }),
   )
 
+  it.scopedLive(
+    "a restart lists every live runner at once; input to one not yet watched again waits for it",
+    () =>
+      Effect.gen(function* () {
+        const world = yield* registryWorld()
+        const first = yield* world.open()
+        const ids: string[] = []
+        for (let i = 0; i < 12; i++) {
+          const started = yield* first.registry.startRunner({
+            provider: "shell",
+            command: ["cat"],
+            name: `cat-${i}`,
+          })
+          ids.push(started.runner.id)
+        }
+        yield* first.close
+
+        const second = yield* world.open()
+        // Listed before they are all watched again: every one, running.
+        const listed = yield* second.registry.listRunners
+        expect(listed.map((r) => r.status)).toEqual(ids.map(() => "running"))
+        // The last one is the last to be re-attached: input to it works all the same.
+        const last = ids[ids.length - 1] ?? ""
+        yield* second.registry.write(last, Buffer.from("typed-after-restart\r"))
+        yield* Stream.runFoldWhile(
+          second.registry.output(last, 0),
+          "",
+          (t) => !t.includes("typed-after-restart\r\ntyped-after-restart"),
+          (t, c) => t + Buffer.from(c.bytes).toString(),
+        ).pipe(
+          Effect.timeoutFail({ duration: "10 seconds", onTimeout: () => new Error("no echo") }),
+        )
+        const detail = yield* second.registry.getRunner(last)
+        expect(detail.session?.paneId).toMatch(/^%/)
+        for (const id of ids) yield* second.registry.terminateRunner(id)
+      }),
+    60_000,
+  )
+
   it.scopedLive("a corrupt journal line is skipped; the rest is listed", () =>
     Effect.gen(function* () {
       const world = yield* registryWorld()
