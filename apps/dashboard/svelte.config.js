@@ -12,6 +12,8 @@ const config = {
       pages: "build",
       assets: "build",
       fallback: "index.html",
+      // .br and .gz beside each file: the server sends them to browsers that take them.
+      precompress: true,
       strict: true,
     }),
   },

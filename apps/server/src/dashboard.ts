@@ -7,7 +7,8 @@ import type { FastifyInstance } from "fastify"
 export const defaultDashboardDir = fileURLToPath(new URL("../../dashboard/build/", import.meta.url))
 
 /**
- * Serves the built dashboard (a static SPA) on the server's own port. Hashed assets under
+ * Serves the built dashboard (a static SPA) on the server's own port, brotli or gzip when the
+ * browser takes it (the build compresses every file once). Hashed assets under
  * `_app/immutable/` are cached for a year; everything else revalidates. Unknown non-API
  * GETs get `index.html` so client-side routes survive a reload. Returns false when there
  * is no build to serve (tests, or a checkout that was not built).
@@ -19,6 +20,8 @@ export const serveDashboard = async (app: FastifyInstance, root: string): Promis
     wildcard: false,
     cacheControl: false,
     index: ["index.html"],
+    // The build's .br/.gz copies (adapter-static `precompress`): no compression per request.
+    preCompressed: true,
     setHeaders: (res, path) => {
       res.setHeader(
         "cache-control",

@@ -19,7 +19,7 @@ import { API_ROUTES, type ApiRoute, type RouteAuth, type RouteResponse } from ".
 
 export interface SchemaDoc {
   readonly name: string
-  readonly schema: z.ZodType
+  readonly schema: z.core.$ZodType
   /** Replaces the JSDoc of the schema's `export const` (used when it has none or says too little). */
   readonly summary?: string
   /** Field descriptions by path (`tmux.version`), over the JSDoc of the fields. */

@@ -1,4 +1,4 @@
-import { z } from "zod"
+import * as z from "zod/mini"
 import { PaneId, RunnerId, SAFE_ID_PATTERN, SessionName } from "./ids.js"
 import { RunnerMode, RunnerSummary } from "./runner-summary.js"
 
@@ -27,22 +27,24 @@ const utf8Length = (s: string): number => {
  * names are C strings, so a NUL would silently truncate what the user asked for.
  */
 export const boundedText = (maxBytes: number, options: { readonly nul: boolean }) => {
-  // A UTF-16 unit never encodes to fewer than one byte, so `.max` is a cheap first cut.
-  const base = z
-    .string()
-    .max(maxBytes)
-    .refine((s) => utf8Length(s) <= maxBytes, { message: `must be at most ${maxBytes} bytes` })
+  // A UTF-16 unit never encodes to fewer than one byte, so a length check is a cheap first cut.
+  const text = z.string().check(
+    z.maxLength(maxBytes),
+    z.refine((s) => utf8Length(s) <= maxBytes, { message: `must be at most ${maxBytes} bytes` }),
+  )
   return options.nul
-    ? base
-    : base.refine((s) => !s.includes("\u0000"), { message: "must not contain NUL" })
+    ? text
+    : text.check(z.refine((s) => !s.includes("\u0000"), { message: "must not contain NUL" }))
 }
 
 /** A number sent as a query-string value: digits only, no sign, no exponent, a safe integer. */
-export const QueryOffset = z
-  .string()
-  .regex(/^[0-9]{1,16}$/, "must be a non-negative integer")
-  .transform(Number)
-  .pipe(z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER))
+export const QueryOffset = z.pipe(
+  z.pipe(
+    z.string().check(z.regex(/^[0-9]{1,16}$/, "must be a non-negative integer")),
+    z.transform(Number),
+  ),
+  z.int().check(z.nonnegative(), z.maximum(Number.MAX_SAFE_INTEGER)),
+)
 export type QueryOffset = z.infer<typeof QueryOffset>
 
 // ---------------------------------------------------------------------------------------
@@ -53,7 +55,9 @@ export const Role = z.enum(["viewer", "operator"])
 export type Role = z.infer<typeof Role>
 
 /** `POST /api/login`. The token is one of the server's two tokens. */
-export const LoginRequest = z.strictObject({ token: z.string().min(1).max(1024) })
+export const LoginRequest = z.strictObject({
+  token: z.string().check(z.minLength(1), z.maxLength(1024)),
+})
 export type LoginRequest = z.infer<typeof LoginRequest>
 
 /** `POST /api/login` and `GET /api/me`: who the session cookie or bearer token says you are. */
@@ -64,7 +68,9 @@ export type LoginResponse = z.infer<typeof LoginResponse>
 // Providers
 
 /** A provider id, e.g. `claude` or `cursor-agent`; the server says which ones it knows. */
-export const ProviderId = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, "must match [a-z0-9-]{1,32}")
+export const ProviderId = z
+  .string()
+  .check(z.regex(/^[a-z][a-z0-9-]{0,31}$/, "must match [a-z0-9-]{1,32}"))
 export type ProviderId = z.infer<typeof ProviderId>
 
 /** One entry of `GET /api/providers`. */
@@ -74,7 +80,7 @@ export const ProviderInfo = z.object({
   /** Whether its binary is on the server's PATH. */
   installed: z.boolean(),
   modes: z.array(RunnerMode),
-  version: z.string().optional(),
+  version: z.optional(z.string()),
 })
 export type ProviderInfo = z.infer<typeof ProviderInfo>
 
@@ -83,8 +89,8 @@ export type ProviderInfo = z.infer<typeof ProviderInfo>
 
 export const TERMINAL_COLS = { min: 10, max: 500 } as const
 export const TERMINAL_ROWS = { min: 5, max: 200 } as const
-export const Cols = z.number().int().min(TERMINAL_COLS.min).max(TERMINAL_COLS.max)
-export const Rows = z.number().int().min(TERMINAL_ROWS.min).max(TERMINAL_ROWS.max)
+export const Cols = z.int().check(z.minimum(TERMINAL_COLS.min), z.maximum(TERMINAL_COLS.max))
+export const Rows = z.int().check(z.minimum(TERMINAL_ROWS.min), z.maximum(TERMINAL_ROWS.max))
 
 export const MAX_PROMPT_BYTES = 128 * KiB
 export const MAX_ENV_ENTRIES = 100
@@ -95,14 +101,13 @@ export const MAX_DURATION_MS = 30 * 24 * 60 * 60 * 1000
 /** An environment variable name as POSIX shells accept it. */
 export const EnvName = z
   .string()
-  .max(256)
-  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must match [A-Za-z_][A-Za-z0-9_]*")
+  .check(z.maxLength(256), z.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must match [A-Za-z_][A-Za-z0-9_]*"))
 
-export const RunnerEnv = z
-  .record(EnvName, boundedText(MAX_ENV_VALUE_BYTES, { nul: false }))
-  .refine((env) => Object.keys(env).length <= MAX_ENV_ENTRIES, {
+export const RunnerEnv = z.record(EnvName, boundedText(MAX_ENV_VALUE_BYTES, { nul: false })).check(
+  z.refine((env) => Object.keys(env).length <= MAX_ENV_ENTRIES, {
     message: `must have at most ${MAX_ENV_ENTRIES} entries`,
-  })
+  }),
+)
 export type RunnerEnv = z.infer<typeof RunnerEnv>
 
 /**
@@ -112,22 +117,27 @@ export type RunnerEnv = z.infer<typeof RunnerEnv>
  */
 export const StartRunnerRequest = z.strictObject({
   provider: ProviderId,
-  prompt: boundedText(MAX_PROMPT_BYTES, { nul: false }).optional(),
-  mode: RunnerMode.optional(),
-  command: z
-    .array(boundedText(MAX_ENV_VALUE_BYTES, { nul: false }))
-    .min(1)
-    .max(MAX_COMMAND_ARGS)
-    .refine((argv) => argv[0] !== "", { message: "the program (first element) must not be empty" })
-    .optional(),
+  prompt: z.optional(boundedText(MAX_PROMPT_BYTES, { nul: false })),
+  mode: z.optional(RunnerMode),
+  command: z.optional(
+    z.array(boundedText(MAX_ENV_VALUE_BYTES, { nul: false })).check(
+      z.minLength(1),
+      z.maxLength(MAX_COMMAND_ARGS),
+      z.refine((argv) => argv[0] !== "", {
+        message: "the program (first element) must not be empty",
+      }),
+    ),
+  ),
   /** The working directory; the server's default when omitted. */
-  cwd: boundedText(4096, { nul: false }).min(1).optional(),
-  name: SessionName.optional(),
-  env: RunnerEnv.optional(),
-  maxDurationMs: z.number().int().positive().max(MAX_DURATION_MS).optional(),
-  accountId: z.string().regex(SAFE_ID_PATTERN, "must match [A-Za-z0-9_.-]{1,64}").optional(),
-  cols: Cols.optional(),
-  rows: Rows.optional(),
+  cwd: z.optional(boundedText(4096, { nul: false }).check(z.minLength(1))),
+  name: z.optional(SessionName),
+  env: z.optional(RunnerEnv),
+  maxDurationMs: z.optional(z.int().check(z.positive(), z.maximum(MAX_DURATION_MS))),
+  accountId: z.optional(
+    z.string().check(z.regex(SAFE_ID_PATTERN, "must match [A-Za-z0-9_.-]{1,64}")),
+  ),
+  cols: z.optional(Cols),
+  rows: z.optional(Rows),
 })
 export type StartRunnerRequest = z.infer<typeof StartRunnerRequest>
 
@@ -144,7 +154,7 @@ export const RunnerParams = z.strictObject({ id: RunnerId })
 export type RunnerParams = z.infer<typeof RunnerParams>
 
 /** `GET /api/runners/:id/log?from=OFFSET`. */
-export const LogQuery = z.strictObject({ from: QueryOffset.optional() })
+export const LogQuery = z.strictObject({ from: z.optional(QueryOffset) })
 export type LogQuery = z.infer<typeof LogQuery>
 
 /**
@@ -153,35 +163,38 @@ export type LogQuery = z.infer<typeof LogQuery>
  * every WebSocket library.
  */
 export const TerminalQuery = z.strictObject({
-  pane: PaneId.optional(),
-  from: QueryOffset.optional(),
-  token: z.string().max(1024).optional(),
+  pane: z.optional(PaneId),
+  from: z.optional(QueryOffset),
+  token: z.optional(z.string().check(z.maxLength(1024))),
 })
 export type TerminalQuery = z.infer<typeof TerminalQuery>
 
 /** `WS /api/events?token=TOKEN`. */
-export const EventsQuery = z.strictObject({ token: z.string().max(1024).optional() })
+export const EventsQuery = z.strictObject({
+  token: z.optional(z.string().check(z.maxLength(1024))),
+})
 export type EventsQuery = z.infer<typeof EventsQuery>
 
-const Millis = z.number().int().nonnegative()
+const Millis = z.int().check(z.nonnegative())
+const Count = z.int().check(z.nonnegative())
 
 /** A runner's counters; times are epoch milliseconds, durations milliseconds. */
 export const RunnerMetrics = z.object({
-  bytesOut: z.number().int().nonnegative(),
-  lines: z.number().int().nonnegative(),
-  startedAt: Millis.optional(),
-  endedAt: Millis.optional(),
+  bytesOut: Count,
+  lines: Count,
+  startedAt: z.optional(Millis),
+  endedAt: z.optional(Millis),
   activeMs: Millis,
   idleMs: Millis,
-  lastActivityAt: Millis.optional(),
-  attentionCount: z.number().int().nonnegative(),
+  lastActivityAt: z.optional(Millis),
+  attentionCount: Count,
   /** Time spent waiting for a person. */
   waitingMs: Millis,
-  exitCode: z.number().int().optional(),
+  exitCode: z.optional(z.int()),
 })
 export type RunnerMetrics = z.infer<typeof RunnerMetrics>
 
-export const PaneInfo = z.object({ id: PaneId, cols: z.number().int(), rows: z.number().int() })
+export const PaneInfo = z.object({ id: PaneId, cols: z.int(), rows: z.int() })
 export type PaneInfo = z.infer<typeof PaneInfo>
 
 /** Where a runner lives in tmux, and the command that reaches it from a shell. */
@@ -194,14 +207,17 @@ export const RunnerSession = z.object({
 export type RunnerSession = z.infer<typeof RunnerSession>
 
 /** A quick reply the screen rules offer while a runner waits; `keys` are the bytes to send. */
-export const QuickAnswer = z.object({ label: z.string().min(1), keys: z.string().min(1) })
+export const QuickAnswer = z.object({
+  label: z.string().check(z.minLength(1)),
+  keys: z.string().check(z.minLength(1)),
+})
 export type QuickAnswer = z.infer<typeof QuickAnswer>
 
 /** `GET /api/runners/:id`. */
-export const RunnerDetail = RunnerSummary.extend({
+export const RunnerDetail = z.extend(RunnerSummary, {
   metrics: RunnerMetrics,
   session: RunnerSession,
-  answers: z.array(QuickAnswer).optional(),
+  answers: z.optional(z.array(QuickAnswer)),
 })
 export type RunnerDetail = z.infer<typeof RunnerDetail>
 
@@ -212,12 +228,12 @@ export type RunnerDetail = z.infer<typeof RunnerDetail>
 export const SessionListing = z.object({
   /** As tmux reports it: may hold characters `SessionName` refuses, and then cannot be adopted. */
   name: z.string(),
-  windows: z.number().int().nonnegative(),
-  panes: z.number().int().nonnegative(),
+  windows: Count,
+  panes: Count,
   attached: z.boolean(),
   createdAt: Millis,
   /** The active pane's current command. */
-  command: z.string().optional(),
+  command: z.optional(z.string()),
 })
 export type SessionListing = z.infer<typeof SessionListing>
 

@@ -1,4 +1,4 @@
-import { z } from "zod"
+import * as z from "zod/mini"
 
 /** `GET /api/health`: answered without auth, so it carries nothing secret. */
 export const HealthResponse = z.object({
@@ -12,10 +12,10 @@ export const HealthResponse = z.object({
      * crashed) until a new runner starts one again or someone else does; `error` says why.
      * Absent from servers older than this field.
      */
-    ok: z.boolean().optional(),
-    error: z.string().optional(),
+    ok: z.optional(z.boolean()),
+    error: z.optional(z.string()),
     /** Since when tmux has been unreachable (ms since the epoch). */
-    since: z.number().int().nonnegative().optional(),
+    since: z.optional(z.int().check(z.nonnegative())),
   }),
 })
 export type HealthResponse = z.infer<typeof HealthResponse>

@@ -1,4 +1,4 @@
-import { z } from "zod"
+import * as z from "zod/mini"
 
 /**
  * The one pattern every id that reaches a tmux target or a path obeys.
@@ -8,7 +8,9 @@ import { z } from "zod"
 export const SAFE_ID_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/
 
 /** A runner's id: URL-safe, unique, also the name of its folder under the data dir. */
-export const RunnerId = z.string().regex(SAFE_ID_PATTERN, "must match [A-Za-z0-9_.-]{1,64}")
+export const RunnerId = z
+  .string()
+  .check(z.regex(SAFE_ID_PATTERN, "must match [A-Za-z0-9_.-]{1,64}"))
 export type RunnerId = z.infer<typeof RunnerId>
 
 /**
@@ -17,9 +19,9 @@ export type RunnerId = z.infer<typeof RunnerId>
  */
 export const SessionName = z
   .string()
-  .regex(/^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$/, "must match [A-Za-z0-9_-]{1,64}")
+  .check(z.regex(/^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$/, "must match [A-Za-z0-9_-]{1,64}"))
 export type SessionName = z.infer<typeof SessionName>
 
 /** A tmux pane id as tmux prints it, e.g. `%12`. */
-export const PaneId = z.string().regex(/^%[0-9]{1,9}$/, "must be a tmux pane id like %3")
+export const PaneId = z.string().check(z.regex(/^%[0-9]{1,9}$/, "must be a tmux pane id like %3"))
 export type PaneId = z.infer<typeof PaneId>

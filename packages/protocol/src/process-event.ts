@@ -1,6 +1,6 @@
-import { z } from "zod"
+import * as z from "zod/mini"
 
-const Timestamp = z.number().int().nonnegative()
+const Timestamp = z.int().check(z.nonnegative())
 
 /** Where output bytes came from: the tmux pane (a terminal), or a plain child's pipes. */
 export const OutputSource = z.enum(["pty", "stdout", "stderr"])
@@ -10,7 +10,7 @@ export const ActivityState = z.enum(["active", "idle"])
 export type ActivityState = z.infer<typeof ActivityState>
 
 /** Why a runner waits for a person. Open-ended on purpose: screen rules may add reasons. */
-export const AttentionReason = z.string().min(1).max(64)
+export const AttentionReason = z.string().check(z.minLength(1), z.maxLength(64))
 export type AttentionReason = z.infer<typeof AttentionReason>
 
 export const RunnerStatus = z.enum(["idle", "running", "paused", "completed", "failed"])
@@ -33,7 +33,7 @@ export const OutputEvent = z.object({
   type: z.literal("output"),
   timestamp: Timestamp,
   source: OutputSource,
-  offset: z.number().int().nonnegative(),
+  offset: z.int().check(z.nonnegative()),
   data: z.string(),
 })
 
@@ -47,8 +47,8 @@ export const ActivityEvent = z.object({
 export const ExitEvent = z.object({
   type: z.literal("exit"),
   timestamp: Timestamp,
-  exitCode: z.number().int().nullable(),
-  signal: z.string().nullable(),
+  exitCode: z.nullable(z.int()),
+  signal: z.nullable(z.string()),
 })
 
 export const ErrorEvent = z.object({
@@ -61,7 +61,7 @@ export const AttentionEvent = z.object({
   type: z.literal("attention"),
   timestamp: Timestamp,
   waitingForInput: z.boolean(),
-  reason: AttentionReason.optional(),
+  reason: z.optional(AttentionReason),
 })
 
 export const StatusEvent = z.object({
@@ -81,7 +81,7 @@ export const LogGapEvent = z.object({
   /** The tmux pane id (`%12`) whose log has the gap. */
   pane: z.string(),
   /** The log offset where the gap sits: bytes before it were logged, bytes after it are newer. */
-  offset: z.number().int().nonnegative(),
+  offset: z.int().check(z.nonnegative()),
   bytesLost: z.null(),
   reason: z.string(),
 })

@@ -1,4 +1,4 @@
-import { z } from "zod"
+import * as z from "zod/mini"
 import { RunnerId } from "./ids.js"
 import { ActivityState, AttentionReason, RunnerStatus } from "./process-event.js"
 
@@ -14,16 +14,16 @@ export const RunnerSummary = z.object({
   status: RunnerStatus,
   activity: ActivityState,
   waitingForInput: z.boolean(),
-  attentionReason: AttentionReason.optional(),
+  attentionReason: z.optional(AttentionReason),
   cwd: z.string(),
-  prompt: z.string().optional(),
-  createdAt: z.number().int(),
-  startedAt: z.number().int().optional(),
-  endedAt: z.number().int().optional(),
-  exitCode: z.number().int().optional(),
-  failureReason: z.string().optional(),
-  bytesOut: z.number().int().nonnegative(),
+  prompt: z.optional(z.string()),
+  createdAt: z.int(),
+  startedAt: z.optional(z.int()),
+  endedAt: z.optional(z.int()),
+  exitCode: z.optional(z.int()),
+  failureReason: z.optional(z.string()),
+  bytesOut: z.int().check(z.nonnegative()),
   /** The last non-blank line of output, escape sequences removed (for the board's cards). */
-  lastLine: z.string().max(500).optional(),
+  lastLine: z.optional(z.string().check(z.maxLength(500))),
 })
 export type RunnerSummary = z.infer<typeof RunnerSummary>

@@ -1,10 +1,10 @@
-import { z } from "zod"
+import * as z from "zod/mini"
 import { boundedText, Cols, MAX_INPUT_BYTES, Rows } from "./api.js"
 import { RunnerId } from "./ids.js"
 import { AttentionReason, ErrorPayload, ProcessEvent, RunnerStatus } from "./process-event.js"
 import { RunnerSummary } from "./runner-summary.js"
 
-const Offset = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)
+const Offset = z.int().check(z.nonnegative(), z.maximum(Number.MAX_SAFE_INTEGER))
 
 // ---------------------------------------------------------------------------------------
 // WS /api/events
@@ -34,30 +34,30 @@ export const TerminalServerMessage = z.discriminatedUnion("type", [
     type: z.literal("snapshot"),
     /** The output offset the snapshot shows the pane at; binary frames continue from it. */
     offset: Offset,
-    cols: z.number().int().positive(),
-    rows: z.number().int().positive(),
+    cols: z.int().check(z.positive()),
+    rows: z.int().check(z.positive()),
     /** Terminal sequences that redraw the pane as it was at `offset`. */
     data: z.string(),
     /** Why a snapshot was sent mid-stream, e.g. the client fell too far behind. */
-    note: z.string().optional(),
+    note: z.optional(z.string()),
   }),
   z.object({
     type: z.literal("exit"),
-    exitCode: z.number().int().nullable(),
-    signal: z.string().nullable(),
+    exitCode: z.nullable(z.int()),
+    signal: z.nullable(z.string()),
   }),
   z.object({
     type: z.literal("resize"),
-    cols: z.number().int().positive(),
-    rows: z.number().int().positive(),
+    cols: z.int().check(z.positive()),
+    rows: z.int().check(z.positive()),
   }),
   z.object({
     type: z.literal("status"),
     status: RunnerStatus,
     waitingForInput: z.boolean(),
-    attentionReason: AttentionReason.optional(),
+    attentionReason: z.optional(AttentionReason),
   }),
-  ErrorPayload.extend({ type: z.literal("error") }),
+  z.extend(ErrorPayload, { type: z.literal("error") }),
 ])
 export type TerminalServerMessage = z.infer<typeof TerminalServerMessage>
 

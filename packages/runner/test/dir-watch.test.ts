@@ -63,4 +63,45 @@ describe("folder watch", () => {
       expect(seen.some((n) => n.startsWith("out-"))).toBe(true)
     }),
   )
+
+  it.scopedLive("during a flood, reports a file rewritten in place and one appended to", () =>
+    Effect.gen(function* () {
+      const dir = mkdtempSync(join(tmpdir(), "geppetto-watch-"))
+      yield* Effect.addFinalizer(() =>
+        Effect.sync(() => rmSync(dir, { recursive: true, force: true })),
+      )
+      const segment = join(dir, "out-000000000000000-1000000-000000")
+      writeFileSync(segment, "")
+      // Both exist before the flood: only a change of them can be reported, not a new name.
+      writeFileSync(join(dir, "size"), "80 24")
+      writeFileSync(join(dir, "hooks.jsonl"), "")
+      const watch = yield* watchDir(dir)
+      const seen: string[] = []
+      watch.onChange((name) => seen.push(name))
+      const writer = spawn(
+        "sh",
+        [
+          "-c",
+          'i=0; while [ $i -lt 60000 ]; do echo xxxxxxxxxxxxxxxx; i=$((i+1)); done >> "$0"',
+          segment,
+        ],
+        { stdio: "ignore" },
+      )
+      const done = yield* Effect.async<void>((resume) => {
+        writer.on("exit", () => resume(Effect.void))
+      }).pipe(Effect.fork)
+      // Well into the flood, where the watch polls instead of taking inotify events.
+      yield* waitFor(() => statSync(segment).size > 200_000, "the flood under way")
+      const from = seen.length
+      writeFileSync(join(dir, "size.tmp"), "77 21")
+      renameSync(join(dir, "size.tmp"), join(dir, "size"))
+      appendFileSync(join(dir, "hooks.jsonl"), '{"hook_event_name":"Notification"}\n')
+      yield* waitFor(
+        () => seen.slice(from).includes("size") && seen.slice(from).includes("hooks.jsonl"),
+        "the resize and the hook line",
+      )
+      yield* done.await
+      expect(statSync(segment).size).toBe(60_000 * 17)
+    }),
+  )
 })

@@ -8,7 +8,7 @@ import {
   SessionListing,
   type StartRunnerRequest,
 } from "@geppetto/protocol"
-import { z } from "zod"
+import * as z from "zod/mini"
 
 /** A failed API call: the HTTP status and the server's typed error, when it sent one. */
 export class ApiError extends Error {
@@ -33,7 +33,7 @@ export class ApiError extends Error {
 }
 
 // Fastify's own errors (before the domain error mapping) arrive flat: `{ code, message }`.
-const FlatError = z.object({ code: z.string().optional(), message: z.string() })
+const FlatError = z.object({ code: z.optional(z.string()), message: z.string() })
 
 type Unauthorized = (error: ApiError) => void
 let onUnauthorized: Unauthorized = () => {}
@@ -69,11 +69,11 @@ interface CallOptions {
 }
 
 /** One API call: JSON in, a schema-checked JSON (or nothing, for 204) out; errors as `ApiError`. */
-async function call<T>(path: string, schema: z.ZodType<T>, options?: CallOptions): Promise<T>
+async function call<T>(path: string, schema: z.core.$ZodType<T>, options?: CallOptions): Promise<T>
 async function call(path: string, schema: undefined, options?: CallOptions): Promise<undefined>
 async function call<T>(
   path: string,
-  schema: z.ZodType<T> | undefined,
+  schema: z.core.$ZodType<T> | undefined,
   options: CallOptions = {},
 ): Promise<T | undefined> {
   const init: RequestInit = {
@@ -97,7 +97,7 @@ async function call<T>(
     throw error
   }
   if (schema === undefined || response.status === 204) return undefined
-  const parsed = schema.safeParse(await response.json().catch(() => undefined))
+  const parsed = z.safeParse(schema, await response.json().catch(() => undefined))
   if (!parsed.success) {
     throw new ApiError(response.status, "ProtocolError", `unexpected answer from ${path}`)
   }

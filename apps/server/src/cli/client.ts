@@ -224,14 +224,14 @@ export class ApiClient {
     throw statusError(this.connection, response.status, await errorMessageOf(response), what)
   }
 
-  async json<S extends z.ZodType>(
+  async json<S extends z.core.$ZodType>(
     method: string,
     path: string,
     schema: S,
     body?: unknown,
   ): Promise<z.infer<S>> {
     const response = await this.request(method, path, body === undefined ? {} : { body })
-    const parsed = schema.safeParse(await response.json().catch(() => undefined))
+    const parsed = z.safeParse(schema, await response.json().catch(() => undefined))
     if (!parsed.success) {
       throw new CliError(
         `unexpected answer to ${method} ${path} from ${this.connection.url}: ${parsed.error.issues[0]?.message ?? "bad shape"}`,

@@ -1,5 +1,5 @@
 import { Cause, Effect, Exit, type ManagedRuntime } from "effect"
-import type { ZodType } from "zod"
+import { type core, safeParse } from "zod"
 import { badRequest, HttpError, toHttpError } from "./domain-errors.js"
 
 /**
@@ -19,8 +19,8 @@ export const runEffect = async <A, E, R>(
 }
 
 /** Parses `value` with a protocol schema; a mismatch is a 400 naming the field. */
-export const parseWith = <T>(schema: ZodType<T>, value: unknown, where: string): T => {
-  const result = schema.safeParse(value)
+export const parseWith = <T>(schema: core.$ZodType<T>, value: unknown, where: string): T => {
+  const result = safeParse(schema, value)
   if (result.success) return result.data
   const issue = result.error.issues[0]
   const path = issue === undefined ? "" : issue.path.map(String).join(".")

@@ -41,6 +41,8 @@ interface Shared {
   names: Set<string>
   newest: string
   newestSize: number
+  /** While polling: what each other file (`exit`, `size`, `hooks.jsonl`, ...) looked like. */
+  others: Map<string, string>
   quietPolls: number
 }
 
@@ -63,7 +65,21 @@ const sizeOf = (path: string): number => {
   }
 }
 
-/** One look while polling: new names are reported by name, growth of the newest segment too. */
+/** What a file looks like for "did it change": replaced (inode), grown, or written to. */
+const lookOf = (path: string): string => {
+  try {
+    const info = statSync(path)
+    return `${info.ino}:${info.size}:${info.mtimeMs}`
+  } catch {
+    return "gone"
+  }
+}
+
+/**
+ * One look while polling: new names are reported by name, growth of the newest segment too,
+ * and any change of the few other files (a resize's `size`, an agent hook's line in
+ * `hooks.jsonl`): a flood of output must not hide them.
+ */
 const poll = (entry: Shared): boolean => {
   let names: string[]
   try {
@@ -74,9 +90,19 @@ const poll = (entry: Shared): boolean => {
   }
   let changed = false
   for (const name of names.sort()) {
+    const segment = name.startsWith("out-")
+    if (!segment) {
+      const look = lookOf(join(entry.dir, name))
+      const before = entry.others.get(name)
+      entry.others.set(name, look)
+      if (before !== undefined && before !== look) {
+        changed = true
+        bump(entry, name)
+      }
+    }
     if (entry.names.has(name)) continue
     entry.names.add(name)
-    if (name.startsWith("out-") && name > entry.newest) {
+    if (segment && name > entry.newest) {
       entry.newest = name
       entry.newestSize = -1
     }
@@ -108,6 +134,7 @@ const startPolling = (entry: Shared) => {
   entry.names = new Set()
   entry.newest = ""
   entry.newestSize = -1
+  entry.others = new Map()
   entry.quietPolls = 0
   // The first look reports every existing name once: harmless for listeners, which react
   // only to names they care about and to growth.
@@ -161,6 +188,7 @@ export const watchDir = (dir: string): Effect.Effect<DirWatch, Error, Scope.Scop
             names: new Set(),
             newest: "",
             newestSize: -1,
+            others: new Map(),
             quietPolls: 0,
           }
           startWatching(created)

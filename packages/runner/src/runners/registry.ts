@@ -1159,7 +1159,7 @@ export class AiRunnerRegistry extends Effect.Service<AiRunnerRegistry>()(
         )
 
       /** Reattaches to a runner whose session is still in tmux. */
-      const reattach = (entry: Entry, sessionName: string) =>
+      const reattach = (entry: Entry, sessionName: string, ended = false) =>
         Effect.gen(function* () {
           const state = entry.state
           const scope = yield* Scope.fork(registryScope, ExecutionStrategy.sequential)
@@ -1177,7 +1177,7 @@ export class AiRunnerRegistry extends Effect.Service<AiRunnerRegistry>()(
           yield* watch(entry, handle.right, scope)
           // It ended while we were away: listed as finished from the first list on, once its
           // last bytes are counted (the monitor settles the log first; bounded all the same).
-          if ((yield* readExit(entry.logDir)) !== undefined) {
+          if (ended) {
             yield* Deferred.await(entry.done).pipe(Effect.timeout(ENDED_AWAY_WAIT), Effect.ignore)
           }
         })
@@ -1225,6 +1225,13 @@ export class AiRunnerRegistry extends Effect.Service<AiRunnerRegistry>()(
         const listings = yield* sessions.listSessions
         const byId = new Map<string, TmuxSessionListing>()
         for (const l of listings) if (l.metadata.id !== undefined) byId.set(l.metadata.id, l)
+        // Panes tmux already shows dead: their runner ended while we were away, even if the
+        // exit hook has not written its file yet.
+        const deadPanes = new Set(
+          (yield* sessions.allPanes.pipe(Effect.orElseSucceed(() => [])))
+            .filter((p) => p.dead && p.logDir !== undefined)
+            .map((p) => p.logDir),
+        )
 
         const states: RunnerState[] = []
         for (const [id, data] of loaded.runners) {
@@ -1270,8 +1277,8 @@ export class AiRunnerRegistry extends Effect.Service<AiRunnerRegistry>()(
               if (!state.live) return Deferred.unsafeDone(entry.done, Exit.succeed(state))
               const listing = byId.get(state.id)
               if (listing === undefined) return yield* finishOffline(entry)
-              if ((yield* readExit(entry.logDir)) !== undefined) {
-                return yield* reattach(entry, listing.name)
+              if (deadPanes.has(entry.logDir) || (yield* readExit(entry.logDir)) !== undefined) {
+                return yield* reattach(entry, listing.name, true)
               }
               entry.attaching = Deferred.unsafeMake<void>(FiberId.none)
               running.push({ entry, sessionName: listing.name })

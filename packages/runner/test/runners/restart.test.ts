@@ -76,6 +76,14 @@ describe("registry across restarts", () => {
           return yield* Effect.fail(new Error("host started too few runners"))
         // Output goes on, and one runner ends, while no server runs.
         yield* Effect.sleep("1200 millis")
+        yield* eventually(
+          () =>
+            world.tmux(["list-panes", "-t", "=ends-away", "-F", "#{pane_dead}"]).stdout.trim() ===
+            "1"
+              ? true
+              : undefined,
+          "ends-away to end while no server runs",
+        )
 
         const { registry } = yield* world.open()
         const listed = yield* registry.listRunners

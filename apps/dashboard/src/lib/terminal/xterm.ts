@@ -1,7 +1,7 @@
 // Loaded only by the runner page, through `import()`: xterm.js and its addons are the bulk
 // of the dashboard's code and no other page needs them.
 import "@xterm/xterm/css/xterm.css"
-import { SearchAddon } from "@xterm/addon-search"
+import type { SearchAddon } from "@xterm/addon-search"
 import { WebLinksAddon } from "@xterm/addon-web-links"
 import { WebglAddon } from "@xterm/addon-webgl"
 import { type ITheme, Terminal } from "@xterm/xterm"
@@ -46,15 +46,26 @@ const prefersDark = () => window.matchMedia("(prefers-color-scheme: dark)").matc
 
 export interface TerminalHandle {
   readonly term: Terminal
-  readonly search: SearchAddon
+  /**
+   * The search addon, loaded the first time it is asked for: most visits never search, and it
+   * is 13 KB (gzip) of the runner page's code.
+   */
+  readonly search: () => Promise<SearchAddon>
   /** Which renderer draws: WebGL when the browser gives us a context, the DOM otherwise. */
   readonly renderer: () => "webgl" | "dom"
+  /**
+   * Moves drawing to WebGL (when the browser gives a context). Called once the first screen
+   * is on: starting WebGL (shaders, the glyph atlas) took 130 ms before anything showed, and
+   * the DOM renderer draws that first screen as well.
+   */
+  readonly useWebgl: () => void
   dispose(): void
 }
 
 /**
  * A terminal fixed at `cols` × `rows` (never fitted: the pane's size is tmux's), with search,
- * clickable links, and WebGL when available. Follows the system's light/dark setting.
+ * clickable links, and WebGL when available (see `useWebgl`). Follows the system's light/dark
+ * setting.
  */
 export const createTerminal = (
   host: HTMLElement,
@@ -74,8 +85,15 @@ export const createTerminal = (
     convertEol: false,
     theme: prefersDark() ? dark : light,
   })
-  const search = new SearchAddon({ highlightLimit: 500 })
-  term.loadAddon(search)
+  let search: Promise<SearchAddon> | undefined
+  const loadSearch = () => {
+    search ??= import("@xterm/addon-search").then(({ SearchAddon }) => {
+      const addon = new SearchAddon({ highlightLimit: 500 })
+      term.loadAddon(addon)
+      return addon
+    })
+    return search
+  }
   term.loadAddon(
     new WebLinksAddon((event, uri) => {
       event.preventDefault()
@@ -85,16 +103,21 @@ export const createTerminal = (
   term.open(host)
 
   let renderer: "webgl" | "dom" = "dom"
-  try {
-    const webgl = new WebglAddon()
-    webgl.onContextLoss(() => {
-      webgl.dispose()
-      renderer = "dom"
-    })
-    term.loadAddon(webgl)
-    renderer = "webgl"
-  } catch {
-    renderer = "dom" // no WebGL2 (headless, blocklisted GPU): the DOM renderer is the default
+  let upgraded = false
+  const useWebgl = () => {
+    if (upgraded) return
+    upgraded = true
+    try {
+      const webgl = new WebglAddon()
+      webgl.onContextLoss(() => {
+        webgl.dispose()
+        renderer = "dom"
+      })
+      term.loadAddon(webgl)
+      renderer = "webgl"
+    } catch {
+      renderer = "dom" // no WebGL2 (headless, blocklisted GPU): the DOM renderer is the default
+    }
   }
 
   const scheme = window.matchMedia("(prefers-color-scheme: dark)")
@@ -105,8 +128,9 @@ export const createTerminal = (
 
   return {
     term,
-    search,
+    search: loadSearch,
     renderer: () => renderer,
+    useWebgl,
     dispose: () => {
       scheme.removeEventListener("change", onScheme)
       term.dispose()
