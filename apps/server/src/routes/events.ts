@@ -27,14 +27,15 @@ const toMessage = (event: RegistryEvent): EventsServerMessage | undefined => {
 }
 
 /**
- * Every watcher takes the same feed item object (one PubSub): it is serialized once for all
- * of them, not once per watcher (20 watchers of 100 busy runners repeated it 20 times).
+ * Every watcher takes the same feed item object (one PubSub): it is serialized and encoded to
+ * UTF-8 once for all of them, not once per watcher (20 watchers of 100 busy runners repeated
+ * it 20 times).
  */
-const encodings = new WeakMap<object, string>()
-const encodedOnce = (event: object, message: EventsServerMessage): string => {
+const encodings = new WeakMap<object, Buffer>()
+const encodedOnce = (event: object, message: EventsServerMessage): Buffer => {
   let data = encodings.get(event)
   if (data === undefined) {
-    data = JSON.stringify(message)
+    data = Buffer.from(JSON.stringify(message))
     encodings.set(event, data)
   }
   return data
@@ -59,13 +60,14 @@ export const watchEvents = (
     /** Bytes handed to the socket and not yet written to the kernel (from `send` callbacks). */
     let unflushed = 0
     const drained = yield* Queue.sliding<void>(1)
-    const send = (message: EventsServerMessage, takenAt?: number, encoded?: string) =>
+    const send = (message: EventsServerMessage, takenAt?: number, encoded?: Buffer) =>
       Effect.sync(() => {
         if (socket.readyState !== socket.OPEN) return
-        const data = encoded ?? JSON.stringify(message)
-        const size = Buffer.byteLength(data)
+        const data = encoded ?? Buffer.from(JSON.stringify(message))
+        const size = data.length
         unflushed += size
-        socket.send(data, () => {
+        // A text frame, though the bytes are a Buffer: JSON, as the protocol says.
+        socket.send(data, { binary: false }, () => {
           unflushed -= size
           if (unflushed <= WATCHER_BOUND) Queue.unsafeOffer(drained, undefined)
           if (takenAt !== undefined)

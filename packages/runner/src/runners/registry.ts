@@ -51,13 +51,15 @@ import {
   applyActivity,
   applyAttention,
   applyExit,
-  applyOutput,
+  emptyTally,
   metricsAt,
   newRunnerState,
   type RunnerMetrics,
   type RunnerState,
   type StopCause,
   statusOf,
+  takeTally,
+  tallyOutput,
   toSummary,
 } from "./runner-state.js"
 import { RunnerSettings } from "./settings.js"
@@ -133,21 +135,40 @@ export interface UnmanagedSession {
   readonly command: string | undefined
 }
 
-interface Entry {
-  state: RunnerState
-  session: RunnerSession | undefined
-  handle: ProcessMonitorHandle | undefined
-  scope: Scope.CloseableScope | undefined
-  readonly done: Deferred.Deferred<RunnerState>
-  readonly logDir: string
+/** One runner as the registry keeps it. */
+class Entry {
+  session: RunnerSession | undefined = undefined
+  handle: ProcessMonitorHandle | undefined = undefined
+  scope: Scope.CloseableScope | undefined = undefined
   /** The last summary sent to watchers, without `bytesOut` (sent at most once a second). */
-  published: string
-  removed: boolean
+  published = ""
+  removed = false
   /**
    * Set while a live runner found at start-up is listed but not yet watched: operations on it
    * wait for this (see `entryOf`).
    */
-  attaching: Deferred.Deferred<void> | undefined
+  attaching: Deferred.Deferred<void> | undefined = undefined
+  /** Output since `state` was last read (see `OutputTally`). */
+  readonly tally = emptyTally()
+  #state: RunnerState
+
+  constructor(
+    state: RunnerState,
+    readonly done: Deferred.Deferred<RunnerState>,
+    readonly logDir: string,
+  ) {
+    this.#state = state
+  }
+
+  /** The state with every chunk of output seen so far taken in. */
+  get state(): RunnerState {
+    this.#state = takeTally(this.#state, this.tally)
+    return this.#state
+  }
+
+  set state(next: RunnerState) {
+    this.#state = takeTally(next, this.tally)
+  }
 }
 
 /** Queue depth of the change feed; a watcher further behind sees a `seq` gap and resyncs. */
@@ -380,8 +401,8 @@ export class AiRunnerRegistry extends Effect.Service<AiRunnerRegistry>()(
        * line counts, the last line and the last activity, none of which is pushed at once.
        */
       const onOutput = (entry: Entry, chunk: LogChunk, at: number) => {
-        if (!entry.state.live || entry.removed) return
-        entry.state = applyOutput(entry.state, chunk.offset, chunk.bytes, at)
+        if (entry.removed) return
+        tallyOutput(entry.tally, chunk.offset, chunk.bytes, at)
         markUnflushed(entry)
       }
 
@@ -585,17 +606,7 @@ export class AiRunnerRegistry extends Effect.Service<AiRunnerRegistry>()(
       const newEntry = (state: RunnerState) =>
         Effect.map(
           Deferred.make<RunnerState>(),
-          (done): Entry => ({
-            state,
-            session: undefined,
-            handle: undefined,
-            scope: undefined,
-            done,
-            logDir: logs.processDir(state.id),
-            published: "",
-            removed: false,
-            attaching: undefined,
-          }),
+          (done) => new Entry(state, done, logs.processDir(state.id)),
         )
 
       // ---- start ------------------------------------------------------------------------
