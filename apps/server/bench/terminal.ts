@@ -4,7 +4,8 @@
  * own) on a private tmux socket and temp data dir, driven over WebSockets.
  *
  *   echo     300 keystrokes into `cat` (tty echo): input frame sent → echoed byte received,
- *            idle and while another runner floods with a viewer attached.
+ *            idle and while another runner floods with a viewer attached (a process of its own,
+ *            as another browser would be: fixtures/terminal-viewer.mjs).
  *   flood    24 MB printed by a runner → last byte received by 1 viewer, and by 20 viewers
  *            (server CPU of each), beside (a) raw tmux (same generator, no pipe, no client)
  *            and (b) the one-tmux-client-per-viewer path of ttyd and friends
@@ -29,6 +30,7 @@ import {
   startRunner,
   startServer,
   stopServer,
+  TOKEN,
   within,
 } from "./harness.js"
 
@@ -78,6 +80,32 @@ const tmuxServerCpu = (socket: string) => {
 }
 
 // ---- echo ------------------------------------------------------------------------------
+
+/**
+ * A viewer of runner `id` in a process of its own (fixtures/terminal-viewer.mjs), reading and
+ * acking like a browser; resolves once it has its snapshot.
+ */
+const viewerProcess = async (server: Server, id: string) => {
+  const url = `${server.url.replace("http", "ws")}/api/runners/${id}/terminal?token=${TOKEN}`
+  const child = spawn(
+    process.execPath,
+    [join(import.meta.dirname, "fixtures", "terminal-viewer.mjs"), url],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  )
+  await within(
+    10_000,
+    "the flood viewer's snapshot",
+    new Promise<void>((resolve, reject) => {
+      child.stdout.on("data", (d: Buffer) => {
+        if (d.toString().includes("ready")) resolve()
+      })
+      child.once("exit", (code) => reject(new Error(`terminal viewer exited ${code}`)))
+    }),
+  )
+  return child
+}
 
 const echoRun = async (server: Server, label: string, keys: number) => {
   const runner = await startRunner(server, ["cat"], `echo-${label}`)
@@ -399,9 +427,9 @@ const main = async () => {
     log("echo while another runner floods ...")
     const flooder = await startRunner(server, ["sh", "-c", `yes ${LINE}`], "background-flood")
     if (flooder === undefined) throw new Error("no runner")
-    const floodViewer = await openTerminal(server, flooder.id, () => {})
+    const floodViewer = await viewerProcess(server, flooder.id)
     const echoBusy = await echoRun(server, "busy", 300)
-    floodViewer.close()
+    floodViewer.kill("SIGTERM")
     await api(server, "DELETE", `/api/runners/${flooder.id}`)
 
     log("echo through one tmux attach client (baseline), idle and while another pane floods ...")
