@@ -167,6 +167,7 @@ const runTerminal = async (): Promise<ScenarioReport> => {
         ? { baseline: { label: "runner layer alone (runner bench)", value: runner[pick] } }
         : {}
   }
+  const notes: string[] = []
   const figures: Figure[] = [
     {
       name: "echo p50, idle",
@@ -242,6 +243,25 @@ const runTerminal = async (): Promise<ScenarioReport> => {
         baseline: { label: "1 viewer; target < 2x", value: s("socket1", "serverCpuMs") },
         digits: 0,
       },
+      {
+        name: `flood ${mb} MB, 1 viewer: tmux waiting for a CPU`,
+        value: s("socket1", "tmuxWaitMs"),
+        unit: "ms",
+        baseline: { label: "raw tmux", value: s("raw", "tmuxWaitMs") },
+        digits: 0,
+      },
+    )
+    // What the misses are made of, from the same run's figures.
+    const viewers = Number(n)
+    const sentOne = s("socket1", "framedMbPerViewer")
+    const sentMany = s(many, "framedMbPerViewer") * viewers
+    const perMbSent = (s(many, "serverCpuMs") - s("socket1", "serverCpuMs")) / (sentMany - sentOne)
+    const perClientMb =
+      (s(`attach${n}`, "tmuxCpuMs") - s("attach1", "tmuxCpuMs")) / ((viewers - 1) * mb)
+    notes.push(
+      `${mb} MB, one viewer against one attach client: that client took ${(s("attach1", "ms") / s("raw", "ms")).toFixed(2)}x raw tmux's time, so a path 2x faster than it would be ${(2 / (s("attach1", "ms") / s("raw", "ms"))).toFixed(2)}x faster than tmux parses the flood with no client at all, which no path through tmux can be; with ${viewers} viewers the socket is ${(s(`attach${n}`, "ms") / s(many, "ms")).toFixed(2)}x faster than ${viewers} attach clients.`,
+      `${mb} MB, one viewer against raw tmux: tmux's thread waited ${s("socket1", "tmuxWaitMs").toFixed(0)} ms for a CPU (${s("raw", "tmuxWaitMs").toFixed(0)} ms with no pipe and no client): tmux needs one of the 2 cores whole, and the log writer, the server (${s("socket1", "serverCpuMs").toFixed(0)} ms) and the viewer share the other.`,
+      `${mb} MB, ${viewers} viewers: a viewer that keeps up gets every byte; the ${viewers} got ${s(many, "framedMbPerViewer").toFixed(1)} MB each, and each MB sent cost the server ${perMbSent.toFixed(2)} ms (the kernel's socket writes), against ${perClientMb.toFixed(2)} ms of tmux's own thread per MB per attach client beyond the first. Under 2x one viewer's CPU only if most viewers got most bytes skipped.`,
     )
   }
   return {
@@ -250,7 +270,7 @@ const runTerminal = async (): Promise<ScenarioReport> => {
     setup: `tsx bench/terminal.ts --repeats ${terminalRepeats}${quick ? " --sizes 24" : ""} (its own process and table above); figures read from bench/results/terminal.json${runner === undefined ? "" : `; echo baseline from the runner bench of ${runner.at}`}`,
     figures,
     details: { terminalJson: relative(REPO, file) },
-    notes: [],
+    notes,
   }
 }
 

@@ -14,7 +14,7 @@
  * Options: `--repeats N` (flood, default 3). Writes bench/results/terminal.json.
  */
 import { spawn, spawnSync } from "node:child_process"
-import { mkdirSync, writeFileSync } from "node:fs"
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import type WebSocket from "ws"
 import { machineFacts, processCpuMs } from "../../../packages/runner/bench/env.js"
@@ -71,12 +71,29 @@ const newPane = (socket: string, session: string, command: string) =>
   ])
 
 /** CPU ms of the tmux server behind `socket` (it does the terminal work of every path). */
-const tmuxServerCpu = (socket: string) => {
+const tmuxServerPid = (socket: string) => {
   const pid = Number(
     spawnSync("tmux", ["-L", socket, "display-message", "-p", "#{pid}"], { encoding: "utf8" })
       .stdout,
   )
-  return processCpuMs(Number.isInteger(pid) && pid > 0 ? pid : undefined) ?? Number.NaN
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined
+}
+
+const tmuxServerCpu = (socket: string) => processCpuMs(tmuxServerPid(socket)) ?? Number.NaN
+
+/**
+ * ms tmux's thread has spent runnable but waiting for a CPU (/proc/PID/schedstat): how much
+ * the other processes of a path (the writer, the server, the viewers) held tmux back on a
+ * machine of 2 cores.
+ */
+const tmuxRunQueueMs = (socket: string) => {
+  const pid = tmuxServerPid(socket)
+  try {
+    const waited = Number(readFileSync(`/proc/${pid}/schedstat`, "utf8").split(" ")[1])
+    return waited / 1e6
+  } catch {
+    return Number.NaN
+  }
 }
 
 // ---- echo ------------------------------------------------------------------------------
@@ -231,18 +248,21 @@ const floodRun = async (server: Server, flood: Flood, viewers: number, index: nu
   // The clock starts at the first frame of any viewer; CPU from when all are connected.
   const cpu0 = serverCpu(server)
   const tmux0 = tmuxServerCpu(server.socket)
+  const wait0 = tmuxRunQueueMs(server.socket)
   await sleep(200) // `stty -echo` has run
   await api(server, "POST", `/api/runners/${runner.id}/input`, { data: "\r" })
   const ends = await within(180_000, `flood to ${viewers} viewer(s)`, Promise.all(done))
   const t0 = firstByteAt ?? Number.NaN
   const cpu1 = serverCpu(server)
   const tmux1 = tmuxServerCpu(server.socket)
+  const wait1 = tmuxRunQueueMs(server.socket)
   for (const ws of sockets) ws.close()
   await api(server, "DELETE", `/api/runners/${runner.id}`)
   return {
     ms: round(Math.max(...ends) - t0, 1),
     serverCpuMs: round(cpu1 - cpu0, 0),
     tmuxCpuMs: round(tmux1 - tmux0, 0),
+    tmuxWaitMs: round(wait1 - wait0, 0),
     // Per viewer: how much of the flood came as frames, and how often it was skipped.
     framedMbPerViewer: round(framedBytes / viewers / 1e6, 1),
     skipsPerViewer: round(skips / viewers, 1),
@@ -257,13 +277,15 @@ const rawRun = async (socket: string, flood: Flood, index: number) => {
   const waiter = spawn("tmux", ["-L", socket, "wait-for", channel])
   await sleep(50)
   const tmux0 = tmuxServerCpu(socket)
+  const wait0 = tmuxRunQueueMs(socket)
   const t0 = performance.now()
   newPane(socket, channel, `${flood.generator}; tmux -L ${socket} wait-for -S ${channel}; sleep 5`)
   await within(180_000, "raw tmux flood", new Promise((r) => waiter.once("exit", r)))
   const ms = performance.now() - t0
   const tmuxCpuMs = round(tmuxServerCpu(socket) - tmux0, 0)
+  const tmuxWaitMs = round(tmuxRunQueueMs(socket) - wait0, 0)
   spawnSync("tmux", ["-L", socket, "kill-session", "-t", channel])
-  return { ms: round(ms, 1), tmuxCpuMs }
+  return { ms: round(ms, 1), tmuxCpuMs, tmuxWaitMs }
 }
 
 /**
@@ -308,12 +330,14 @@ const attachClientRun = async (socket: string, flood: Flood, clients: number, in
   )
   await within(60_000, `${clients} tmux attach client(s) attached`, Promise.all(attached))
   const tmux0 = tmuxServerCpu(socket)
+  const wait0 = tmuxRunQueueMs(socket)
   spawnSync("tmux", ["-L", socket, "wait-for", "-S", `${session}-go`])
   const last = await within(180_000, `${clients} tmux attach client(s) flood`, Promise.all(ends))
   const tmuxCpuMs = round(tmuxServerCpu(socket) - tmux0, 0)
+  const tmuxWaitMs = round(tmuxRunQueueMs(socket) - wait0, 0)
   for (const client of children) client.kill("SIGKILL")
   spawnSync("tmux", ["-L", socket, "kill-session", "-t", session])
-  return { ms: round(Math.max(...last) - (t0 ?? Number.NaN), 1), tmuxCpuMs }
+  return { ms: round(Math.max(...last) - (t0 ?? Number.NaN), 1), tmuxCpuMs, tmuxWaitMs }
 }
 
 const mbPerS = (bytes: number, ms: number) => round(bytes / 1e6 / (ms / 1000), 1)
@@ -321,6 +345,8 @@ const mbPerS = (bytes: number, ms: number) => round(bytes / 1e6 / (ms / 1000), 1
 interface PathRun {
   readonly ms: number
   readonly tmuxCpuMs: number
+  /** tmux runnable but not running (see `tmuxRunQueueMs`). */
+  readonly tmuxWaitMs: number
   readonly serverCpuMs?: number
   readonly framedMbPerViewer?: number
   readonly skipsPerViewer?: number
@@ -361,6 +387,7 @@ const floodScenario = async (server: Server, baselineSocket: string, flood: Floo
           med(runs, (r) => r.ms),
         ),
         tmuxCpuMs: med(runs, (r) => r.tmuxCpuMs),
+        tmuxWaitMs: med(runs, (r) => r.tmuxWaitMs),
         serverCpuMs: med(runs, (r) => r.serverCpuMs),
         framedMbPerViewer: med(runs, (r) => r.framedMbPerViewer),
         skipsPerViewer: med(runs, (r) => r.skipsPerViewer),
@@ -393,12 +420,22 @@ const printFlood = (report: FloodReport) => {
   }
   log(
     table(
-      ["path", "ms", "MB/s", "tmux cpu ms", "server cpu ms", "framed MB/viewer", "skips/viewer"],
+      [
+        "path",
+        "ms",
+        "MB/s",
+        "tmux cpu ms",
+        "tmux waits ms",
+        "server cpu ms",
+        "framed MB/viewer",
+        "skips/viewer",
+      ],
       Object.entries(report.summary).map(([key, r]) => [
         label[key] ?? key,
         fmt(r.ms),
         fmt(r.mbPerS),
         fmt(r.tmuxCpuMs, 0),
+        fmt(r.tmuxWaitMs, 0),
         fmt(r.serverCpuMs, 0),
         fmt(r.framedMbPerViewer),
         fmt(r.skipsPerViewer),

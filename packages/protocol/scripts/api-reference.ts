@@ -826,8 +826,8 @@ When those bytes were deleted by log retention, or the offset is past the end, i
 **Client → server** ([TerminalClientMessage](#terminalclientmessage), JSON text frames):
 
 - \`{ "type": "input", "data" }\`: keys to type, byte for byte (operators). At most 64 KiB a
-  frame; per socket 512 KiB/s and 500 frames/s, and 256 frames queued; more is dropped with a
-  \`RateLimitError\` error frame.
+  frame; per socket 512 KiB/s and 500 frames/s, and 1,024 frames awaiting tmux; more is
+  dropped with a \`RateLimitError\` error frame.
 - \`{ "type": "resize", "cols", "rows" }\`: resize the pane (operators); every viewer gets a
   \`resize\` frame.
 - \`{ "type": "ack", "offset" }\`: how far the client has drawn, for flow control.
