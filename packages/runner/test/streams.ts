@@ -45,7 +45,7 @@ export const waitForText = (
 /** A subscription that reports nothing: for fakes whose output is driven by the test. */
 const fakeSubscription: LogSubscription = {
   position: () => 0,
-  head: () => 0,
+  end: () => 0,
   pause: () => {},
   resume: () => {},
   paused: () => false,

@@ -162,8 +162,9 @@ export const serveTerminal = (
         flowChanged = () => {
           if (!sub.paused() || !flow.canSend()) return
           // Back after a stall: far behind means a snapshot beats replaying the backlog.
-          if (flow.shouldSkip(sub.head())) {
-            Deferred.unsafeDone(behind, Exit.succeed(sub.head() - flow.sent))
+          const end = sub.end()
+          if (flow.shouldSkip(end)) {
+            Deferred.unsafeDone(behind, Exit.succeed(end - flow.sent))
             return
           }
           sub.resume()

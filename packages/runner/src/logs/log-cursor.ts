@@ -132,23 +132,24 @@ export class LogCursor {
     this.#current = undefined
   }
 
-  #open(): boolean {
+  /** Opens the segment holding the position: `retry` when retention deleted it meanwhile. */
+  #open(): "opened" | "none" | "retry" {
     this.#listedAt = dirChangeTime(this.dir)
     const { segments, lengths } = listSegmentsSync(this.dir)
     this.#listed = segments
     const first = segments[0]
-    if (first === undefined) return false
+    if (first === undefined) return "none"
     if (this.#position < first.start) this.#position = first.start
     const segment = findSegment(segments, lengths, this.#position)
-    if (segment === undefined) return false
+    if (segment === undefined) return "none"
     try {
       this.#current = {
         segment,
         fd: openSync(join(this.dir, segment.name), fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW),
       }
-      return true
+      return "opened"
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "ENOENT") return false // pruned meanwhile
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return "retry" // pruned meanwhile
       throw e
     }
   }
@@ -160,7 +161,11 @@ export class LogCursor {
   read(max: number): LogChunk | undefined {
     this.#caughtUp = true
     for (let attempt = 0; attempt < 4; attempt++) {
-      if (this.#current === undefined && !this.#open()) return undefined
+      if (this.#current === undefined) {
+        const opened = this.#open()
+        if (opened === "retry") continue
+        if (opened === "none") return undefined
+      }
       const current = this.#current
       if (current === undefined) return undefined
       const { segment, fd } = current

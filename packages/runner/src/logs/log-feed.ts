@@ -19,14 +19,20 @@ export interface LogFollower {
 export interface LogSubscription {
   /** Offset after the last byte delivered. */
   readonly position: () => number
-  /** How far the feed has read the log (its end, give or take the bytes of one wake-up). */
-  readonly head: () => number
+  /**
+   * The log's end now: how far the shared tail has read while anyone follows it live (give or
+   * take one wake-up's bytes), else from the folder's listing.
+   */
+  readonly end: () => number
   /** Stops delivery until `resume` (flow control). Nothing is lost: the bytes stay in the log. */
   readonly pause: () => void
   /** Delivers again from `position`: from disk until caught up, then live. */
   readonly resume: () => void
   readonly paused: () => boolean
-  /** Delivers every byte the log holds right now before returning (unless paused). */
+  /**
+   * Starts delivering, now, what the log holds beyond `position`: up to 4 MiB before it
+   * returns, the rest in turns of the event loop (a long backlog must not stall the server).
+   */
   readonly catchUp: () => void
 }
 
@@ -43,6 +49,8 @@ const PACE_MS = 3
  * loop run: a flood must not hold up a keystroke on another runner's socket.
  */
 const TURN_BYTES = 512 * 1024
+/** What `catchUp` reads before it returns. */
+const CATCH_UP_BYTES = 4 * 1024 * 1024
 
 interface Sub {
   readonly follower: LogFollower
@@ -95,6 +103,13 @@ class Feed {
     return this.#head.position
   }
 
+  /** See `LogSubscription.end`. */
+  get end(): number {
+    return this.#live.size > 0
+      ? this.#head.position
+      : Math.max(this.#head.position, logEndSync(this.dir))
+  }
+
   get followers(): number {
     return this.#all.size
   }
@@ -142,11 +157,15 @@ class Feed {
     this.#join(sub)
   }
 
-  /** Synchronously: the follower's backlog, then whatever the log holds now. */
+  /** The follower's backlog, then whatever the log holds now: 4 MiB at once, then in turns. */
   catchUp(sub: Sub): void {
     if (sub.closed || sub.paused) return
-    if (!this.#live.has(sub)) this.#catchUpTurn(sub, Number.POSITIVE_INFINITY)
-    if (this.#live.has(sub)) this.#pump(Number.POSITIVE_INFINITY)
+    if (!this.#live.has(sub)) {
+      if (sub.catchUpTurn !== undefined) clearImmediate(sub.catchUpTurn)
+      sub.catchUpTurn = undefined
+      this.#catchUpTurn(sub, CATCH_UP_BYTES)
+    }
+    if (this.#live.has(sub)) this.#pump(CATCH_UP_BYTES)
   }
 
   /** Stops live delivery and any catch-up under way. */
@@ -158,6 +177,9 @@ class Feed {
       sub.cursor?.close()
       sub.cursor = undefined
     }
+    // With no one at the head it stops reading: let go of its file, which retention may
+    // delete (it reopens where it was when someone joins).
+    if (this.#live.size === 0 && !this.#pumping) this.#head.close()
   }
 
   /** Live at once when at (or past) the head; otherwise a catch-up from disk, one turn at a time. */
@@ -359,7 +381,7 @@ export const followLogChunks = (
     )
     return {
       position: () => sub.position,
-      head: () => feed.head,
+      end: () => feed.end,
       pause: () => feed.pause(sub),
       resume: () => feed.resume(sub),
       paused: () => sub.paused,

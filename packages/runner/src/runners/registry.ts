@@ -150,6 +150,9 @@ class Entry {
   attaching: Deferred.Deferred<void> | undefined = undefined
   /** Output since `state` was last read (see `OutputTally`). */
   readonly tally = emptyTally()
+  /** Set while the exit waits for the output before it to be counted. */
+  outputWait: { readonly offset: number; readonly reached: Deferred.Deferred<void> } | undefined =
+    undefined
   #state: RunnerState
 
   constructor(
@@ -177,6 +180,8 @@ const FEED_CAPACITY = 8192
 const BYTES_FLUSH = Duration.seconds(1)
 /** At start-up, how long a runner that ended while the server was down may take to finish. */
 const ENDED_AWAY_WAIT = Duration.seconds(5)
+/** How long a runner's exit waits for the output before it to be read (a restart's backlog). */
+const OUTPUT_WAIT = Duration.seconds(30)
 /** A pause finding no process under the pane looks again this often, this many times. */
 const PAUSE_LOOKS = 10
 const PAUSE_LOOK_GAP = Duration.millis(50)
@@ -404,7 +409,34 @@ export class AiRunnerRegistry extends Effect.Service<AiRunnerRegistry>()(
         if (entry.removed) return
         tallyOutput(entry.tally, chunk.offset, chunk.bytes, at)
         markUnflushed(entry)
+        const wait = entry.outputWait
+        if (wait !== undefined && chunk.offset + chunk.bytes.length >= wait.offset) {
+          Deferred.unsafeDone(wait.reached, Exit.void)
+        }
       }
+
+      /**
+       * Waits until the runner's own follower has taken the output up to `offset` (the log's
+       * end when the exit was seen): read at once when it is near, in turns of the event loop
+       * when a restart left a long backlog; bounded all the same.
+       */
+      const outputUpTo = (entry: Entry, output: LogSubscription | undefined, offset: number) =>
+        Effect.suspend(() => {
+          if (output === undefined || output.position() >= offset) return Effect.void
+          const reached = Deferred.unsafeMake<void>(FiberId.none)
+          entry.outputWait = { offset, reached }
+          output.catchUp()
+          if (output.position() >= offset) return Effect.void
+          return Deferred.await(reached).pipe(
+            Effect.timeout(OUTPUT_WAIT),
+            Effect.ignore,
+            Effect.ensuring(
+              Effect.sync(() => {
+                entry.outputWait = undefined
+              }),
+            ),
+          )
+        })
 
       const onControlEvent = (
         entry: Entry,
@@ -429,8 +461,8 @@ export class AiRunnerRegistry extends Effect.Service<AiRunnerRegistry>()(
             )
           case "exit":
             return emitEvent(entry, toWireEvent(event)).pipe(
-              // The final counts: every byte logged before the exit, read now.
-              Effect.zipRight(Effect.sync(() => output?.catchUp())),
+              // The final counts: every byte logged before the exit.
+              Effect.zipRight(outputUpTo(entry, output, event.offset)),
               Effect.zipRight(finish(entry, event)),
             )
           case "log-gap":
@@ -1303,6 +1335,10 @@ export class AiRunnerRegistry extends Effect.Service<AiRunnerRegistry>()(
           running,
           ({ entry, sessionName }) =>
             reattach(entry, sessionName).pipe(
+              // One runner that cannot be watched again must not stop the others.
+              Effect.catchAllCause((cause) =>
+                Effect.logWarning(`rediscover ${entry.state.id}: not watched again`, cause),
+              ),
               Effect.ensuring(
                 Effect.suspend(() => {
                   const attaching = entry.attaching
