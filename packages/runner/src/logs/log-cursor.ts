@@ -57,11 +57,21 @@ export const listSegmentsSync = (dir: string) => {
   return { segments, lengths }
 }
 
+/** The byte range `[start, end)` the listed segments hold. */
+export const boundsOf = (
+  segments: ReadonlyArray<Segment>,
+  lengths: ReadonlyMap<string, number>,
+): { readonly start: number; readonly end: number } => {
+  const first = segments[0]
+  const last = segments[segments.length - 1]
+  if (first === undefined || last === undefined) return { start: 0, end: 0 }
+  return { start: first.start, end: last.start + (lengths.get(last.name) ?? 0) }
+}
+
 /** Offset after the last byte logged in `dir` (0 for no log). */
 export const logEndSync = (dir: string): number => {
   const { segments, lengths } = listSegmentsSync(dir)
-  const last = segments[segments.length - 1]
-  return last === undefined ? 0 : last.start + (lengths.get(last.name) ?? 0)
+  return boundsOf(segments, lengths).end
 }
 
 const dirChangeTime = (dir: string): number => {

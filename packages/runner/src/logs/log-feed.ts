@@ -37,13 +37,25 @@ export interface LogSubscription {
 }
 
 /**
- * A flood's writes come faster than this apart: the pump then waits PACE_MS so that it reads
+ * A flood's writes come faster than this apart: the reader then waits PACE_MS so that it reads
  * the burst in a few large chunks instead of one small read per write (measured on a 40 MB
  * flood: tens of thousands of reads, more CPU than tmux spent producing the bytes). A lone
  * write (a keystroke's echo) is read at once.
  */
 const BURST_GAP_MS = 5
 const PACE_MS = 3
+
+/** A reader's pace: called at each wake-up, the ms to wait before reading (0: read now). */
+export const makeBurstPacer = (): (() => number) => {
+  let lastWake = 0
+  return () => {
+    const now = performance.now()
+    const burst = now - lastWake < BURST_GAP_MS
+    lastWake = now
+    return burst ? PACE_MS : 0
+  }
+}
+
 /**
  * Bytes one turn of the pump (or of a follower's catch-up) reads before it lets the event
  * loop run: a flood must not hold up a keystroke on another runner's socket.
@@ -81,7 +93,7 @@ class Feed {
   readonly #all = new Set<Sub>()
   readonly #head: LogCursor
   #stopListening: () => void
-  #lastWake = 0
+  readonly #pace = makeBurstPacer()
   #timer: ReturnType<typeof setTimeout> | undefined
   #immediate: ReturnType<typeof setImmediate> | undefined
   #pumping = false
@@ -255,10 +267,7 @@ class Feed {
 
   #wake(): void {
     if (this.#live.size === 0) return
-    const now = performance.now()
-    const burst = now - this.#lastWake < BURST_GAP_MS
-    this.#lastWake = now
-    this.#schedule(burst ? PACE_MS : 0)
+    this.#schedule(this.#pace())
   }
 
   #schedule(delayMs: number): void {

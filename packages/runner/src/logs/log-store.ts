@@ -1,15 +1,15 @@
 import { constants as fsConstants } from "node:fs"
 import { access, lstat, mkdir, readdir, rm, statfs, unlink } from "node:fs/promises"
 import { join } from "node:path"
-import { Effect, Option, Queue, type Scope, Stream } from "effect"
+import { Duration, Effect, Option, Queue, type Scope, Stream } from "effect"
 import { RunnerConfig } from "../config.js"
 import { describeCause, LogStoreError, StorageError } from "../domain/errors.js"
 import type { LogStorePort } from "../ports.js"
 import { quoteShellArg } from "../tmux/quote.js"
 import { toolPath } from "../tmux/tool-path.js"
 import { type DirWatch, watchDir } from "./dir-watch.js"
-import { type LogChunk, LogCursor } from "./log-cursor.js"
-import { followLogChunks, type LogSubscription } from "./log-feed.js"
+import { boundsOf, type LogChunk, LogCursor } from "./log-cursor.js"
+import { followLogChunks, type LogSubscription, makeBurstPacer } from "./log-feed.js"
 import { type Segment, segmentPrefix, segmentsToPrune, sortSegments } from "./segments.js"
 
 export type { LogChunk } from "./log-cursor.js"
@@ -72,16 +72,6 @@ const listSegments = (dir: string) =>
     try: () => listSegmentsAsync(dir),
     catch: storeError(dir, "could not list log segments"),
   })
-
-const boundsOf = (segments: ReadonlyArray<Segment>, lengths: ReadonlyMap<string, number>) => {
-  const first = segments[0]
-  const last = segments[segments.length - 1]
-  if (first === undefined || last === undefined) return { start: 0, end: 0 }
-  return {
-    start: first.start,
-    end: last.start + (lengths.get(last.name) ?? 0),
-  }
-}
 
 /** A `LogCursor` for Effect code, closed with the scope. */
 export const openLogReader = (
@@ -265,18 +255,11 @@ export const followLog = (dir: string, from: number): Stream.Stream<LogChunk, Lo
     }),
   )
 
-/**
- * Coalesces reads during a flood. A lone write (a keystroke echo) is read at once; but when
- * wake-ups come less than 5 ms apart, the reader waits 3 ms so that it reads the burst in a
- * few large chunks instead of one small read per write (measured on a 40 MB flood: tens of
- * thousands of reads and Buffer copies, more CPU than tmux spent producing the bytes).
- */
+/** `makeBurstPacer` for Effect readers: a sleep when wake-ups come in a burst. */
 export const makeReadPacer = (): Effect.Effect<void> => {
-  let lastWake = 0
+  const pace = makeBurstPacer()
   return Effect.suspend(() => {
-    const now = performance.now()
-    const busy = now - lastWake < 5
-    lastWake = now
-    return busy ? Effect.sleep("3 millis") : Effect.void
+    const ms = pace()
+    return ms > 0 ? Effect.sleep(Duration.millis(ms)) : Effect.void
   })
 }

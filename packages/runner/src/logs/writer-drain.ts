@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs"
 import { readFile } from "node:fs/promises"
-import { scanProcesses } from "../monitor/proc-scan.js"
+import { procStatFields, scanProcesses } from "../monitor/proc-scan.js"
 
 interface WriterProcess {
   readonly pid: string
@@ -49,8 +49,7 @@ const scanWriters = async (needle: string): Promise<ReadonlyArray<WriterProcess>
   await scanProcesses((pid) => {
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8")
     if (!cmdline.includes(needle)) return
-    const stat = readFileSync(`/proc/${pid}/stat`, "latin1")
-    const ppid = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1] ?? ""
+    const ppid = procStatFields(pid)[1] ?? ""
     found.push({ pid, ppid, split: /(^|\/)split$/.test(cmdline.split("\0")[0] ?? "") })
   })
   return found

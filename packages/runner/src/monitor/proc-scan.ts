@@ -1,4 +1,13 @@
-import { readdirSync } from "node:fs"
+import { readdirSync, readFileSync } from "node:fs"
+
+/**
+ * The fields of `/proc/PID/stat` after the command name, which may hold spaces and
+ * parentheses: `[state, ppid, pgrp, ...]`. Throws when the process is gone.
+ */
+export const procStatFields = (pid: string | number): ReadonlyArray<string> => {
+  const stat = readFileSync(`/proc/${pid}/stat`, "latin1")
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+}
 
 /** Processes visited per turn of the event loop. */
 const SLICE = 64

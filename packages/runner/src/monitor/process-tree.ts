@@ -1,7 +1,6 @@
-import { readFileSync } from "node:fs"
 import { constants as osConstants } from "node:os"
 import { Duration, Effect } from "effect"
-import { scanProcesses } from "./proc-scan.js"
+import { procStatFields, scanProcesses } from "./proc-scan.js"
 
 /** `SIGTERM` for 15; `SIGn` for a number this platform does not name. */
 export const signalName = (n: number | null): string | null => {
@@ -22,9 +21,7 @@ export interface ProcEntry {
 export const readProcTable = async (): Promise<ReadonlyArray<ProcEntry>> => {
   const table: ProcEntry[] = []
   await scanProcesses((pid) => {
-    const stat = readFileSync(`/proc/${pid}/stat`, "latin1")
-    // The command name may hold spaces and parentheses: fields resume after the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+    const fields = procStatFields(pid)
     const state = fields[0] ?? ""
     if (state !== "")
       table.push({ pid: Number(pid), ppid: Number(fields[1]), pgrp: Number(fields[2]), state })
@@ -91,8 +88,7 @@ export const killLeftovers = (
 /** The state letter of `pid` (`Z` for a zombie), or `undefined` once it is gone. */
 export const processState = (pid: number): string | undefined => {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3)
+    return procStatFields(pid)[0]
   } catch {
     return undefined
   }

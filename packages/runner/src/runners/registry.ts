@@ -350,14 +350,11 @@ export class AiRunnerRegistry extends Effect.Service<AiRunnerRegistry>()(
           const summary = toSummary(after)
           const key = withoutBytes(summary)
           for (const event of events(now)) yield* emitEvent(entry, event)
+          // Byte counts and last lines move only through `onOutput`, which marks the runner for
+          // the flusher: here, only what `withoutBytes` keeps is worth an immediate push.
           if (key !== entry.published) {
             entry.published = key
             yield* emit({ type: "runner", runner: summary })
-          } else if (
-            summary.bytesOut !== before.metrics.bytesOut ||
-            after.lastLine !== before.lastLine
-          ) {
-            markUnflushed(entry)
           }
           if (statusChanged) yield* emitEvent(entry, { type: "status", timestamp: now, status })
         })
