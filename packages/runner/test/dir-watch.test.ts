@@ -5,28 +5,34 @@ import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { watchDir } from "../src/logs/dir-watch.js"
+import { eventually } from "./harness.js"
 
 const waitFor = (check: () => boolean, what: string) =>
+  eventually(() => (check() ? true : undefined), what, 2_000)
+
+/**
+ * A temp folder holding an empty segment (and the files `before` makes), watched; `seen` lists
+ * the names of every change reported.
+ */
+const watchedFolder = (before: (dir: string) => void = () => {}) =>
   Effect.gen(function* () {
-    for (let i = 0; i < 200; i++) {
-      if (check()) return
-      yield* Effect.sleep("10 millis")
-    }
-    return yield* Effect.fail(new Error(`never saw ${what}`))
+    const dir = mkdtempSync(join(tmpdir(), "geppetto-watch-"))
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => rmSync(dir, { recursive: true, force: true })),
+    )
+    const segment = join(dir, "out-000000000000000-1000000-000000")
+    writeFileSync(segment, "")
+    before(dir)
+    const watch = yield* watchDir(dir)
+    const seen: string[] = []
+    watch.onChange((name) => seen.push(name))
+    return { dir, segment, watch, seen }
   })
 
 describe("folder watch", () => {
   it.scopedLive("keeps reporting growth and new files by name through a flood and after it", () =>
     Effect.gen(function* () {
-      const dir = mkdtempSync(join(tmpdir(), "geppetto-watch-"))
-      yield* Effect.addFinalizer(() =>
-        Effect.sync(() => rmSync(dir, { recursive: true, force: true })),
-      )
-      const segment = join(dir, "out-000000000000000-1000000-000000")
-      writeFileSync(segment, "")
-      const watch = yield* watchDir(dir)
-      const seen: string[] = []
-      watch.onChange((name) => seen.push(name))
+      const { dir, segment, watch, seen } = yield* watchedFolder()
       yield* Effect.sleep("20 millis")
 
       // A flood from another process (each `echo` is one write, as the log writer's are):
@@ -66,18 +72,11 @@ describe("folder watch", () => {
 
   it.scopedLive("during a flood, reports a file rewritten in place and one appended to", () =>
     Effect.gen(function* () {
-      const dir = mkdtempSync(join(tmpdir(), "geppetto-watch-"))
-      yield* Effect.addFinalizer(() =>
-        Effect.sync(() => rmSync(dir, { recursive: true, force: true })),
-      )
-      const segment = join(dir, "out-000000000000000-1000000-000000")
-      writeFileSync(segment, "")
       // Both exist before the flood: only a change of them can be reported, not a new name.
-      writeFileSync(join(dir, "size"), "80 24")
-      writeFileSync(join(dir, "hooks.jsonl"), "")
-      const watch = yield* watchDir(dir)
-      const seen: string[] = []
-      watch.onChange((name) => seen.push(name))
+      const { dir, segment, seen } = yield* watchedFolder((folder) => {
+        writeFileSync(join(folder, "size"), "80 24")
+        writeFileSync(join(folder, "hooks.jsonl"), "")
+      })
       const writer = spawn(
         "sh",
         [

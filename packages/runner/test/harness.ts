@@ -69,3 +69,22 @@ export const expectedLines = (count: number): Buffer => {
   }
   return Buffer.from(parts.join(""))
 }
+
+/** Polls `check` every 25 ms until it returns a value; fails after `ms`. */
+export const eventually = <A>(
+  check: () => A | undefined,
+  what: string | (() => string),
+  ms = 10_000,
+) =>
+  Effect.gen(function* () {
+    const deadline = Date.now() + ms
+    for (;;) {
+      const value = check()
+      if (value !== undefined) return value
+      if (Date.now() > deadline)
+        return yield* Effect.fail(
+          new Error(`timed out waiting for ${typeof what === "string" ? what : what()}`),
+        )
+      yield* Effect.sleep("25 millis")
+    }
+  })

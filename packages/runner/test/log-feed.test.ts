@@ -7,6 +7,7 @@ import type { LogStoreError } from "../src/domain/errors.js"
 import type { LogChunk } from "../src/logs/log-cursor.js"
 import { followLogChunks } from "../src/logs/log-feed.js"
 import { segmentPrefix } from "../src/logs/segments.js"
+import { eventually } from "./harness.js"
 
 /** A log folder written by hand the way `split -b SIZE -d -a 6` writes it. */
 const handLog = (segmentBytes: number) =>
@@ -55,13 +56,7 @@ const recorder = () => {
 }
 
 const until = (check: () => boolean, what: string) =>
-  Effect.gen(function* () {
-    for (let i = 0; i < 300; i++) {
-      if (check()) return
-      yield* Effect.sleep("10 millis")
-    }
-    return yield* Effect.fail(new Error(`never saw ${what}`))
-  })
+  eventually(() => (check() ? true : undefined), what, 3_000)
 
 /** Offsets of consecutive chunks follow each other: no gap, no overlap. */
 const contiguous = (chunks: ReadonlyArray<LogChunk>, from: number) => {

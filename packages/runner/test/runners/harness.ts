@@ -9,6 +9,8 @@ import { AiRunnerRegistry } from "../../src/runners/registry.js"
 import { defaultRunnerSettings, type RunnerSettingsShape } from "../../src/runners/settings.js"
 import { tmuxSync } from "../harness.js"
 
+export { eventually } from "../harness.js"
+
 let counter = 0
 
 /** Fast detection for tests; the defaults are 1500/250/300. */
@@ -84,23 +86,4 @@ export const transitions = (seen: ReadonlyArray<RegistryEvent>, runnerId: string
     if (e.event.type === "attention")
       return [e.event.waitingForInput ? `waiting:${e.event.reason}` : "working"]
     return []
-  })
-
-/** Polls `check` every 25 ms until it returns a value; fails after `ms`. */
-export const eventually = <A>(
-  check: () => A | undefined,
-  what: string | (() => string),
-  ms = 10_000,
-) =>
-  Effect.gen(function* () {
-    const deadline = Date.now() + ms
-    for (;;) {
-      const value = check()
-      if (value !== undefined) return value
-      if (Date.now() > deadline)
-        return yield* Effect.fail(
-          new Error(`timed out waiting for ${typeof what === "string" ? what : what()}`),
-        )
-      yield* Effect.sleep("25 millis")
-    }
   })

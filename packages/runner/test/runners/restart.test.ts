@@ -5,6 +5,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Stream } from "effect"
 import type { AiRunnerRegistry } from "../../src/runners/registry.js"
 import { expectedLines, fixture } from "../harness.js"
+import { waitForText } from "../streams.js"
 import { eventually, recordFeed, registryWorld, TEST_ATTENTION, transitions } from "./harness.js"
 
 const LINES = 30_000
@@ -199,13 +200,9 @@ describe("registry across restarts", () => {
         // The last one is the last to be re-attached: input to it works all the same.
         const last = ids[ids.length - 1] ?? ""
         yield* second.registry.write(last, Buffer.from("typed-after-restart\r"))
-        yield* Stream.runFoldWhile(
+        yield* waitForText(
           second.registry.output(last, 0),
-          "",
-          (t) => !t.includes("typed-after-restart\r\ntyped-after-restart"),
-          (t, c) => t + Buffer.from(c.bytes).toString(),
-        ).pipe(
-          Effect.timeoutFail({ duration: "10 seconds", onTimeout: () => new Error("no echo") }),
+          "typed-after-restart\r\ntyped-after-restart",
         )
         const detail = yield* second.registry.getRunner(last)
         expect(detail.session?.paneId).toMatch(/^%/)
