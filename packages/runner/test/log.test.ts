@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process"
 import { createHash } from "node:crypto"
 import { readdirSync } from "node:fs"
 import { describe, expect, it } from "@effect/vitest"
@@ -65,6 +66,60 @@ describe("durable rolling log", () => {
         const first = yield* Stream.runHead(handle.output(0))
         expect(first._tag === "Some" ? first.value.offset : -1).toBe(bounds.start)
       }),
+  )
+
+  it.scopedLive(
+    "keeps the last bytes a command prints before it exits, on a machine short of CPU",
+    () =>
+      Effect.gen(function* () {
+        // Busy loops hold both cores: the kernel then hands a pty's last write to tmux late,
+        // and tmux, told of the exit first, closed the pane with those bytes unread (plain
+        // tmux: 8 of 90 panes lost up to 10 KB of their tail). 48 short floods: without the
+        // wrapper's wait (paneWrapperScript) this failed 5 runs in 5.
+        yield* Effect.acquireRelease(
+          Effect.sync(() =>
+            // Each ends by itself within a minute, should this test be killed before its finalizer.
+            [1, 2, 3, 4].map(() =>
+              spawn(
+                process.execPath,
+                ["-e", "for (const end = Date.now() + 60e3; Date.now() < end; );"],
+                {
+                  stdio: "ignore",
+                },
+              ),
+            ),
+          ),
+          (burners) =>
+            Effect.sync(() => {
+              for (const burner of burners) burner.kill("SIGKILL")
+            }),
+        )
+        const { monitor } = yield* testRunner()
+        const lines = 5_000
+        const expected = expectedLines(lines)
+        // awk the wrapper's own child, so its exit follows its last write closely.
+        const print = `stty -opost; exec awk 'BEGIN { for (i = 0; i < ${lines}; i++) printf "line %06d abcdefghijklmnopqrstuvwxyz0123456789\\n", i }'`
+        for (const round of [1, 2, 3]) {
+          const handles = yield* Effect.forEach(
+            Array.from({ length: 16 }, (_, i) => i),
+            (i) =>
+              monitor.spawn("sh", ["-c", print], {
+                processId: ProcessId(`tail-${round}-${i}`),
+                cwd: "/tmp",
+              }),
+            { concurrency: "unbounded" },
+          )
+          const ends = yield* Effect.forEach(handles, (h) =>
+            Effect.map(h.awaitExit, (exit) => exit.offset),
+          )
+          expect(ends).toEqual(handles.map(() => expected.length))
+          for (const handle of handles) {
+            const log = yield* readOutput(handle, 0, expected.length)
+            expect(sha(log)).toBe(sha(expected))
+          }
+        }
+      }),
+    60_000,
   )
 
   it.scopedLive("logs output produced while nothing is watching", () =>

@@ -2,7 +2,7 @@ import { descendantPids } from "../monitor/process-tree.js"
 
 /**
  * Pause and resume of a pane's command. The pane's own process is our wrapper (see
- * `PANE_WRAPPER`): tmux would answer its SIGSTOP with SIGCONT, so every process under it is
+ * `paneWrapperScript`): tmux would answer its SIGSTOP with SIGCONT, so every process under it is
  * signalled one by one instead (a group signal would reach the wrapper too).
  * Returns how many processes were reached; a process that ended meanwhile is not an error.
  */

@@ -160,10 +160,26 @@ export const wirePaneCommands = (
  * leader, this wrapper, and hangs up the command's process group only once the leader is
  * gone. A wrapper sitting HUP out kept every command running with no terminal (measured:
  * ~1,000 processes left behind by a benchmark's killed tmux servers).
+ *
+ * After the command it waits `EXIT_SETTLE_SECONDS` before it ends. The kernel hands a pty's
+ * writes to the reading side from a worker thread; tmux, told of the pane's exit, asks the
+ * pty how much is unread (`FIONREAD`), which does not count bytes still waiting for that
+ * worker, and closes the pane with them. On a machine short of CPU the last few KB of a
+ * command's output were lost that way (plain tmux 3.3a with two busy loops: 8 of 90 panes
+ * printing 1.5 MB; the log test "keeps the last bytes ..." fails 5 runs in 5 without the
+ * wait). 5 ms already kept every byte there; 50 ms is the margin, paid once per exit.
  */
-export const PANE_WRAPPER =
-  'read _ <"$0"; trap : INT TERM QUIT; "$@"; s=$?; trap - INT TERM QUIT; ' +
-  'if [ "$s" -gt 128 ] && [ "$s" -lt 160 ]; then kill -$((s - 128)) $$; fi; exit "$s"'
+const EXIT_SETTLE_SECONDS = "0.05"
+
+let paneWrapper: string | undefined
+/** The wrapper's script (`/bin/sh -c`), with `sleep` by absolute path: the runner's PATH may lack it. */
+export const paneWrapperScript = (): string => {
+  paneWrapper ??=
+    `read _ <"$0"; trap : INT TERM QUIT; "$@"; s=$?; ` +
+    `${quoteShellArg(toolPath("sleep"))} ${EXIT_SETTLE_SECONDS} 2>/dev/null; trap - INT TERM QUIT; ` +
+    'if [ "$s" -gt 128 ] && [ "$s" -lt 160 ]; then kill -$((s - 128)) $$; fi; exit "$s"'
+  return paneWrapper
+}
 
 const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, "0"))
 
@@ -176,7 +192,7 @@ export class TmuxSessionManager extends Effect.Service<TmuxSessionManager>()(
 
       /**
        * Creates a detached session running `argv` without a shell interpreting it. The pane
-       * starts on a gate (`PANE_WRAPPER`, the user's argv only ever as positional parameters)
+       * starts on a gate (`paneWrapperScript`, the user's argv only ever as positional parameters)
        * that waits while we set, by explicit ids, `remain-on-exit`, our options, the exit hook
        * and the log pipe; then we open the gate and the wrapper runs the real command. So the
        * first byte is logged and an instant exit is recorded.
@@ -209,7 +225,7 @@ export class TmuxSessionManager extends Effect.Service<TmuxSessionManager>()(
             "--",
             "/bin/sh",
             "-c",
-            PANE_WRAPPER,
+            paneWrapperScript(),
             gate,
             ...spec.argv,
           ],

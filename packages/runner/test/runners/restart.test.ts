@@ -12,15 +12,29 @@ const LINES = 30_000
 
 /** The runner's whole log, once it has `length` bytes. */
 const readLog = (registry: AiRunnerRegistry, id: string, length: number) =>
-  Stream.runFoldWhile(
-    registry.output(id, 0),
-    [] as Buffer[],
-    (parts) => parts.reduce((n, p) => n + p.length, 0) < length,
-    (parts, chunk) => [...parts, Buffer.from(chunk.bytes)],
-  ).pipe(
-    Effect.map((parts) => Buffer.concat(parts)),
-    Effect.timeoutFail({ duration: "30 seconds", onTimeout: () => new Error(`log of ${id}`) }),
-  )
+  Effect.gen(function* () {
+    const parts: Buffer[] = []
+    let read = 0
+    return yield* Stream.runForEachWhile(registry.output(id, 0), (chunk) =>
+      Effect.sync(() => {
+        parts.push(Buffer.from(chunk.bytes))
+        read += chunk.bytes.length
+        return read < length
+      }),
+    ).pipe(
+      Effect.map(() => Buffer.concat(parts)),
+      Effect.timeoutFail({
+        duration: "30 seconds",
+        onTimeout: () => new Error(`log of ${id}: ${read} of ${length} bytes read`),
+      }),
+      // Say how much the log holds: a short log (lost bytes) reads apart from a stalled reader.
+      Effect.tapError(() =>
+        Effect.flatMap(registry.logBounds(id), (bounds) =>
+          Effect.logError(`log of ${id} holds bytes ${bounds.start} to ${bounds.end}`),
+        ),
+      ),
+    )
+  })
 
 /** Starts `registry-host.ts` with `spec`; resolves with its `{ ids, finished }` and its pid. */
 const startHost = (spec: object) =>
