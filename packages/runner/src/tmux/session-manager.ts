@@ -173,7 +173,7 @@ const EXIT_SETTLE_SECONDS = "0.05"
 
 let paneWrapper: string | undefined
 /** The wrapper's script (`/bin/sh -c`), with `sleep` by absolute path: the runner's PATH may lack it. */
-export const paneWrapperScript = (): string => {
+const paneWrapperScript = (): string => {
   paneWrapper ??=
     `read _ <"$0"; trap : INT TERM QUIT; "$@"; s=$?; ` +
     `${quoteShellArg(toolPath("sleep"))} ${EXIT_SETTLE_SECONDS} 2>/dev/null; trap - INT TERM QUIT; ` +
