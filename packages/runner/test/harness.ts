@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process"
+import { spawn, spawnSync } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -88,3 +88,27 @@ export const eventually = <A>(
       yield* Effect.sleep("25 millis")
     }
   })
+
+/**
+ * `count` processes spinning on the CPU until the scope closes: a machine short of CPU, where
+ * races between the kernel, tmux and us show. Each also ends by itself within a minute,
+ * should the test be killed before its finalizer runs.
+ */
+export const busyLoops = (count: number) =>
+  Effect.acquireRelease(
+    Effect.sync(() =>
+      Array.from({ length: count }, () =>
+        spawn(
+          process.execPath,
+          ["-e", "for (const end = Date.now() + 60e3; Date.now() < end; );"],
+          {
+            stdio: "ignore",
+          },
+        ),
+      ),
+    ),
+    (loops) =>
+      Effect.sync(() => {
+        for (const loop of loops) loop.kill("SIGKILL")
+      }),
+  )

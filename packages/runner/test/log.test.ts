@@ -1,10 +1,9 @@
-import { spawn } from "node:child_process"
 import { createHash } from "node:crypto"
 import { readdirSync } from "node:fs"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Scope, Stream } from "effect"
 import { ProcessId } from "../src/domain/ids.js"
-import { expectedLines, fixture, testRunner } from "./harness.js"
+import { busyLoops, expectedLines, fixture, testRunner } from "./harness.js"
 import { readOutput } from "./streams.js"
 
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex")
@@ -76,24 +75,7 @@ describe("durable rolling log", () => {
         // and tmux, told of the exit first, closed the pane with those bytes unread (plain
         // tmux: 8 of 90 panes lost up to 10 KB of their tail). 48 short floods: without the
         // wrapper's wait (paneWrapperScript) this failed 5 runs in 5.
-        yield* Effect.acquireRelease(
-          Effect.sync(() =>
-            // Each ends by itself within a minute, should this test be killed before its finalizer.
-            [1, 2, 3, 4].map(() =>
-              spawn(
-                process.execPath,
-                ["-e", "for (const end = Date.now() + 60e3; Date.now() < end; );"],
-                {
-                  stdio: "ignore",
-                },
-              ),
-            ),
-          ),
-          (burners) =>
-            Effect.sync(() => {
-              for (const burner of burners) burner.kill("SIGKILL")
-            }),
-        )
+        yield* busyLoops(4)
         const { monitor } = yield* testRunner()
         const lines = 5_000
         const expected = expectedLines(lines)

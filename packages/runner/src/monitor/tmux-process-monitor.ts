@@ -16,6 +16,7 @@ import type {
   TmuxSessionInfo,
 } from "../ports.js"
 import { isTmuxServerDown, TMUX_SERVER_DOWN, TmuxControlClient } from "../tmux/control-client.js"
+import { awaitWrapperCommand } from "../tmux/pane-wrapper.js"
 import { TmuxSessionManager } from "../tmux/session-manager.js"
 import { makeExitWatchdog } from "./exit-watchdog.js"
 import { requireFreshLog } from "./fresh-log.js"
@@ -279,6 +280,8 @@ export const makeTmuxProcessMonitor = Effect.gen(function* () {
             onTimeout: () => false,
           }),
         )
+      // Just started: a C-c before the command runs would be lost (see awaitWrapperCommand).
+      yield* Effect.promise(() => awaitWrapperCommand(pane.pid, Duration.toMillis(grace)))
       const pids = yield* Effect.promise(() => descendantPids(pane.pid))
       if (!(yield* core.exited)) {
         yield* Effect.ignore(sessions.sendKeys(pane.paneId, ["C-c"]))

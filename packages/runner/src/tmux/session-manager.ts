@@ -12,6 +12,7 @@ import type {
   TmuxSessionManagerPort,
 } from "../ports.js"
 import { CONTROL_SESSION, isTmuxServerDown, TmuxControlClient } from "./control-client.js"
+import { paneWrapperScript } from "./pane-wrapper.js"
 import { escapeTmuxFormat, quoteShellArg, tmuxCommandLine } from "./quote.js"
 import { toolPath } from "./tool-path.js"
 
@@ -148,38 +149,6 @@ export const wirePaneCommands = (
   ["set-hook", "-p", ...target, "pane-died", exitHookCommand(logDir)],
   ["pipe-pane", "-o", ...target, escapeTmuxFormat(writerCommand)],
 ]
-
-/**
- * The pane's own process: waits on the start gate (FIFO in `$0`), then runs the command as its
- * child instead of `exec`ing it. tmux answers a SIGSTOP of a pane's process with SIGCONT
- * (server_child_stopped), so only a child can be paused; the wrapper is that child's parent.
- * It ignores nothing the command sees (a trapped signal is reset to default on exec) and sits
- * out INT/TERM/QUIT while the command decides; then it ends the way the command did,
- * re-raising a fatal signal (status 129–159) on itself so tmux records the signal, not 128+N.
- * Not HUP: when tmux goes (`kill-server`, a crash) the kernel hangs up only the session
- * leader, this wrapper, and hangs up the command's process group only once the leader is
- * gone. A wrapper sitting HUP out kept every command running with no terminal (measured:
- * ~1,000 processes left behind by a benchmark's killed tmux servers).
- *
- * After the command it waits `EXIT_SETTLE_SECONDS` before it ends. The kernel hands a pty's
- * writes to the reading side from a worker thread; tmux, told of the pane's exit, asks the
- * pty how much is unread (`FIONREAD`), which does not count bytes still waiting for that
- * worker, and closes the pane with them. On a machine short of CPU the last few KB of a
- * command's output were lost that way (plain tmux 3.3a with two busy loops: 8 of 90 panes
- * printing 1.5 MB; the log test "keeps the last bytes ..." fails 5 runs in 5 without the
- * wait). 5 ms already kept every byte there; 50 ms is the margin, paid once per exit.
- */
-const EXIT_SETTLE_SECONDS = "0.05"
-
-let paneWrapper: string | undefined
-/** The wrapper's script (`/bin/sh -c`), with `sleep` by absolute path: the runner's PATH may lack it. */
-const paneWrapperScript = (): string => {
-  paneWrapper ??=
-    `read _ <"$0"; trap : INT TERM QUIT; "$@"; s=$?; ` +
-    `${quoteShellArg(toolPath("sleep"))} ${EXIT_SETTLE_SECONDS} 2>/dev/null; trap - INT TERM QUIT; ` +
-    'if [ "$s" -gt 128 ] && [ "$s" -lt 160 ]; then kill -$((s - 128)) $$; fi; exit "$s"'
-  return paneWrapper
-}
 
 const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, "0"))
 
