@@ -19,7 +19,8 @@ export const parseRange = (
   if (a === "" && b === "") return undefined
   if (a === "") {
     const suffix = Number(b)
-    if (suffix === 0) return "unsatisfiable"
+    // Nothing kept (yet): no last N bytes to give (RFC 9110 § 14.1.2), not an empty 206.
+    if (suffix === 0 || end <= start) return "unsatisfiable"
     return { from: Math.max(start, end - suffix), to: end }
   }
   const from = Number(a)

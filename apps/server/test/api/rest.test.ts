@@ -461,6 +461,18 @@ describe("GET /api/runners/:id/log", () => {
       expect(reply.headers["content-range"]).toBe(`bytes */${log.end}`)
     }
     expectError(await server.get(`${url}?from=${log.end + 1}`), 416, "RangeNotSatisfiable")
+    // The last bytes of a log with none yet: 416, not a 206 with the range `bytes 0--1/0`.
+    const silent = await server.start({
+      provider: "shell",
+      command: ["sh", "-c", "exec sleep 600"],
+    })
+    const empty = await server.request("viewer", {
+      method: "GET",
+      url: `/api/runners/${silent.id}/log`,
+      headers: { range: "bytes=-5" },
+    })
+    expectError(empty, 416, "RangeNotSatisfiable")
+    expect(empty.headers["content-range"]).toBe("bytes */0")
     // A malformed Range is ignored (RFC 9110): the whole log.
     const ignored = await ranged("bytes=5-1,7-9")
     expect(ignored.statusCode).toBe(200)
