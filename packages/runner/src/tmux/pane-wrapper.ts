@@ -20,8 +20,9 @@ import { toolPath } from "./tool-path.js"
  * pty how much is unread (`FIONREAD`), which does not count bytes still waiting for that
  * worker, and closes the pane with them. On a machine short of CPU the last few KB of a
  * command's output were lost that way (plain tmux 3.3a with two busy loops: 8 of 90 panes
- * printing 1.5 MB; the log test "keeps the last bytes ..." fails 5 runs in 5 without the
- * wait). 5 ms already kept every byte there; 50 ms is the margin, paid once per exit.
+ * printing 1.5 MB, `bench/repro-tmux-lost-tail.sh`; the log test "keeps the last bytes ..."
+ * fails 5 runs in 5 without the wait). 5 ms already kept every byte there; 50 ms is the
+ * margin, paid once per exit.
  */
 const EXIT_SETTLE_SECONDS = "0.05"
 
