@@ -1,6 +1,5 @@
-import { readFileSync } from "node:fs"
 import { readFile } from "node:fs/promises"
-import { procStatFields, scanProcesses } from "../monitor/proc-scan.js"
+import { procCommandLine, procStatFields, scanProcesses } from "../monitor/proc-scan.js"
 
 interface WriterProcess {
   readonly pid: string
@@ -12,7 +11,7 @@ interface WriterProcess {
 /** Whether process `pid` still runs with `needle` in its argv. */
 const stillWriting = (pid: string, needle: string): boolean => {
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(needle)
+    return procCommandLine(pid).includes(needle)
   } catch {
     return false
   }
@@ -47,7 +46,7 @@ const writerProcesses = async (logDir: string): Promise<ReadonlyArray<WriterProc
 const scanWriters = async (needle: string): Promise<ReadonlyArray<WriterProcess>> => {
   const found: WriterProcess[] = []
   await scanProcesses((pid) => {
-    const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8")
+    const cmdline = procCommandLine(pid)
     if (!cmdline.includes(needle)) return
     const ppid = procStatFields(pid)[1] ?? ""
     found.push({ pid, ppid, split: /(^|\/)split$/.test(cmdline.split("\0")[0] ?? "") })

@@ -9,6 +9,10 @@ export const procStatFields = (pid: string | number): ReadonlyArray<string> => {
   return stat.slice(stat.lastIndexOf(")") + 2).split(" ")
 }
 
+/** The NUL-separated argv of `pid` (empty for a zombie). Throws when the process is gone. */
+export const procCommandLine = (pid: string | number): string =>
+  readFileSync(`/proc/${pid}/cmdline`, "utf8")
+
 /** Processes visited per turn of the event loop. */
 const SLICE = 64
 

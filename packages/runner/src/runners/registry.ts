@@ -43,6 +43,7 @@ import { checkLimits, type RunnerSlot } from "../providers/limits.js"
 import type { ProviderMode } from "../providers/provider.js"
 import { detectFromCommand, getProvider } from "../providers/registry.js"
 import { isTmuxServerDown, TmuxControlClient } from "../tmux/control-client.js"
+import { awaitWrapperCommand } from "../tmux/pane-wrapper.js"
 import { SIZE_FILE, TmuxSessionManager } from "../tmux/session-manager.js"
 import { signalCommandTree } from "./job-control.js"
 import { decodeRunnerState, encodeRunnerState } from "./runner-codec.js"
@@ -182,9 +183,8 @@ const BYTES_FLUSH = Duration.seconds(1)
 const ENDED_AWAY_WAIT = Duration.seconds(5)
 /** How long a runner's exit waits for the output before it to be read (a restart's backlog). */
 const OUTPUT_WAIT = Duration.seconds(30)
-/** A pause finding no process under the pane looks again this often, this many times. */
-const PAUSE_LOOKS = 10
-const PAUSE_LOOK_GAP = Duration.millis(50)
+/** How long a pause right after a start waits for the wrapper to run the command. */
+const PAUSE_WAIT = Duration.millis(500)
 /** Journal size (records) at which it is compacted while running. */
 const COMPACT_EVERY = 2_000
 
@@ -864,12 +864,9 @@ export class AiRunnerRegistry extends Effect.Service<AiRunnerRegistry>()(
           const { entry } = yield* liveEntryOf(id, "pause")
           if (entry.state.paused) return yield* detailOf(entry)
           const pid = yield* panePid(entry, "pause")
-          // Just started, the wrapper may not have forked the command yet: a few more looks.
-          let reached = 0
-          for (let look = 0; look < PAUSE_LOOKS && reached === 0; look++) {
-            if (look > 0) yield* Effect.sleep(PAUSE_LOOK_GAP)
-            reached = yield* Effect.promise(() => signalCommandTree(pid, "SIGSTOP"))
-          }
+          // Just started, the wrapper may not have started the command yet.
+          yield* Effect.promise(() => awaitWrapperCommand(pid, Duration.toMillis(PAUSE_WAIT)))
+          const reached = yield* Effect.promise(() => signalCommandTree(pid, "SIGSTOP"))
           if (reached === 0) {
             return yield* new AiRunnerError({
               runnerId: id,

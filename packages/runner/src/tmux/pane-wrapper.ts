@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs"
+import { procCommandLine } from "../monitor/proc-scan.js"
 import { readProcTable } from "../monitor/process-tree.js"
 import { quoteShellArg } from "./quote.js"
 import { toolPath } from "./tool-path.js"
@@ -41,7 +41,7 @@ export const paneWrapperScript = (): string => {
 
 const commandLineOf = (pid: number): string | undefined => {
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, "latin1")
+    return procCommandLine(pid)
   } catch {
     return undefined
   }
