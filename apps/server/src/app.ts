@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto"
 import fastifyWebsocket from "@fastify/websocket"
 import type { HealthResponse } from "@geppetto/protocol"
-import { AiRunnerRegistry } from "@geppetto/runner"
+import { AiRunnerPort } from "@geppetto/runner"
 import { Effect } from "effect"
 import Fastify, { type FastifyInstance } from "fastify"
 import { type AuthOptions, registerAuth } from "./auth/plugin.js"
@@ -132,7 +132,7 @@ export const buildApp = async (options: AppOptions): Promise<FastifyInstance> =>
         ? undefined
         : await runEffect(
             options.api.runtime,
-            Effect.flatMap(AiRunnerRegistry, (r) => r.tmuxStatus),
+            Effect.flatMap(AiRunnerPort, (r) => r.tmuxStatus),
           )
     return {
       status: "ok",

@@ -4,7 +4,7 @@ import { JournalStore } from "./journal/journal-store.js"
 import { LogStore } from "./logs/log-store.js"
 import { BasicProcessMonitorLive } from "./monitor/basic-process-monitor.js"
 import { TmuxProcessMonitorLive } from "./monitor/tmux-process-monitor.js"
-import { AiRunnerRegistry } from "./runners/registry.js"
+import { AiRunnerRegistryLive } from "./runners/registry.js"
 import { RunnerSettings, type RunnerSettingsShape } from "./runners/settings.js"
 import { TmuxControlClient } from "./tmux/control-client.js"
 import { TmuxSessionManager } from "./tmux/session-manager.js"
@@ -34,7 +34,7 @@ export const BasicRunnerLive = (config: RunnerConfigShape) => {
 export const AiRunnerLive = (config: RunnerConfigShape, settings: RunnerSettingsShape) => {
   const base = RunnerLive(config)
   const journal = JournalStore.Default.pipe(Layer.provide(Layer.succeed(RunnerConfig, config)))
-  return AiRunnerRegistry.Default.pipe(
+  return AiRunnerRegistryLive.pipe(
     Layer.provideMerge(Layer.mergeAll(base, journal, Layer.succeed(RunnerSettings, settings))),
   )
 }

@@ -1,14 +1,28 @@
-import type { Effect, Scope, Stream } from "effect"
+import type { RunnerSummary } from "@geppetto/protocol"
+import { Context, type Effect, type Queue, type Scope, type Stream } from "effect"
 import type {
+  AiRunnerError,
   LogStoreError,
+  NotFoundError,
   ProcessMonitorError,
+  StorageError,
   TmuxSessionError,
   ValidationError,
 } from "./domain/errors.js"
 import type { ActivityState, ControlEvent, ProcessEvent } from "./domain/events.js"
 import type { PaneId, ProcessId, SessionName } from "./domain/ids.js"
+import type {
+  RegistryEvent,
+  RunnerDetail,
+  StartRunnerRequest,
+  UnmanagedSession,
+} from "./domain/runner.js"
 import type { LogFollower, LogSubscription } from "./logs/log-feed.js"
 import type { LogBounds, LogChunk } from "./logs/log-store.js"
+import type { TierLimitError } from "./providers/limits.js"
+import type { RunnerSnapshot } from "./runners/snapshot.js"
+import type { TmuxStatus } from "./tmux/control-client.js"
+import type { TmuxVersion } from "./tmux/version.js"
 
 /** Where a process lives in tmux, and how a person reaches it. */
 export interface TmuxSessionInfo {
@@ -165,3 +179,94 @@ export interface LogStorePort {
   readonly tail: (dir: string, from: number) => Stream.Stream<LogChunk, LogStoreError>
   readonly remove: (dir: string) => Effect.Effect<void, LogStoreError>
 }
+
+/** The runner list now, and every change after it (see `RegistryEvent.seq`). */
+export interface RunnerChanges {
+  readonly runners: ReadonlyArray<RunnerSummary>
+  readonly seq: number
+  readonly queue: Queue.Dequeue<RegistryEvent>
+}
+
+/** What starting a runner can fail with; each maps to one HTTP status in the server. */
+export type StartRunnerError =
+  | ValidationError
+  | TierLimitError
+  | StorageError
+  | AiRunnerError
+  | ProcessMonitorError
+
+/**
+ * The runners (the seed's `AiRunnerPort`): start, watch, pause, stop, wait for and forget them.
+ * The server depends on this tag alone; `AiRunnerRegistryLive` implements it over tmux, and
+ * tests may build it over an in-memory `ProcessMonitorPort`.
+ */
+export interface AiRunner {
+  readonly startRunner: (
+    request: StartRunnerRequest,
+  ) => Effect.Effect<RunnerDetail, StartRunnerError>
+  readonly getRunner: (id: string) => Effect.Effect<RunnerDetail, NotFoundError>
+  readonly listRunners: Effect.Effect<ReadonlyArray<RunnerSummary>>
+  /** Terminates a live runner, then forgets it and its logs. */
+  readonly removeRunner: (id: string) => Effect.Effect<void, NotFoundError | AiRunnerError>
+  readonly pauseRunner: (id: string) => Effect.Effect<RunnerDetail, NotFoundError | AiRunnerError>
+  readonly resumeRunner: (id: string) => Effect.Effect<RunnerDetail, NotFoundError | AiRunnerError>
+  /** C-c, then SIGTERM, then the session killed; resolves once the runner has ended. */
+  readonly terminateRunner: (
+    id: string,
+  ) => Effect.Effect<RunnerDetail, NotFoundError | AiRunnerError>
+  /** Resolves with the final detail once the runner has ended (at once for a finished one). */
+  readonly waitForCompletion: (id: string) => Effect.Effect<RunnerDetail, NotFoundError>
+  /** Exact bytes as keys into the runner's main pane, or into `paneId` of its session. */
+  readonly write: (
+    id: string,
+    data: Uint8Array,
+    paneId?: PaneId,
+  ) => Effect.Effect<void, ProcessMonitorError | NotFoundError | AiRunnerError>
+  readonly resize: (
+    id: string,
+    cols: number,
+    rows: number,
+  ) => Effect.Effect<void, NotFoundError | AiRunnerError | ValidationError>
+  /** The runner's output from `from`, following new bytes while it runs. */
+  readonly output: (
+    id: string,
+    from: number,
+    paneId?: PaneId,
+  ) => Stream.Stream<LogChunk, NotFoundError | LogStoreError>
+  /** The same bytes handed to `follower` as they are logged (see `followLogChunks`). */
+  readonly follow: (
+    id: string,
+    from: number,
+    follower: LogFollower,
+    paneId?: PaneId,
+  ) => Effect.Effect<LogSubscription, NotFoundError | LogStoreError, Scope.Scope>
+  readonly logBounds: (
+    id: string,
+    paneId?: PaneId,
+  ) => Effect.Effect<LogBounds, NotFoundError | LogStoreError>
+  /** What a new viewer draws first, and the log offset it is true at. */
+  readonly snapshot: (
+    id: string,
+    paneId?: PaneId,
+  ) => Effect.Effect<RunnerSnapshot, NotFoundError | AiRunnerError>
+  /** Sessions on the tmux server that are not runners (yet). */
+  readonly unmanagedSessions: Effect.Effect<ReadonlyArray<UnmanagedSession>, TmuxSessionError>
+  readonly adoptSession: (
+    sessionName: string,
+  ) => Effect.Effect<
+    RunnerDetail,
+    NotFoundError | ValidationError | StorageError | TmuxSessionError | ProcessMonitorError
+  >
+  /** Whether tmux answers; never starts a tmux server. */
+  readonly tmuxStatus: Effect.Effect<TmuxStatus>
+  readonly tmuxVersion: Effect.Effect<TmuxVersion, TmuxSessionError>
+  /** The runner list now, and every change after it, until the scope closes. */
+  readonly subscribe: Effect.Effect<RunnerChanges, never, Scope.Scope>
+  /** Calls `listener` synchronously with each change of runner `id` until the scope closes. */
+  readonly onRunnerEvent: (
+    id: string,
+    listener: (event: RegistryEvent) => void,
+  ) => Effect.Effect<void, never, Scope.Scope>
+}
+
+export class AiRunnerPort extends Context.Tag("geppetto/AiRunnerPort")<AiRunnerPort, AiRunner>() {}

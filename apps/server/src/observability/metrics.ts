@@ -1,4 +1,4 @@
-import { AiRunnerRegistry, type TmuxCommandObservation } from "@geppetto/runner"
+import { AiRunnerPort, type TmuxCommandObservation } from "@geppetto/runner"
 import { Effect, type ManagedRuntime } from "effect"
 import type { FastifyInstance } from "fastify"
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client"
@@ -99,12 +99,12 @@ const processMetrics = (): Registry => {
   return processRegistry
 }
 
-type RunnerRuntime = ManagedRuntime.ManagedRuntime<AiRunnerRegistry, unknown>
+type RunnerRuntime = ManagedRuntime.ManagedRuntime<AiRunnerPort, unknown>
 
 /** The runner gauges, read from the registry on each scrape. */
 const addRunnerGauges = (metrics: ServerMetrics, runtime: RunnerRuntime): void => {
   const registers = [metrics.registry]
-  const list = () => runtime.runPromise(Effect.flatMap(AiRunnerRegistry, (r) => r.listRunners))
+  const list = () => runtime.runPromise(Effect.flatMap(AiRunnerPort, (r) => r.listRunners))
   const runners: Gauge<"status" | "provider"> = new Gauge({
     name: "geppetto_runners",
     help: "Runners known to the server (live and finished), by status and provider",
@@ -143,7 +143,7 @@ const addRunnerGauges = (metrics: ServerMetrics, runtime: RunnerRuntime): void =
     registers,
     collect: async () => {
       const total = await runtime.runPromise(
-        Effect.flatMap(AiRunnerRegistry, (registry) =>
+        Effect.flatMap(AiRunnerPort, (registry) =>
           Effect.flatMap(registry.listRunners, (list) =>
             Effect.forEach(
               list,

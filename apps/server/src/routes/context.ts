@@ -1,12 +1,12 @@
 import type { RunnerDetail as WireRunnerDetail } from "@geppetto/protocol"
-import type { AiRunnerRegistry, ProviderListing, RunnerDetail } from "@geppetto/runner"
+import type { AiRunnerPort, ProviderListing, RunnerDetail } from "@geppetto/runner"
 import type { Effect, ManagedRuntime } from "effect"
 import type { FlowLimits, FlowState } from "../terminal/flow.js"
 import type { TerminalTarget } from "../terminal/terminal-session.js"
 
 /** What the API routes need from the runner domain. */
 export interface ApiContext {
-  readonly runtime: ManagedRuntime.ManagedRuntime<AiRunnerRegistry, unknown>
+  readonly runtime: ManagedRuntime.ManagedRuntime<AiRunnerPort, unknown>
   readonly providers: { readonly list: Effect.Effect<ReadonlyArray<ProviderListing>> }
   /**
    * Terminal sockets' flow bounds (default `defaultFlowLimits`) and a look at each viewer's

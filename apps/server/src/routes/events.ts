@@ -1,6 +1,6 @@
 import type { Socket } from "node:net"
 import { EventsQuery, type EventsServerMessage } from "@geppetto/protocol"
-import { AiRunnerRegistry, type RegistryEvent } from "@geppetto/runner"
+import { AiRunnerPort, type RegistryEvent } from "@geppetto/runner"
 import { Effect, Fiber, Queue } from "effect"
 import type { FastifyInstance } from "fastify"
 import type { WebSocket } from "ws"
@@ -55,7 +55,7 @@ export const watchEvents = (
   connection?: Pick<Socket, "cork" | "uncork">,
 ) =>
   Effect.gen(function* () {
-    const registry = yield* AiRunnerRegistry
+    const registry = yield* AiRunnerPort
     const { runners, seq, queue } = yield* registry.subscribe
     /** Bytes handed to the socket and not yet written to the kernel (from `send` callbacks). */
     let unflushed = 0

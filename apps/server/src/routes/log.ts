@@ -1,6 +1,6 @@
 import { Readable } from "node:stream"
 import { LogQuery, RunnerParams } from "@geppetto/protocol"
-import { AiRunnerRegistry, type LogChunk } from "@geppetto/runner"
+import { AiRunnerPort, type LogChunk } from "@geppetto/runner"
 import { Effect, Stream } from "effect"
 import type { FastifyInstance, FastifyReply } from "fastify"
 import { HttpError } from "../http/domain-errors.js"
@@ -57,7 +57,7 @@ export const registerLogRoute = (app: FastifyInstance, ctx: ApiContext) => {
     const query = parseWith(LogQuery, request.query, "query")
     const bounds = await runEffect(
       ctx.runtime,
-      Effect.flatMap(AiRunnerRegistry, (r) => r.logBounds(id)),
+      Effect.flatMap(AiRunnerPort, (r) => r.logBounds(id)),
     )
     let from = query.from ?? bounds.start
     let to = bounds.end
@@ -96,8 +96,8 @@ export const registerLogRoute = (app: FastifyInstance, ctx: ApiContext) => {
     const runtime = await ctx.runtime.runtime()
     const end = to
     const chunksFrom = (start: number): AsyncIterator<LogChunk> => {
-      const stream: Stream.Stream<LogChunk, unknown, AiRunnerRegistry> = Stream.unwrap(
-        Effect.map(AiRunnerRegistry, (r) => r.output(id, start)),
+      const stream: Stream.Stream<LogChunk, unknown, AiRunnerPort> = Stream.unwrap(
+        Effect.map(AiRunnerPort, (r) => r.output(id, start)),
       ).pipe(
         // Ends with the chunk that reaches `to`: waiting for one past it would hang on a quiet
         // live runner, whose log does not grow.

@@ -7,7 +7,7 @@ import {
   type SessionListing,
   StartRunnerRequest,
 } from "@geppetto/protocol"
-import { AiRunnerRegistry } from "@geppetto/runner"
+import { type AiRunner, AiRunnerPort } from "@geppetto/runner"
 import { Effect } from "effect"
 import type { FastifyInstance } from "fastify"
 import { parseWith, runEffect } from "../http/run-effect.js"
@@ -21,10 +21,9 @@ const ACTION_LOG = {
 
 /** The REST part of the contract: providers, runners and their actions, tmux sessions. */
 export const registerRunnerRoutes = (app: FastifyInstance, ctx: ApiContext) => {
-  const run = <A, E>(effect: Effect.Effect<A, E, AiRunnerRegistry>) =>
-    runEffect(ctx.runtime, effect)
-  const withRegistry = <A, E>(f: (r: AiRunnerRegistry) => Effect.Effect<A, E>) =>
-    run(Effect.flatMap(AiRunnerRegistry, f))
+  const run = <A, E>(effect: Effect.Effect<A, E, AiRunnerPort>) => runEffect(ctx.runtime, effect)
+  const withRegistry = <A, E>(f: (r: AiRunner) => Effect.Effect<A, E>) =>
+    run(Effect.flatMap(AiRunnerPort, f))
   const idOf = (params: unknown) => parseWith(RunnerParams, params, "params").id
 
   app.get(

@@ -1,5 +1,5 @@
 import { RunnerParams, TerminalQuery } from "@geppetto/protocol"
-import { AiRunnerRegistry, PaneId } from "@geppetto/runner"
+import { AiRunnerPort, PaneId } from "@geppetto/runner"
 import { Effect, Fiber } from "effect"
 import type { FastifyInstance } from "fastify"
 import { HttpError } from "../http/domain-errors.js"
@@ -27,7 +27,7 @@ export const registerTerminalRoute = (
         const query = parseWith(TerminalQuery, request.query, "query")
         const detail = await runEffect(
           ctx.runtime,
-          Effect.flatMap(AiRunnerRegistry, (r) => r.getRunner(id)),
+          Effect.flatMap(AiRunnerPort, (r) => r.getRunner(id)),
         )
         if (
           query.pane !== undefined &&

@@ -5,7 +5,7 @@ import {
   type TerminalServerMessage,
 } from "@geppetto/protocol"
 import {
-  AiRunnerRegistry,
+  AiRunnerPort,
   type LogChunk,
   type LogSubscription,
   type PaneId,
@@ -69,7 +69,7 @@ export const serveTerminal = (
   onOutputSent?: (bytes: number) => void,
 ) =>
   Effect.gen(function* () {
-    const registry = yield* AiRunnerRegistry
+    const registry = yield* AiRunnerPort
     const { runnerId, paneId } = target
     const flow = new FlowState(limits)
     onFlow?.(flow)
@@ -217,7 +217,7 @@ export const serveTerminal = (
     // input before the call returns, so they keep their arrival order without a queue of ours
     // (a fiber hop per keystroke measured 0.2 ms at p50, milliseconds at p99). Those awaiting
     // tmux's answer are bounded in count and bytes; past that they are refused.
-    const run = yield* FiberSet.makeRuntime<AiRunnerRegistry>()
+    const run = yield* FiberSet.makeRuntime<AiRunnerPort>()
     const budget = new FrameBudget()
     const limiter = new InputLimiter()
     /** Commands that came before the snapshot went out: started after it, in order. */

@@ -3,9 +3,9 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Context, Effect, Exit, Layer, Scope } from "effect"
 import { defaultRunnerConfig, type RunnerConfigShape } from "../../src/config.js"
+import type { RegistryEvent } from "../../src/domain/runner.js"
 import { AiRunnerLive } from "../../src/live.js"
-import type { RegistryEvent } from "../../src/runners/registry.js"
-import { AiRunnerRegistry } from "../../src/runners/registry.js"
+import { type AiRunner, AiRunnerPort } from "../../src/ports.js"
 import { defaultRunnerSettings, type RunnerSettingsShape } from "../../src/runners/settings.js"
 import { tmuxSync } from "../harness.js"
 
@@ -57,7 +57,7 @@ export const registryWorld = (
           AiRunnerLive(config, { ...settings, ...overrides }),
           scope,
         )
-        const registry = Context.get(context, AiRunnerRegistry)
+        const registry = Context.get(context, AiRunnerPort)
         return { registry, close: Scope.close(scope, Exit.void), scope }
       })
     return {
@@ -70,7 +70,7 @@ export const registryWorld = (
   })
 
 /** Records every registry event from now on. */
-export const recordFeed = (registry: AiRunnerRegistry) =>
+export const recordFeed = (registry: AiRunner) =>
   Effect.gen(function* () {
     const { queue } = yield* registry.subscribe
     const seen: RegistryEvent[] = []

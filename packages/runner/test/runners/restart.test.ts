@@ -3,7 +3,7 @@ import { appendFileSync, existsSync } from "node:fs"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Stream } from "effect"
-import type { AiRunnerRegistry } from "../../src/runners/registry.js"
+import type { AiRunner } from "../../src/ports.js"
 import { expectedLines, fixture } from "../harness.js"
 import { waitForText } from "../streams.js"
 import { eventually, recordFeed, registryWorld, TEST_ATTENTION, transitions } from "./harness.js"
@@ -11,7 +11,7 @@ import { eventually, recordFeed, registryWorld, TEST_ATTENTION, transitions } fr
 const LINES = 30_000
 
 /** The runner's whole log, once it has `length` bytes. */
-const readLog = (registry: AiRunnerRegistry, id: string, length: number) =>
+const readLog = (registry: AiRunner, id: string, length: number) =>
   Effect.gen(function* () {
     const parts: Buffer[] = []
     let read = 0

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import xterm from "@xterm/headless"
 import { Effect, Stream } from "effect"
-import type { AiRunnerRegistry } from "../../src/runners/registry.js"
+import type { AiRunner } from "../../src/ports.js"
 import { fixture } from "../harness.js"
 import { eventually, registryWorld } from "./harness.js"
 
@@ -21,7 +21,7 @@ const write = (term: Term, data: string | Uint8Array) =>
   Effect.async<void>((resume) => term.write(data, () => resume(Effect.void)))
 
 /** A viewer as the terminal socket makes one: snapshot, then the output from its offset. */
-const viewer = (registry: AiRunnerRegistry, id: string) =>
+const viewer = (registry: AiRunner, id: string) =>
   Effect.gen(function* () {
     const snap = yield* registry.snapshot(id)
     const term = new xterm.Terminal({ cols: snap.cols, rows: snap.rows, allowProposedApi: true })
