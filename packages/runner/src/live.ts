@@ -2,7 +2,6 @@ import { Layer } from "effect"
 import { RunnerConfig, type RunnerConfigShape } from "./config.js"
 import { JournalStore } from "./journal/journal-store.js"
 import { LogStore } from "./logs/log-store.js"
-import { BasicProcessMonitorLive } from "./monitor/basic-process-monitor.js"
 import { TmuxProcessMonitorLive } from "./monitor/tmux-process-monitor.js"
 import { AiRunnerRegistryLive } from "./runners/registry.js"
 import { RunnerSettings, type RunnerSettingsShape } from "./runners/settings.js"
@@ -18,13 +17,6 @@ export const RunnerLive = (config: RunnerConfigShape) => {
   )
   const base = Layer.merge(tmux, LogStore.Default.pipe(Layer.provide(configLayer)))
   return TmuxProcessMonitorLive.pipe(Layer.provideMerge(base))
-}
-
-/** The runner domain over plain child processes (the `basic` adapter): no tmux needed. */
-export const BasicRunnerLive = (config: RunnerConfigShape) => {
-  const configLayer = Layer.succeed(RunnerConfig, config)
-  const base = LogStore.Default.pipe(Layer.provideMerge(configLayer))
-  return BasicProcessMonitorLive.pipe(Layer.provideMerge(base))
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { RunnerSummary } from "@geppetto/protocol"
 import { Context, type Effect, type Queue, type Scope, type Stream } from "effect"
+import type { Screen } from "./attention/evaluate.js"
 import type {
   AiRunnerError,
   LogStoreError,
@@ -20,8 +21,8 @@ import type {
 import type { LogFollower, LogSubscription } from "./logs/log-feed.js"
 import type { LogBounds, LogChunk } from "./logs/log-store.js"
 import type { TierLimitError } from "./providers/limits.js"
-import type { RunnerSnapshot } from "./runners/snapshot.js"
 import type { TmuxStatus } from "./tmux/control-client.js"
+import type { RunnerSnapshot } from "./tmux/pane-snapshot.js"
 import type { TmuxVersion } from "./tmux/version.js"
 
 /** Where a process lives in tmux, and how a person reaches it. */
@@ -84,9 +85,59 @@ export interface ProcessMonitorHandle {
   /** Resolves with the exit event once the process has ended. */
   readonly awaitExit: Effect.Effect<Extract<ProcessEvent, { _tag: "exit" }>>
   /** Exact bytes to the process's input (tmux `send-keys -H`). */
-  readonly write: (data: Uint8Array) => Effect.Effect<void, ProcessMonitorError>
+  /** Exact bytes to the process's input (tmux `send-keys -H`), or to another pane of its session. */
+  readonly write: (data: Uint8Array, paneId?: PaneId) => Effect.Effect<void, ProcessMonitorError>
   /** C-c, then SIGTERM to the process group, then kill the session; each after a grace period. */
   readonly terminate: Effect.Effect<void, ProcessMonitorError>
+  /** SIGSTOP to the command's process tree; fails when nothing runs that could be stopped. */
+  readonly pause: Effect.Effect<void, ProcessMonitorError>
+  /** SIGCONT to the command's process tree. */
+  readonly resume: Effect.Effect<void, ProcessMonitorError>
+  /** The main pane's visible rows and title, as the attention rules read them. */
+  readonly captureScreen: Effect.Effect<Screen, ProcessMonitorError>
+  /**
+   * What a new viewer draws first, and the log offset it is true at (see `RunnerSnapshot`):
+   * of the main pane, or of `paneId` of the session.
+   */
+  readonly snapshot: (paneId?: PaneId) => Effect.Effect<RunnerSnapshot, ProcessMonitorError>
+  /** Resizes the main pane's window; viewers hear of it through `paneSizes`. */
+  readonly resize: (cols: number, rows: number) => Effect.Effect<void, ProcessMonitorError>
+  /** The session's panes and their sizes now (empty once the session is gone). */
+  readonly panes: Effect.Effect<ReadonlyArray<PaneSummary>>
+  /**
+   * The session's panes after each resize by anyone (our API, an attached tmux client), until
+   * the scope closes. Never fails; ends with the handle's scope.
+   */
+  readonly paneSizes: Stream.Stream<ReadonlyArray<PaneSummary>>
+  /** Ends the session of a process that has exited (nothing left to show that the log lacks). */
+  readonly closeSession: Effect.Effect<void>
+}
+
+/** A pane of a listed session, as far as the runners care. */
+export interface ListedPane {
+  readonly paneId: PaneId
+  readonly windowId: string
+  readonly dead: boolean
+  readonly active: boolean
+  readonly currentCommand: string
+  /** The pane's working folder (`#{pane_current_path}`); empty when unknown. */
+  readonly currentPath: string
+  /** The log folder our writer pipes this pane into, if it is ours. */
+  readonly logDir: string | undefined
+}
+
+/** A session on the terminal server with its panes. */
+export interface ListedSession extends TmuxSessionListing {
+  readonly panes: ReadonlyArray<ListedPane>
+}
+
+/** How a person attaches a terminal to a runner's session. */
+export interface AttachTarget {
+  /** tmux `-L` socket name; `undefined` for tmux's default server. */
+  readonly socket: string | undefined
+  readonly session: string
+  /** e.g. `tmux -L geppetto attach -t =NAME`, for display. */
+  readonly command: string
 }
 
 /** Runs and watches processes (the seed's `ProcessMonitorPort`). */
@@ -96,10 +147,27 @@ export interface ProcessMonitorPort {
     args: ReadonlyArray<string>,
     options: ProcessMonitorOptions,
   ) => Effect.Effect<ProcessMonitorHandle, ProcessMonitorError | ValidationError, Scope.Scope>
+  /**
+   * Watches a session that already runs: one we started before a restart, or someone else's
+   * (adopted). `options.metadata` is written to the session so a restart finds it again.
+   */
   readonly monitorExisting: (
     sessionName: string,
     options: ProcessMonitorOptions,
   ) => Effect.Effect<ProcessMonitorHandle, ProcessMonitorError | ValidationError, Scope.Scope>
+  /** Every session with its panes (ours carry `metadata.id`). */
+  readonly listSessions: Effect.Effect<ReadonlyArray<ListedSession>, TmuxSessionError>
+  readonly sessionExists: (name: string) => Effect.Effect<boolean, TmuxSessionError>
+  /** How a process ended, as recorded in its folder while no one watched; `undefined` if not. */
+  readonly recordedExit: (
+    processId: ProcessId,
+  ) => Effect.Effect<
+    { readonly exitCode: number | null; readonly signal: string | null } | undefined
+  >
+  readonly attachTarget: (sessionName: string) => AttachTarget
+  /** Whether the terminal server answers; never starts one. */
+  readonly serverStatus: Effect.Effect<TmuxStatus>
+  readonly serverVersion: Effect.Effect<TmuxVersion, TmuxSessionError>
 }
 
 /** A pane as tmux reports it. */
@@ -119,6 +187,8 @@ export interface PaneState {
   readonly active: boolean
   /** The log folder our writer pipes this pane into, if it is ours. */
   readonly logDir: string | undefined
+  /** The pane's working folder (`#{pane_current_path}`); empty when unknown. */
+  readonly currentPath: string
 }
 
 /** What `createSession` starts: argv never passes through a shell. */

@@ -1,28 +1,23 @@
 import { constants as fsConstants } from "node:fs"
 import { access, readFile } from "node:fs/promises"
 import { join } from "node:path"
-import { Deferred, Duration, Effect, Layer, Queue, Stream } from "effect"
+import { Deferred, Effect, Layer, Queue } from "effect"
 import { RunnerConfig } from "../config.js"
 import { ProcessMonitorError, processMonitorFailure, TmuxSessionError } from "../domain/errors.js"
 import { decodeSessionName, type PaneId, type ProcessId } from "../domain/ids.js"
 import { validateArgv, validateCwd, validateEnv, validateSize } from "../domain/validate.js"
-import { followLogChunks } from "../logs/log-feed.js"
 import { LogStore } from "../logs/log-store.js"
 import { writersDrained } from "../logs/writer-drain.js"
-import type {
-  PaneState,
-  ProcessMonitorHandle,
-  ProcessMonitorPort,
-  TmuxSessionInfo,
-} from "../ports.js"
+import type { PaneState, ProcessMonitorPort, TmuxSessionInfo } from "../ports.js"
 import { isTmuxServerDown, TMUX_SERVER_DOWN, TmuxControlClient } from "../tmux/control-client.js"
-import { awaitWrapperCommand } from "../tmux/pane-wrapper.js"
 import { TmuxSessionManager } from "../tmux/session-manager.js"
 import { makeExitWatchdog } from "./exit-watchdog.js"
 import { requireFreshLog } from "./fresh-log.js"
 import { makeMonitorCore } from "./monitor-core.js"
 import { ProcessMonitorTag } from "./process-monitor-tag.js"
-import { descendantPids, killLeftovers, signalName, signalQuietly } from "./process-tree.js"
+import { signalName } from "./process-tree.js"
+import { makeTmuxHandle } from "./tmux-handle.js"
+import { makeVanishWatch } from "./vanish-watch.js"
 import { superviseWriter } from "./writer-watch.js"
 
 /** Parses the `exit` file the pane-died hook writes: `STATUS SIGNAL`, either may be empty. */
@@ -37,56 +32,6 @@ export const parseExitFile = (text: string) => {
   }
 }
 
-const VANISH_HINTS = ["%sessions-changed", "%window-close", "%unlinked-window-close", "%exit"]
-
-/**
- * One watcher for every monitored pane: when tmux says sessions or windows changed (or the
- * control client lost its server), a single `list-panes -a` tells which of our panes are
- * gone. One tmux command per burst of changes, however many runners there are.
- */
-const makeVanishWatch = Effect.gen(function* () {
-  const client = yield* TmuxControlClient
-  const sessions = yield* TmuxSessionManager
-  /** Each pane's reaction to being gone; given why when the whole tmux server went. */
-  const watched = new Map<PaneId, (serverGone: string | undefined) => Effect.Effect<void>>()
-  const notifications = yield* client.subscribe
-  yield* Effect.forkScoped(
-    Stream.fromQueue(notifications).pipe(
-      Stream.filter(
-        (n) => n._tag === "disconnected" || VANISH_HINTS.some((h) => n.line.startsWith(h)),
-      ),
-      Stream.debounce(Duration.millis(50)),
-      Stream.runForEach(() =>
-        Effect.gen(function* () {
-          if (watched.size === 0) return
-          // Never starts a tmux server: after a loss the client only reconnects to one that runs.
-          const panes = yield* sessions.allPanes.pipe(Effect.either)
-          if (panes._tag === "Left") {
-            if (!isTmuxServerDown(panes.left)) return
-            const why = panes.left.message
-            yield* Effect.forEach([...watched.values()], (onGone) => onGone(why), {
-              concurrency: "unbounded",
-            })
-            return
-          }
-          const alive = new Set(panes.right.map((p) => p.paneId))
-          const gone = [...watched].filter(([id]) => !alive.has(id))
-          yield* Effect.forEach(gone, ([, onGone]) => onGone(undefined), {
-            concurrency: "unbounded",
-          })
-        }),
-      ),
-    ),
-  )
-  return {
-    register: (paneId: PaneId, onGone: (serverGone: string | undefined) => Effect.Effect<void>) =>
-      Effect.acquireRelease(
-        Effect.sync(() => watched.set(paneId, onGone)),
-        () => Effect.sync(() => watched.delete(paneId)),
-      ),
-  }
-})
-
 /** `ProcessMonitorPort` over tmux: each process a detached session, output logged by `pipe-pane`. */
 export const makeTmuxProcessMonitor = Effect.gen(function* () {
   const config = yield* RunnerConfig
@@ -97,6 +42,7 @@ export const makeTmuxProcessMonitor = Effect.gen(function* () {
   const watchdog = yield* makeExitWatchdog(
     Effect.ignore(client.execOne(["run-shell", "-b", "true"])),
   )
+  const handleDeps = { config, client, sessions, logs, watchdog }
 
   const failWith = processMonitorFailure
 
@@ -260,71 +206,6 @@ export const makeTmuxProcessMonitor = Effect.gen(function* () {
       return core
     })
 
-  const buildHandle = (
-    processId: ProcessId,
-    pane: PaneState,
-    info: TmuxSessionInfo,
-    core: Effect.Effect.Success<ReturnType<typeof monitorPane>>,
-    paneDirs: ReadonlyMap<PaneId, string>,
-  ): ProcessMonitorHandle => {
-    const paneDir = (paneId: PaneId | undefined) =>
-      paneId === undefined ? core.logDir : (paneDirs.get(paneId) ?? core.logDir)
-    const terminate = Effect.gen(function* () {
-      const grace = Duration.millis(config.terminateGraceMs)
-      const waitExit = (d: Duration.Duration) =>
-        core.awaitExit.pipe(
-          Effect.as(true),
-          Effect.timeoutTo({
-            duration: d,
-            onSuccess: (b) => b,
-            onTimeout: () => false,
-          }),
-        )
-      // Just started: a C-c before the command runs would be lost (see awaitWrapperCommand).
-      yield* Effect.promise(() => awaitWrapperCommand(pane.pid, Duration.toMillis(grace)))
-      const pids = yield* Effect.promise(() => descendantPids(pane.pid))
-      if (!(yield* core.exited)) {
-        yield* Effect.ignore(sessions.sendKeys(pane.paneId, ["C-c"]))
-        if (!(yield* waitExit(grace))) {
-          signalQuietly(-pane.pid, "SIGTERM")
-          signalQuietly(pane.pid, "SIGTERM")
-          if (!(yield* waitExit(grace))) {
-            // Ignores INT, TERM (and so HUP from kill-session, likely): nothing left but KILL.
-            // Recorded before the session goes, so the vanish check does not report it.
-            signalQuietly(-pane.pid, "SIGKILL")
-            signalQuietly(pane.pid, "SIGKILL")
-            if (!(yield* waitExit(grace))) yield* core.recordExit(null, "SIGKILL")
-          }
-        }
-      }
-      yield* core.settleLog(1_000)
-      yield* Effect.ignore(sessions.killSession(info.sessionId))
-      // Anything that escaped its process group and ignored SIGHUP; waits until none runs.
-      yield* killLeftovers(pane.pid, pids, Effect.succeed(true))
-    }).pipe(Effect.withSpan("ProcessMonitor.terminate"))
-
-    return {
-      processId,
-      sessionInfo: info,
-      events: core.eventsFrom(0),
-      eventsFrom: core.eventsFrom,
-      controlEvents: core.controlFrom,
-      output: (offset, paneId) => logs.tail(paneDir(paneId), offset),
-      followOutput: (offset, follower, paneId) =>
-        followLogChunks(paneDir(paneId), offset, follower),
-      logBounds: logs.bounds(core.logDir),
-      getActivityState: core.activity,
-      awaitExit: core.awaitExit,
-      write: (data) =>
-        sessions.sendKeysHex(pane.paneId, data).pipe(
-          Effect.mapError(failWith(processId, "could not send input")),
-          // Input is when exits happen (C-d, "q", "exit"): let the watchdog look soon after.
-          Effect.zipLeft(watchdog.poke),
-        ),
-      terminate,
-    }
-  }
-
   const sessionInfoOf = (panes: ReadonlyArray<PaneState>, primary: PaneState): TmuxSessionInfo => ({
     name: primary.sessionName,
     sessionId: primary.sessionId,
@@ -389,7 +270,14 @@ export const makeTmuxProcessMonitor = Effect.gen(function* () {
         )
       const info = sessionInfoOf([pane], pane)
       const core = yield* monitorPane(processId, pane, logDir, info, true)
-      return buildHandle(processId, pane, info, core, new Map([[pane.paneId, logDir]]))
+      return yield* makeTmuxHandle(
+        handleDeps,
+        processId,
+        pane,
+        info,
+        core,
+        new Map([[pane.paneId, logDir]]),
+      )
     },
   )
 
@@ -438,6 +326,25 @@ export const makeTmuxProcessMonitor = Effect.gen(function* () {
         .wirePane(pane.paneId, dir, writer)
         .pipe(Effect.mapError(failWith(processId, `could not pipe pane ${pane.paneId}`)))
     }
+    if (options.metadata !== undefined) {
+      // Made ours (adopted): marked in tmux so a restarted server finds it again, and its
+      // windows report resizes into the log folder as our own sessions do.
+      const sessionId = primary.sessionId
+      yield* client
+        .exec(
+          Object.entries({ id: processId, ...options.metadata }).map(([key, value]) => [
+            "set-option",
+            "-t",
+            sessionId,
+            `@geppetto-${key}`,
+            value,
+          ]),
+        )
+        .pipe(Effect.mapError(failWith(processId, `could not mark tmux session ${sessionName}`)))
+      for (const windowId of new Set(panes.map((p) => p.windowId))) {
+        yield* Effect.ignore(sessions.watchWindowSize(windowId, root))
+      }
+    }
     const info = sessionInfoOf(panes, primary)
     const core = yield* monitorPane(processId, primary, root, info, primary.logDir !== root)
     // The other panes' writers are kept running too; their gaps are reported on this runner.
@@ -466,10 +373,55 @@ export const makeTmuxProcessMonitor = Effect.gen(function* () {
         }),
       })
     }
-    return buildHandle(processId, primary, info, core, paneDirs)
+    return yield* makeTmuxHandle(handleDeps, processId, primary, info, core, paneDirs)
   })
 
-  return { spawn, monitorExisting } satisfies ProcessMonitorPort
+  const listSessions: ProcessMonitorPort["listSessions"] = Effect.gen(function* () {
+    const listings = yield* sessions.listSessions
+    const panes = yield* sessions.allPanes
+    return listings.map((listing) => ({
+      ...listing,
+      panes: panes
+        .filter((p) => p.sessionId === listing.sessionId)
+        .map((p) => ({
+          paneId: p.paneId,
+          windowId: p.windowId,
+          dead: p.dead,
+          active: p.active,
+          currentCommand: p.currentCommand,
+          currentPath: p.currentPath,
+          logDir: p.logDir,
+        })),
+    }))
+  }).pipe(
+    // No tmux server, no sessions.
+    Effect.catchIf(isTmuxServerDown, () => Effect.succeed([])),
+  )
+
+  const recordedExit: ProcessMonitorPort["recordedExit"] = (processId) =>
+    Effect.promise(() =>
+      readFile(join(logs.processDir(processId), "exit"), "utf8").then(
+        parseExitFile,
+        () => undefined,
+      ),
+    )
+
+  const attachTarget: ProcessMonitorPort["attachTarget"] = (sessionName) => ({
+    socket: client.socket,
+    session: sessionName,
+    command: sessions.attachCommand(sessionName),
+  })
+
+  return {
+    spawn,
+    monitorExisting,
+    listSessions,
+    sessionExists: sessions.hasSession,
+    recordedExit,
+    attachTarget,
+    serverStatus: client.status,
+    serverVersion: client.version,
+  } satisfies ProcessMonitorPort
 })
 
 /** The tmux-backed `ProcessMonitorPort`. */

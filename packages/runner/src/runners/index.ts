@@ -1,7 +1,5 @@
-export * from "./job-control.js"
 export * from "./registry.js"
 export * from "./runner-codec.js"
 export * from "./runner-meta.js"
 export * from "./runner-state.js"
 export * from "./settings.js"
-export * from "./snapshot.js"

@@ -37,6 +37,7 @@ const PANE_FORMAT = [
   "#{pane_current_command}",
   "#{pane_active}",
   "#{@geppetto-log}",
+  "#{pane_current_path}",
 ].join(SEP)
 
 const intOrNull = (s: string | undefined) => (s === undefined || s === "" ? null : Number(s))
@@ -60,6 +61,7 @@ const parsePane = (line: string): PaneState | undefined => {
     currentCommand: f[11] ?? "",
     active: f[12] === "1",
     logDir: f[13] === "" || f[13] === undefined ? undefined : f[13],
+    currentPath: f[14] ?? "",
   }
 }
 

@@ -1,4 +1,4 @@
-import { descendantPids } from "../monitor/process-tree.js"
+import { descendantPids } from "./process-tree.js"
 
 /**
  * Pause and resume of a pane's command. The pane's own process is our wrapper (see

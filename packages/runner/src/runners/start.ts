@@ -1,0 +1,161 @@
+import { Clock, Effect, ExecutionStrategy, Exit, Scope } from "effect"
+import { AiRunnerError, ValidationError } from "../domain/errors.js"
+import { decodeSessionName, generateProcessId, ProcessId } from "../domain/ids.js"
+import type { StartRunnerRequest } from "../domain/runner.js"
+import { validateCwd, validateEnv, validateSize } from "../domain/validate.js"
+import { agentHooks, withHookArgs, writeHookFiles } from "../providers/hooks.js"
+import { checkLimits, type RunnerSlot } from "../providers/limits.js"
+import { getProvider } from "../providers/registry.js"
+import type { RegistryContext } from "./registry-context.js"
+import { readState } from "./runner-entry.js"
+import { encodeRunnerMeta } from "./runner-meta.js"
+import { newRunnerState } from "./runner-state.js"
+import type { Watch } from "./watch.js"
+
+const invalid = (field: string, message: string) => new ValidationError({ field, message })
+
+/** Starting a runner: the request checked, its slot reserved, its process spawned and watched. */
+export const makeStart = (ctx: RegistryContext, watching: Watch) =>
+  Effect.gen(function* () {
+    const { settings, monitor, logs, entries, reserved } = ctx
+    const startLock = yield* Effect.makeSemaphore(1)
+
+    const liveSlots = Effect.gen(function* () {
+      const slots: RunnerSlot[] = [...reserved.values()]
+      for (const entry of entries.values()) {
+        const s = yield* readState(entry)
+        if (s.live) slots.push({ provider: s.provider, accountId: s.accountId })
+      }
+      return slots
+    })
+
+    const nameTaken = (name: string) =>
+      Effect.gen(function* () {
+        if ([...reserved.values()].some((r) => r.name === name)) return true
+        for (const entry of entries.values()) {
+          if ((yield* readState(entry)).name === name) return true
+        }
+        return false
+      })
+
+    const startRunner = (request: StartRunnerRequest) =>
+      Effect.gen(function* () {
+        const provider = yield* getProvider(request.provider).pipe(
+          Effect.mapError((e) => invalid("provider", e.message)),
+        )
+        const mode = request.mode ?? "interactive"
+        const accountId = request.accountId
+        const account = accountId === undefined ? undefined : settings.accounts[accountId]
+        if (accountId !== undefined && account === undefined) {
+          return yield* invalid(
+            "accountId",
+            `there is no account ${JSON.stringify(accountId.slice(0, 64))} in the config`,
+          )
+        }
+        const plan = yield* provider.plan({
+          mode,
+          ...(request.prompt !== undefined ? { prompt: request.prompt } : {}),
+          ...(request.command !== undefined ? { command: request.command } : {}),
+          ...(account !== undefined ? { account } : {}),
+        })
+        const env = request.env ?? {}
+        yield* validateEnv(env)
+        const cwd = request.cwd ?? settings.defaultCwd
+        yield* validateCwd(cwd)
+        const cols = request.cols ?? 120
+        const rows = request.rows ?? 32
+        yield* validateSize(cols, rows)
+        const maxDurationMs = request.maxDurationMs
+        if (
+          maxDurationMs !== undefined &&
+          (!Number.isInteger(maxDurationMs) || maxDurationMs <= 0)
+        ) {
+          return yield* invalid("maxDurationMs", "maxDurationMs must be a positive whole number")
+        }
+        const id = generateProcessId("run")
+        const name = yield* decodeSessionName(
+          request.name ?? `${provider.id}-${id.slice(4, 10)}`,
+          "name",
+        )
+        // Refused up front rather than started unlogged on a full or read-only data dir.
+        yield* logs.checkWritable
+
+        // Limits and names are checked and the slot reserved in one step.
+        yield* startLock.withPermits(1)(
+          Effect.gen(function* () {
+            if (yield* nameTaken(name)) {
+              return yield* invalid("name", `a runner named ${name} already exists`)
+            }
+            if (yield* monitor.sessionExists(name).pipe(Effect.orElseSucceed(() => false))) {
+              return yield* invalid("name", `a tmux session named ${name} already exists`)
+            }
+            yield* checkLimits({
+              running: yield* liveSlots,
+              request: { provider: provider.id, accountId },
+              limits: settings.limits,
+            })
+            reserved.set(id, { provider: provider.id, accountId, name })
+          }),
+        )
+
+        return yield* Effect.gen(function* () {
+          const now = yield* Clock.currentTimeMillis
+          const prompt = request.prompt === "" ? undefined : request.prompt
+          const state = newRunnerState({
+            id,
+            name,
+            provider: provider.id,
+            mode,
+            cwd,
+            prompt,
+            accountId,
+            maxDurationMs,
+            adopted: false,
+            at: now,
+            cols,
+            rows,
+          })
+          const entry = yield* ctx.newEntry(state)
+          const scope = yield* Scope.fork(ctx.registryScope, ExecutionStrategy.sequential)
+          // The agent's own hooks (Claude Code, Codex) report into the runner's folder.
+          const hooks = agentHooks(provider.id, entry.logDir)
+          if (hooks !== undefined) {
+            yield* logs.ensureDir(entry.logDir).pipe(
+              Effect.zipRight(writeHookFiles(hooks)),
+              Effect.mapError(
+                (e) =>
+                  new AiRunnerError({
+                    runnerId: id,
+                    provider: provider.id,
+                    operation: "start",
+                    message: e.message,
+                  }),
+              ),
+            )
+          }
+          const [command, ...args] = withHookArgs(plan.argv, hooks)
+          if (command === undefined) return yield* invalid("command", "nothing to run")
+          const handle = yield* monitor
+            .spawn(command, args, {
+              processId: ProcessId(id),
+              sessionName: name,
+              cwd,
+              env: { ...plan.env, ...env },
+              cols,
+              rows,
+              metadata: { provider: provider.id, meta: encodeRunnerMeta(state) },
+            })
+            .pipe(
+              Scope.extend(scope),
+              Effect.tapError(() => Scope.close(scope, Exit.void)),
+            )
+          entries.set(id, entry)
+          yield* watching.watch(entry, handle, scope)
+          yield* ctx.persist(entry)
+          yield* ctx.publishRunner(entry)
+          return yield* ctx.detailOf(entry)
+        }).pipe(Effect.ensuring(Effect.sync(() => reserved.delete(id))))
+      }).pipe(Effect.withSpan("AiRunner.start"))
+
+    return { startRunner } as const
+  })
