@@ -1,6 +1,6 @@
 import { type FileHandle, mkdir, open, readFile, rename, stat } from "node:fs/promises"
 import { join } from "node:path"
-import { Context, Effect, Schema } from "effect"
+import { Clock, Context, Effect, Schema } from "effect"
 import { RunnerConfig } from "../config.js"
 import { describeCause } from "../domain/errors.js"
 import {
@@ -173,7 +173,8 @@ export class JournalStore extends Effect.Service<JournalStore>()("geppetto/Journ
       lock.withPermits(1)(
         Effect.gen(function* () {
           const fh = yield* openHandle
-          const record = yield* validateRecord({ ...entry, seq: nextSeq, at: Date.now() }).pipe(
+          const at = yield* Clock.currentTimeMillis
+          const record = yield* validateRecord({ ...entry, seq: nextSeq, at }).pipe(
             Effect.mapError(journalError(path, "invalid journal record")),
           )
           const line = yield* Effect.try({

@@ -199,6 +199,8 @@ export class LogCursor {
       let later = this.#listed.find((s) => s.start > segment.start)
       if (later === undefined) {
         const changed = dirChangeTime(this.dir)
+        // Wall clock, not Clock: it is measured against the kernel's mtime, and this plain
+        // synchronous reader runs outside any fiber (the shared tail's pump).
         if (changed === this.#listedAt && Date.now() - changed > MTIME_TICK_MS) return undefined
         this.#listedAt = changed
         this.#listed = listSegmentsSync(this.dir).segments

@@ -47,7 +47,10 @@ export const makeMonitorCore = (options: {
   readonly logs: LogStore
   readonly activity: ActivitySettings
   readonly startActive: boolean
-  /** Whether the out-of-process writer has written all it was given (see writer-drain.ts). */
+  /**
+   * Whether the out-of-process writer has written all it was given (see writer-drain.ts).
+   * Never rejects: `undefined` when it cannot tell.
+   */
   readonly writerDrained?: () => Promise<boolean | undefined>
   /** Told of every activity transition, after it is published. */
   readonly onActivityChange?: (state: ActivityState) => Effect.Effect<void>
@@ -125,9 +128,10 @@ export const makeMonitorCore = (options: {
             burstStartedAt: undefined,
           },
     }
+    // The watch calls back outside any fiber: the clock is taken once, so TestClock drives it.
+    const clock = yield* Effect.clock
     const stopListening = watch.onChange((filename) => {
-      // Date.now() is what Clock reads in production; tests drive the tracker with TestClock.
-      if (filename.startsWith("out-")) Queue.unsafeOffer(signals, Date.now())
+      if (filename.startsWith("out-")) Queue.unsafeOffer(signals, clock.unsafeCurrentTimeMillis())
     })
     yield* Effect.addFinalizer(() => Effect.sync(stopListening))
     yield* runActivityTracker(

@@ -1,5 +1,5 @@
 import { constants as osConstants } from "node:os"
-import { Duration, Effect } from "effect"
+import { Clock, Duration, Effect } from "effect"
 import { procStatFields, scanProcesses } from "./proc-scan.js"
 
 /** `SIGTERM` for 15; `SIGn` for a number this platform does not name. */
@@ -74,8 +74,8 @@ export const killLeftovers = (
   leaderExited: Effect.Effect<boolean>,
 ) =>
   Effect.gen(function* () {
-    const deadline = Date.now() + Duration.toMillis(KILL_WAIT)
-    while (Date.now() < deadline) {
+    const deadline = (yield* Clock.currentTimeMillis) + Duration.toMillis(KILL_WAIT)
+    while ((yield* Clock.currentTimeMillis) < deadline) {
       const running = (yield* Effect.promise(readProcTable)).filter((p) => p.state !== "Z")
       const groupIsOurs = !(yield* leaderExited) || !running.some((p) => p.pid === pgid)
       const left = running.filter((p) => (groupIsOurs && p.pgrp === pgid) || pids.includes(p.pid))

@@ -1,5 +1,5 @@
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
-import { Deferred, Effect, Exit, FiberId, PubSub, Ref, Scope } from "effect"
+import { Clock, Deferred, Effect, Exit, FiberId, PubSub, Ref, Scope } from "effect"
 import { RunnerConfig } from "../config.js"
 import { TmuxSessionError } from "../domain/errors.js"
 import { runTmuxOnce, tmuxEnvironment, tmuxServerArgs } from "./one-off.js"
@@ -87,13 +87,15 @@ export class TmuxControlClient extends Effect.Service<TmuxControlClient>()(
       const connectionRef = yield* Ref.make<Connection | undefined>(undefined)
       const connectLock = yield* Effect.makeSemaphore(1)
       const scope = yield* Effect.scope
+      // `markLost` runs in the child's event handlers, outside any fiber.
+      const clock = yield* Effect.clock
       /** Why the last connection ended, while no new one replaced it; unset before the first. */
       let lost: { readonly reason: string; readonly at: number } | undefined
       /** The last look that found no server: commands within PROBE_QUIET_MS fail with it. */
       let lastProbe: { readonly at: number; readonly error: TmuxSessionError } | undefined
       const where = socket === undefined ? "the default tmux server" : `tmux server -L ${socket}`
       const markLost = (reason: string) => {
-        lost ??= { reason, at: Date.now() }
+        lost ??= { reason, at: clock.unsafeCurrentTimeMillis() }
       }
 
       const version: Effect.Effect<TmuxVersion, TmuxSessionError> = Effect.gen(function* () {
@@ -244,7 +246,7 @@ export class TmuxControlClient extends Effect.Service<TmuxControlClient>()(
        */
       const requireServer = (previous: { readonly reason: string; readonly at: number }) =>
         Effect.gen(function* () {
-          const now = Date.now()
+          const now = yield* Clock.currentTimeMillis
           if (lastProbe !== undefined && now - lastProbe.at < PROBE_QUIET_MS) {
             return yield* lastProbe.error
           }
@@ -423,15 +425,18 @@ export class TmuxControlClient extends Effect.Service<TmuxControlClient>()(
         }),
         Effect.as<TmuxStatus>({ ok: true }),
         Effect.catchAll((e) =>
-          Effect.succeed<TmuxStatus>({
-            ok: false,
-            error: isTmuxServerDown(e)
-              ? "the tmux server is not running (killed or crashed); starting a runner starts it again"
-              : e.message.startsWith("tmux did not answer")
-                ? e.message
-                : "the tmux control client cannot reach tmux",
-            since: lost?.at ?? Date.now(),
-          }),
+          Effect.map(
+            Clock.currentTimeMillis,
+            (now): TmuxStatus => ({
+              ok: false,
+              error: isTmuxServerDown(e)
+                ? "the tmux server is not running (killed or crashed); starting a runner starts it again"
+                : e.message.startsWith("tmux did not answer")
+                  ? e.message
+                  : "the tmux control client cannot reach tmux",
+              since: lost?.at ?? now,
+            }),
+          ),
         ),
       )
 
