@@ -1,7 +1,8 @@
 import type {} from "@fastify/websocket"
 import { LoginRequest, type LoginResponse, type Role } from "@geppetto/protocol"
+import { AuthenticationError, ForbiddenError, ValidationError } from "@geppetto/runner"
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify"
-import { sendError } from "../errors.js"
+import { sendDomainError, sendError } from "../errors.js"
 import {
   cookieValues,
   SESSION_COOKIE,
@@ -240,7 +241,12 @@ export const registerAuth = (app: FastifyInstance, options: AuthOptions): void =
     const upgrade = isWebSocketUpgrade(request)
     if (upgrade || !SAFE_METHODS.has(request.method)) {
       const origin = checkOrigin(request)
-      if (!origin.ok) return sendError(reply, 403, "ForbiddenError", `refused: ${origin.reason}`)
+      if (!origin.ok) {
+        return sendDomainError(
+          reply,
+          new ForbiddenError({ required: "same-origin", message: `refused: ${origin.reason}` }),
+        )
+      }
     }
     const path = pathOf(request.url)
     if (path === "/" && (request.method === "GET" || request.method === "HEAD")) {
@@ -257,21 +263,23 @@ export const registerAuth = (app: FastifyInstance, options: AuthOptions): void =
     if (who.kind !== "role") {
       if (who.kind === "invalid" && who.clearCookie) void reply.header("set-cookie", clearedCookie)
       void reply.header("www-authenticate", 'Bearer realm="geppetto"')
-      return sendError(
+      return sendDomainError(
         reply,
-        401,
-        "AuthenticationError",
-        who.kind === "invalid"
-          ? who.message
-          : "authentication required: send Authorization: Bearer TOKEN, or log in",
+        new AuthenticationError({
+          message:
+            who.kind === "invalid"
+              ? who.message
+              : "authentication required: send Authorization: Bearer TOKEN, or log in",
+        }),
       )
     }
     if (level === "operator" && who.role !== "operator") {
-      return sendError(
+      return sendDomainError(
         reply,
-        403,
-        "ForbiddenError",
-        `${request.method} ${path} needs an operator; this session is a ${who.role}`,
+        new ForbiddenError({
+          required: "operator",
+          message: `${request.method} ${path} needs an operator; this session is a ${who.role}`,
+        }),
       )
     }
   })
@@ -291,10 +299,15 @@ export const registerAuth = (app: FastifyInstance, options: AuthOptions): void =
       if (tooManyAttempts(request, reply)) return reply
       const body = LoginRequest.safeParse(request.body)
       if (!body.success) {
-        return sendError(reply, 400, "ValidationError", "the body must be { token: string }")
+        return sendDomainError(
+          reply,
+          new ValidationError({ field: "body", message: "the body must be { token: string }" }),
+        )
       }
       const role = matchToken(body.data.token)
-      if (role === undefined) return sendError(reply, 401, "AuthenticationError", "invalid token")
+      if (role === undefined) {
+        return sendDomainError(reply, new AuthenticationError({ message: "invalid token" }))
+      }
       void reply.header("set-cookie", cookieFor(role))
       return { role }
     },

@@ -1,11 +1,44 @@
+import type { AiRunner, AuthenticationError, ForbiddenError, JournalError } from "@geppetto/runner"
+import type { Effect, Stream } from "effect"
 import type { FastifyReply, FastifyServerOptions } from "fastify"
+
+/** The failure type of a port member: an effect, a stream, or a function returning either. */
+type FailureOf<T> =
+  T extends Effect.Effect<infer _A, infer E, infer _R>
+    ? E
+    : T extends Stream.Stream<infer _A, infer E, infer _R>
+      ? E
+      : T extends (...args: never) => infer Result
+        ? FailureOf<Result>
+        : never
+
+/**
+ * Every typed failure that can reach an HTTP answer: whatever a method of the runner port can
+ * fail with (read off `AiRunner` itself, so an error added to the port is in here at once),
+ * plus what the server raises on its own (auth) and the journal's failures.
+ */
+export type DomainError =
+  | FailureOf<AiRunner[keyof AiRunner]>
+  | AuthenticationError
+  | ForbiddenError
+  | JournalError
+
+export type DomainErrorTag = DomainError["_tag"]
+
+interface HttpMapping {
+  readonly status: number
+  /** The `code` clients see when it is not the `_tag` itself (names kept from the seed). */
+  readonly code?: string
+}
 
 /**
  * The one mapping from a domain error (by `_tag`) to an HTTP status and the `code` clients
  * see, after the seed: process failures are `ProcessOperationError`, runner failures
- * `AiProviderOperationError`. A client's bad input is never a 5xx.
+ * `AiProviderOperationError`. A client's bad input is never a 5xx. Checked against
+ * `DomainError`: an error the port gains without an entry here fails typecheck, and so does
+ * an entry for an error nothing raises.
  */
-const STATUS: Readonly<Record<string, { readonly status: number; readonly code?: string }>> = {
+const STATUS = {
   ValidationError: { status: 400 },
   NotFoundError: { status: 404 },
   TierLimitError: { status: 429 },
@@ -19,7 +52,12 @@ const STATUS: Readonly<Record<string, { readonly status: number; readonly code?:
   // The data dir is full or read-only: the server cannot store what the request needs.
   StorageError: { status: 507 },
   JournalError: { status: 500 },
-}
+} as const satisfies Readonly<Record<DomainErrorTag, HttpMapping>>
+
+/** The status and code of each domain error, for tests and docs. */
+export const DOMAIN_ERROR_STATUS: Readonly<Record<DomainErrorTag, HttpMapping>> = STATUS
+
+const isDomainErrorTag = (tag: string): tag is DomainErrorTag => Object.hasOwn(STATUS, tag)
 
 /** A failure that carries its HTTP answer; thrown from handlers, turned into JSON by the app. */
 export class HttpError extends Error {
@@ -43,9 +81,9 @@ const tagOf = (e: unknown) =>
 export const toHttpError = (e: unknown): HttpError => {
   if (e instanceof HttpError) return e
   const tag = tagOf(e)
-  const known = tag === undefined ? undefined : STATUS[tag]
-  if (tag === undefined || known === undefined)
+  if (tag === undefined || !isDomainErrorTag(tag))
     return new HttpError(500, "InternalError", "internal error", tag ?? e)
+  const known: HttpMapping = STATUS[tag]
   const message = typeof e === "object" && e !== null && "message" in e ? String(e.message) : tag
   return new HttpError(known.status, known.code ?? tag, message)
 }

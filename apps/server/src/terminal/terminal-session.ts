@@ -6,6 +6,7 @@ import {
 } from "@geppetto/protocol"
 import {
   AiRunnerPort,
+  ForbiddenError,
   type LogChunk,
   type LogSubscription,
   type PaneId,
@@ -88,11 +89,11 @@ export const serveTerminal = (
     const sendJson = (message: TerminalServerMessage) => send(JSON.stringify(message))
     const sendError = (code: string, message: string) => sendJson({ type: "error", code, message })
     /** A domain failure in the same code and words the HTTP API uses (internals hidden). */
-    const sendFailure = (e: unknown) =>
-      Effect.sync(() => {
-        const { code, message } = toHttpError(e)
-        sendError(code, message)
-      })
+    const sendDomainError = (e: unknown) => {
+      const { code, message } = toHttpError(e)
+      sendError(code, message)
+    }
+    const sendFailure = (e: unknown) => Effect.sync(() => sendDomainError(e))
 
     const sendSnapshot = (note?: string) =>
       Effect.gen(function* () {
@@ -270,7 +271,12 @@ export const serveTerminal = (
           return flowChanged()
         case "input": {
           if (target.role !== "operator")
-            return sendError("ForbiddenError", "viewers cannot type into a runner")
+            return sendDomainError(
+              new ForbiddenError({
+                required: "operator",
+                message: "viewers cannot type into a runner",
+              }),
+            )
           const bytes = Buffer.from(m.data, "utf8")
           if (!limiter.allow(bytes.length, Date.now()))
             return sendError("RateLimitError", "input arrives too fast; dropped")
@@ -278,7 +284,12 @@ export const serveTerminal = (
         }
         case "resize":
           if (target.role !== "operator")
-            return sendError("ForbiddenError", "viewers cannot resize a runner")
+            return sendDomainError(
+              new ForbiddenError({
+                required: "operator",
+                message: "viewers cannot resize a runner",
+              }),
+            )
           return perform(frameSize(raw), registry.resize(runnerId, m.cols, m.rows))
       }
     }

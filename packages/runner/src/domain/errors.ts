@@ -68,3 +68,21 @@ export const processMonitorFailure =
       message: `${message}: ${cause.message}`,
       cause: cause.message,
     })
+
+/** A request without valid credentials: none, a wrong token, a session that expired. */
+export class AuthenticationError extends Schema.TaggedError<AuthenticationError>()(
+  "AuthenticationError",
+  {
+    /** Says what to send; never echoes the credentials given. */
+    message: Schema.String,
+  },
+) {}
+
+/**
+ * Valid credentials that may not do this: a viewer asking for an operator's action, or a
+ * browser page from another origin. `required` is what would have been allowed.
+ */
+export class ForbiddenError extends Schema.TaggedError<ForbiddenError>()("ForbiddenError", {
+  required: Schema.Literal("operator", "same-origin"),
+  message: Schema.String,
+}) {}
