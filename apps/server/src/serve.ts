@@ -4,6 +4,7 @@ import {
   defaultRunnerConfig,
   loadRunnerSettings,
   makeProviderCatalog,
+  runnerEnvironment,
   TmuxControlClient,
 } from "@geppetto/runner"
 import { Effect, ManagedRuntime } from "effect"
@@ -110,6 +111,7 @@ const serveLocked = async (
       defaultRunnerConfig(config.dataDir, {
         ...settings.runnerConfig,
         tmuxSocket: config.tmuxSocket,
+        environment: runnerEnvironment(env),
         onTmuxCommand: metrics.observeTmuxCommand,
       }),
       settings,

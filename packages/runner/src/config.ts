@@ -1,4 +1,5 @@
 import { Context } from "effect"
+import { runnerEnvironment } from "./domain/runner-environment.js"
 
 /** One reply from the tmux control client, for a caller's metrics (see `onTmuxCommand`). */
 export interface TmuxCommandObservation {
@@ -28,6 +29,11 @@ export interface RunnerConfigShape {
   /** Wait between the steps of `terminate` (C-c, SIGTERM, kill-session). */
   readonly terminateGraceMs: number
   /**
+   * The base environment of every pane the monitor spawns; a spawn's own `env` goes on top. It is
+   * the pane's whole environment: tmux's global environment adds nothing (see `createSession`).
+   */
+  readonly environment: Readonly<Record<string, string>>
+  /**
    * Called after each command line the control client sends, for latency metrics; the server
    * feeds its own histogram (the runner package knows nothing of Prometheus). Must not throw.
    */
@@ -50,5 +56,6 @@ export const defaultRunnerConfig = (
   idleThresholdMs: 2_000,
   activeConfirmMs: 300,
   terminateGraceMs: 2_000,
+  environment: runnerEnvironment(process.env),
   ...overrides,
 })

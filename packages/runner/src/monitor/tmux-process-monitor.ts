@@ -256,7 +256,7 @@ export const makeTmuxProcessMonitor = Effect.gen(function* () {
           name,
           argv,
           cwd,
-          env,
+          env: { ...config.environment, ...env },
           cols,
           rows,
           metadata: { id: processId, ...options.metadata },

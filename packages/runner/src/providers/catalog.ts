@@ -1,4 +1,5 @@
 import { Clock, Effect } from "effect"
+import { runnerEnvironment } from "../domain/runner-environment.js"
 import type { ProviderMode } from "./provider.js"
 import { detectInstalled, providerIds, providers } from "./registry.js"
 
@@ -15,15 +16,18 @@ export interface ProviderListing {
 const TTL_MS = 60_000
 
 /**
- * Every provider with whether it is installed (on `PATH`) and its version; probed in
- * parallel, then cached for a minute so a busy dashboard does not fork CLIs on every load.
+ * Every provider with whether it is installed and its version; probed in parallel, then cached
+ * for a minute so a busy dashboard does not fork CLIs on every load. `env` is the server's
+ * environment: "installed" is looked up on the `PATH` its runners get (`runnerEnvironment`), so
+ * a provider listed as installed is one a runner can start.
  */
-export const makeProviderCatalog = (env: { readonly PATH?: string | undefined }) => {
+export const makeProviderCatalog = (env: Readonly<Record<string, string | undefined>>) => {
+  const runnerPath = { PATH: runnerEnvironment(env).PATH }
   let cached: { at: number; list: ReadonlyArray<ProviderListing> } | undefined
   const probe = Effect.forEach(
     providerIds,
     (id) =>
-      Effect.map(detectInstalled(providers[id], env), (found): ProviderListing => {
+      Effect.map(detectInstalled(providers[id], runnerPath), (found): ProviderListing => {
         const p = providers[id]
         return {
           id,

@@ -29,11 +29,68 @@ const EXIT_SETTLE_SECONDS = "0.05"
 /** How the script begins: what tells our wrapper apart from a shell in an adopted pane. */
 const SCRIPT_START = 'read _ <"$0"; trap : INT TERM QUIT; '
 
+/**
+ * Carries the spawn's `SHELL` past tmux, which sets `SHELL` to its `default-shell` after the
+ * session's environment (spawn.c, tmux 3.3a); the wrapper puts it back and `env -u` drops the
+ * carrier. A name no spawn may use for anything else.
+ */
+export const SHELL_CARRIER = "GEPPETTO_PANE_SHELL"
+
+/**
+ * What tmux sets in every pane itself, over the session's environment (spawn.c, tmux 3.3a):
+ * the terminal's description and where the pane is. These stay tmux's.
+ */
+const TMUX_OWN = new Set(["TERM", "TERM_PROGRAM", "TERM_PROGRAM_VERSION", "TMUX", "TMUX_PANE"])
+
+/**
+ * The names to remove from the pane's environment so that it is exactly `env` (plus `TMUX_OWN`):
+ * tmux starts a pane with its global environment (from whichever process started that server),
+ * then the session's (`new-session -e`, all of `env`), then `SHELL` and, when missing, `PATH`.
+ * `globalNames` are the global environment's names (`show-environment -g`).
+ */
+export const namesToUnset = (
+  env: Readonly<Record<string, string>>,
+  globalNames: Iterable<string>,
+): ReadonlyArray<string> => {
+  const names = new Set([...globalNames, "SHELL", "PATH"])
+  if (env.SHELL !== undefined) names.add(SHELL_CARRIER)
+  // `env -u` refuses an empty name or one with `=`; neither can be in an environment anyway.
+  return [...names].filter(
+    (name) =>
+      name !== "" && !name.includes("=") && !TMUX_OWN.has(name) && !Object.hasOwn(env, name),
+  )
+}
+
+/**
+ * The wrapper's arguments after the gate: `argv`, run through `env -u NAME ...` when there are
+ * names to remove. Names only: values never appear on a command line (`/proc/PID/cmdline` is
+ * readable by every user), they reach the pane through `new-session -e` on the control client's
+ * stdin. `env` takes a leading `NAME=VALUE` word as an assignment even after `--`, so a command
+ * whose first word holds `=` goes through `sh -c 'exec "$@"'`, which runs it as the wrapper would.
+ */
+export const paneCommandArgs = (
+  argv: ReadonlyArray<string>,
+  unset: ReadonlyArray<string>,
+): ReadonlyArray<string> => {
+  if (unset.length === 0) return argv
+  const first = argv[0] ?? ""
+  return [
+    toolPath("env"),
+    ...unset.flatMap((name) => ["-u", name]),
+    "--",
+    ...(first.includes("=") ? ["/bin/sh", "-c", 'exec "$@"', "sh"] : []),
+    ...argv,
+  ]
+}
+
 let script: string | undefined
-/** The wrapper's script (`/bin/sh -c`), with `sleep` by absolute path: the runner's PATH may lack it. */
+/**
+ * The wrapper's script (`/bin/sh -c`), with `sleep` by absolute path: the runner's PATH may lack
+ * it. `SHELL` assigned here stays exported (it came from the environment).
+ */
 export const paneWrapperScript = (): string => {
   script ??=
-    `${SCRIPT_START}"$@"; s=$?; ` +
+    `${SCRIPT_START}[ -z "\${${SHELL_CARRIER}+x}" ] || SHELL=$${SHELL_CARRIER}; "$@"; s=$?; ` +
     `${quoteShellArg(toolPath("sleep"))} ${EXIT_SETTLE_SECONDS} 2>/dev/null; trap - INT TERM QUIT; ` +
     'if [ "$s" -gt 128 ] && [ "$s" -lt 160 ]; then kill -$((s - 128)) $$; fi; exit "$s"'
   return script
@@ -54,6 +111,9 @@ const commandLineOf = (pid: number): string | undefined => {
  * with the wrapper's handler, which its `exec` then drops. So `terminate` right after a start
  * waited out its whole grace and ended the runner with SIGTERM. Returns at once for a pane
  * whose process is not our wrapper (an adopted shell) or is gone.
+ * A child running `env -u ...` (see `paneCommandArgs`) counts as the command: it has every
+ * signal at its default, so a C-c there ends it as it would end the command, and it is the
+ * same process that `exec`s the command, so a pause holds the command before it starts.
  */
 export const awaitWrapperCommand = async (panePid: number, maxMs: number): Promise<void> => {
   const wrapper = commandLineOf(panePid)

@@ -12,7 +12,7 @@ import type {
   TmuxSessionManagerPort,
 } from "../ports.js"
 import { CONTROL_SESSION, isTmuxServerDown, TmuxControlClient } from "./control-client.js"
-import { paneWrapperScript } from "./pane-wrapper.js"
+import { namesToUnset, paneCommandArgs, paneWrapperScript, SHELL_CARRIER } from "./pane-wrapper.js"
 import { escapeTmuxFormat, quoteShellArg, tmuxCommandLine } from "./quote.js"
 import { toolPath } from "./tool-path.js"
 
@@ -95,6 +95,17 @@ export const resizeHookCommand = (logDir: string): string => {
   return tmuxCommandLine(["run-shell", "-b", shell])
 }
 
+/**
+ * The names in `show-environment` output (`NAME=VALUE`, or `-NAME` for one marked removed, which
+ * no pane gets). A value holding a line break spills onto lines of its own; a name read off such
+ * a line is at worst one more name `env -u` removes, which no pane has unless `spec.env` sets it.
+ */
+const environmentNames = (lines: ReadonlyArray<string>): ReadonlyArray<string> =>
+  lines.flatMap((line) => {
+    const eq = line.indexOf("=")
+    return line.startsWith("-") || eq <= 0 ? [] : [line.slice(0, eq)]
+  })
+
 /** A FIFO made with `mkfifo` (argv, no shell): Node has no mkfifo of its own. */
 const makeFifo = (path: string, sessionName: string) =>
   Effect.async<void, TmuxSessionError>((resume) => {
@@ -169,18 +180,32 @@ export class TmuxSessionManager extends Effect.Service<TmuxSessionManager>()(
        * first byte is logged and an instant exit is recorded.
        * Chaining the setup onto new-session's implicit target proved unreliable on tmux 3.3a
        * (it sometimes missed the new pane).
+       * `spec.env` is the pane's whole environment: every variable goes in with `-e` (on the
+       * control client's stdin, never on an argv), `-E` keeps `update-environment` from copying
+       * our client's variables in, and the wrapper runs the command through `env -u` for each
+       * name of tmux's global environment that `spec.env` lacks (`paneCommandArgs`). That global
+       * environment is whatever process started the tmux server had: an older Geppetto, launched
+       * by pnpm, or the user's own shell.
        */
       const createSession = Effect.fn("TmuxSessionManager.createSession")(function* (
         spec: CreateSessionSpec,
       ) {
         const gate = join(spec.logDir, ".start-gate")
         yield* makeFifo(gate, spec.name)
-        const envArgs = Object.entries(spec.env).flatMap(([k, v]) => ["-e", `${k}=${v}`])
-        // The one command that may start a tmux server (after it died, a new runner brings it back).
+        // The commands that may start a tmux server (after it died, a new runner brings it back).
+        const globalNames = yield* client
+          .execOne(["show-environment", "-g"], { startServer: true })
+          .pipe(Effect.map(environmentNames))
+        const unset = namesToUnset(spec.env, globalNames)
+        const envArgs = [
+          ...Object.entries(spec.env),
+          ...(spec.env.SHELL === undefined ? [] : [[SHELL_CARRIER, spec.env.SHELL] as const]),
+        ].flatMap(([k, v]) => ["-e", `${k}=${v}`])
         const created = yield* client.execOne(
           [
             "new-session",
             "-d",
+            "-E",
             "-P",
             "-F",
             PANE_FORMAT,
@@ -198,7 +223,7 @@ export class TmuxSessionManager extends Effect.Service<TmuxSessionManager>()(
             "-c",
             paneWrapperScript(),
             gate,
-            ...spec.argv,
+            ...paneCommandArgs(spec.argv, unset),
           ],
           { startServer: true },
         )
