@@ -131,22 +131,28 @@ export const diffWorkspace = (
           truncated: true,
         }
       }
-      // A renamed file is left out by both its paths, or its old path would show as deleted.
-      const excluded = tooLarge.flatMap((f) =>
-        f.oldPath === undefined ? [f.path] : [f.path, f.oldPath],
-      )
-      const out = yield* git.exec(
-        path,
-        diff(
-          ["--patch"],
-          excluded.length === 0 ? [] : [".", ...excluded.map((p) => `:(exclude,literal)${p}`)],
-        ),
-        { env, maxBytes: limits.maxPatchBytes + 1, overflow: "truncate" },
-      )
+      const patchOf = (left: ReadonlyArray<DiffFile>) => {
+        // A renamed file is left out by both its paths, or its old path would show as deleted.
+        const paths = left.flatMap((f) =>
+          f.oldPath === undefined ? [f.path] : [f.path, f.oldPath],
+        )
+        const pathspecs =
+          paths.length === 0 ? [] : [".", ...paths.map((p) => `:(exclude,literal)${p}`)]
+        // Room for one file dropped for its own size, so that it cannot starve all the others.
+        const maxBytes = limits.maxPatchBytes + limits.maxFileBytes
+        return git.exec(path, diff(["--patch"], pathspecs), { env, maxBytes, overflow: "truncate" })
+      }
+      const first = yield* patchOf(tooLarge)
+      const bounded = boundPatch(files, tooLarge, first.stdout, first.truncated, limits)
+      if (!first.truncated || bounded.oversized.length === 0)
+        return { baseCommit, headCommit, ...bounded.diff }
+      // Files too large only by their patch ate the room of the others: once more without them.
+      const left = [...tooLarge, ...bounded.oversized]
+      const second = yield* patchOf(left)
       return {
         baseCommit,
         headCommit,
-        ...boundPatch(files, tooLarge, out.stdout, out.truncated, limits),
+        ...boundPatch(files, left, second.stdout, second.truncated, limits).diff,
       }
     }),
   )
@@ -161,7 +167,11 @@ export const boundPatch = (
   patch: string,
   cut: boolean,
   limits: DiffLimits,
-): Pick<WorkspaceDiff, "files" | "patch" | "truncated"> => {
+): {
+  readonly diff: Pick<WorkspaceDiff, "files" | "patch" | "truncated">
+  /** Files left out for their own patch's size (not for the total bound). */
+  readonly oversized: ReadonlyArray<DiffFile>
+} => {
   const skipped = new Set(tooLarge)
   const shown = files.filter((f) => !skipped.has(f))
   const pieces = splitPatch(patch)
@@ -169,13 +179,17 @@ export const boundPatch = (
     // Not one piece per file (never seen): keep the patch whole if it fits, else nothing.
     const fits = !cut && Buffer.byteLength(patch) <= limits.maxPatchBytes
     return {
-      files: files.map((f) => (skipped.has(f) || !fits ? { ...f, omitted: true } : f)),
-      patch: fits ? patch : "",
-      ...(fits && skipped.size === 0 ? {} : { truncated: true }),
+      diff: {
+        files: files.map((f) => (skipped.has(f) || !fits ? { ...f, omitted: true } : f)),
+        patch: fits ? patch : "",
+        ...(fits && skipped.size === 0 ? {} : { truncated: true }),
+      },
+      oversized: [],
     }
   }
   const kept: Array<string> = []
   const omitted = new Set<DiffFile>(skipped)
+  const oversized: Array<DiffFile> = []
   let total = 0
   let full = false
   shown.forEach((file, i) => {
@@ -183,17 +197,26 @@ export const boundPatch = (
     // The last piece of a cut patch is incomplete.
     const whole = piece !== undefined && !(cut && i === pieces.length - 1)
     const bytes = piece === undefined ? 0 : Buffer.byteLength(piece)
-    if (full || !whole || bytes > limits.maxFileBytes || total + bytes > limits.maxPatchBytes) {
+    if (!full && whole && bytes > limits.maxFileBytes) {
       omitted.add(file)
-      if (!whole || total + bytes > limits.maxPatchBytes) full = true
+      oversized.push(file)
+      return
+    }
+    if (full || !whole || total + bytes > limits.maxPatchBytes) {
+      // Past the total bound, later files are left out too: the patch is a prefix of git's.
+      omitted.add(file)
+      full = true
       return
     }
     kept.push(piece)
     total += bytes
   })
   return {
-    files: files.map((f) => (omitted.has(f) ? { ...f, omitted: true } : f)),
-    patch: kept.join(""),
-    ...(omitted.size === 0 ? {} : { truncated: true }),
+    diff: {
+      files: files.map((f) => (omitted.has(f) ? { ...f, omitted: true } : f)),
+      patch: kept.join(""),
+      ...(omitted.size === 0 ? {} : { truncated: true }),
+    },
+    oversized,
   }
 }
