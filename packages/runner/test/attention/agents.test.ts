@@ -1,16 +1,21 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Clock, Effect, Schedule, Stream } from "effect"
-import { captureScreen } from "../../src/attention/capture.js"
 import { makeAttentionDetector } from "../../src/attention/detector.js"
 import { loadRuleSet } from "../../src/attention/load-rules.js"
 import type { AttentionState } from "../../src/attention/signals.js"
 import { ProcessId } from "../../src/domain/ids.js"
+import { captureScreen } from "../../src/attention/capture.js"
 import { fixture, testRunner } from "../harness.js"
 import { waitForText } from "../streams.js"
 
 const DEBOUNCE_MS = 800
-// The bound: waiting is reported within 2.5 s of the prompt appearing.
-const DETECT_WITHIN_MS = 2_500
+/*
+ * No wall-clock bounds and no fixed sleeps here: these tests prove, on real tmux and real
+ * screens, which transitions happen and in what order. When they happen (after the debounce
+ * and the confirmation, never before; re-checks that hold a prompt under a ticking spinner;
+ * nothing after the end) is pure timing, proved on TestClock in test/unit/attention.test.ts;
+ * how fast detection is on a real machine is a figure for the benchmarks, not a test.
+ */
 
 /** Transitions without the answers, for comparing whole sequences. */
 const summary = (seen: ReadonlyArray<Seen>) =>
@@ -67,8 +72,6 @@ const startAgent = (name: string, provider: string) =>
     return { handle, seen, nthChange }
   })
 
-const now = Clock.currentTimeMillis
-
 describe("attention on fake agents in real tmux", () => {
   it.scopedLive(
     "permission-agent: no waiting while spinning, permission held under a ticking spinner, cleared by the answer",
@@ -76,7 +79,6 @@ describe("attention on fake agents in real tmux", () => {
       Effect.gen(function* () {
         const { handle, seen, nthChange } = yield* startAgent("permission-agent", "claude")
         yield* waitForText(handle.output(0), "3. No")
-        const promptAt = yield* now
         // Two seconds of spinner before the menu: not waiting.
         expect(summary(seen)).toEqual([{ waiting: false }])
         const waiting = yield* nthChange(2)
@@ -86,16 +88,13 @@ describe("attention on fake agents in real tmux", () => {
           ruleId: "claude.permission",
         })
         expect(waiting.state.answers?.[0]).toEqual({ label: "Yes", keys: "1" })
-        expect(waiting.at - promptAt).toBeLessThan(DETECT_WITHIN_MS)
         // The spinner line above the menu ticks five times; re-checks keep it waiting.
         yield* waitForText(handle.output(0), "25s · esc")
-        yield* Effect.sleep("700 millis")
-        expect(seen).toHaveLength(2)
         yield* handle.write(Buffer.from("1"))
         expect((yield* nthChange(3)).state).toEqual({ waitingForInput: false })
         expect(yield* handle.awaitExit).toMatchObject({ exitCode: 0 })
-        // Nothing more after the agent ends (its last screen is a spinner: busy).
-        yield* Effect.sleep(DEBOUNCE_MS + 700)
+        // The agent spins after the answer before it exits, well past the last re-check of the
+        // ticks: a flicker under the ticking spinner would be in the list by now.
         expect(summary(seen)).toEqual([
           { waiting: false },
           { waiting: true, reason: "permission", ruleId: "claude.permission" },
@@ -108,14 +107,11 @@ describe("attention on fake agents in real tmux", () => {
     Effect.gen(function* () {
       const { handle, seen, nthChange } = yield* startAgent("yn-agent", "shell")
       yield* waitForText(handle.output(0), "Continue? [y/N]")
-      const promptAt = yield* now
       expect(summary(seen)).toEqual([{ waiting: false }])
-      const waiting = yield* nthChange(2)
-      expect(waiting.at - promptAt).toBeLessThan(DETECT_WITHIN_MS)
+      yield* nthChange(2)
       yield* handle.write(Buffer.from("y\r"))
       yield* nthChange(3)
       expect(yield* handle.awaitExit).toMatchObject({ exitCode: 0 })
-      yield* Effect.sleep(DEBOUNCE_MS + 700)
       expect(summary(seen)).toEqual([
         { waiting: false },
         { waiting: true, reason: "question", ruleId: "generic.yes-no" },
@@ -128,13 +124,10 @@ describe("attention on fake agents in real tmux", () => {
     Effect.gen(function* () {
       const { handle, seen, nthChange } = yield* startAgent("bell-agent", "shell")
       yield* waitForText(handle.output(0), "finished, your turn")
-      const bellAt = yield* now
       // The 2 s pause after the title changes was longer than debounce + confirmation.
       expect(summary(seen)).toEqual([{ waiting: false }])
       const waiting = yield* nthChange(2)
       expect(waiting.state).toEqual({ waitingForInput: true, reason: "bell" })
-      expect(waiting.at - bellAt).toBeLessThan(DETECT_WITHIN_MS)
-      yield* Effect.sleep("500 millis")
       expect(seen).toHaveLength(2)
       yield* handle.terminate
     }),

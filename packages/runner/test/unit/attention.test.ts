@@ -78,4 +78,45 @@ describe("attention (in-memory monitor, TestClock)", () => {
         expect(transitions(feed.seen, runner.id)).toEqual(["waiting:question"])
       }),
   )
+
+  it.scoped(
+    "a spinner ticking above a prompt that stays up is re-checked, and it stays waiting",
+    () =>
+      Effect.gen(function* () {
+        const world = yield* registryWorld()
+        const { registry, feed } = yield* world.open
+        const { runner } = yield* registry.startRunner({ provider: "claude", name: "ticking" })
+        const fake = world.state.process(runner.id)
+        yield* fake.draw(claudePermission)
+        yield* advance(debounceMs)
+        yield* advance(confirmMs)
+        yield* feed.waitFor(isAttention(runner.id, true))
+        // Five ticks 100 ms apart, each redrawing a line above the menu, then quiet for a while.
+        for (let s = 21; s <= 25; s++) {
+          yield* fake.print(`\x1b7\x1b[11A\r\x1b[K✻ Thinking… (${s}s · esc to interrupt)\x1b8`)
+          yield* advance(100)
+        }
+        yield* advance(recheckMs + debounceMs)
+        const after = yield* registry.getRunner(runner.id)
+        expect(after.runner).toMatchObject({ waitingForInput: true, attentionReason: "permission" })
+        expect(after.metrics.attentionCount).toBe(1)
+        expect(transitions(yield* feed.drain, runner.id)).toEqual(["waiting:permission"])
+      }),
+  )
+
+  it.scoped("nothing is announced after a runner ends, whatever its last screen", () =>
+    Effect.gen(function* () {
+      const world = yield* registryWorld()
+      const { registry, feed } = yield* world.open
+      const { runner } = yield* registry.startRunner({ provider: "claude", name: "leaving" })
+      const fake = world.state.process(runner.id)
+      yield* fake.draw(claudePermission)
+      yield* fake.exit(0)
+      yield* registry.waitForCompletion(runner.id)
+      yield* advance(10 * (debounceMs + confirmMs))
+      const done = yield* registry.getRunner(runner.id)
+      expect(done.runner).toMatchObject({ status: "completed", waitingForInput: false })
+      expect(transitions(yield* feed.drain, runner.id)).toEqual(["status:completed"])
+    }),
+  )
 })
