@@ -2,6 +2,7 @@ import { statSync } from "node:fs"
 import { homedir } from "node:os"
 import { join } from "node:path"
 import { parseArgs } from "node:util"
+import { TmuxSocketName } from "@geppetto/protocol"
 import { z } from "zod"
 
 /** What `geppetto serve` runs with: flags win over env, env over defaults (the contract). */
@@ -20,10 +21,6 @@ export interface TlsFiles {
 }
 
 const Port = z.coerce.number().int().min(0).max(65535)
-/** A tmux `-L` name becomes a file name under /tmp/tmux-UID: no slashes, no leading dash. */
-const TmuxSocket = z
-  .string()
-  .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/, "must match [A-Za-z0-9_.-]{1,64}")
 
 export const defaultDataDir = (env: NodeJS.ProcessEnv): string => {
   const state = env.XDG_STATE_HOME
@@ -93,7 +90,9 @@ export const parseServeArgs = (
   if (!port.success) throw new ConfigError(`--port must be a number from 0 to 65535`)
   const socketValue = values["tmux-socket"] ?? env.GEPPETTO_TMUX_SOCKET
   const socket =
-    socketValue === undefined || socketValue === "" ? undefined : TmuxSocket.safeParse(socketValue)
+    socketValue === undefined || socketValue === ""
+      ? undefined
+      : TmuxSocketName.safeParse(socketValue)
   if (socket !== undefined && !socket.success) {
     throw new ConfigError(`--tmux-socket ${socket.error.issues[0]?.message ?? "is invalid"}`)
   }

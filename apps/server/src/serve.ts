@@ -1,11 +1,11 @@
 import { mkdir, readFile } from "node:fs/promises"
 import {
   AiRunnerLive,
+  AiRunnerPort,
   defaultRunnerConfig,
   loadRunnerSettings,
   makeProviderCatalog,
   runnerEnvironment,
-  TmuxControlClient,
 } from "@geppetto/runner"
 import { Effect, ManagedRuntime } from "effect"
 import { type AppOptions, buildApp } from "./app.js"
@@ -118,12 +118,12 @@ const serveLocked = async (
     ),
   )
   const { app, tmuxVersion } = await (async () => {
-    const tmux = await runtime.runPromise(Effect.flatMap(TmuxControlClient, (c) => c.version))
+    const tmux = await runtime.runPromise(Effect.flatMap(AiRunnerPort, (r) => r.tmuxVersion))
     const built = await buildApp({
       tmuxVersion: tmux.raw,
       dashboardDir: defaultDashboardDir,
       auth: { tokens: tokens.tokens, secret },
-      api: { runtime, providers: makeProviderCatalog(env) },
+      api: { runtime, providers: makeProviderCatalog(env), tmuxSocket: config.tmuxSocket },
       metrics,
       ...(options.logger === undefined ? {} : { logger: options.logger }),
       ...(https === undefined ? {} : { https }),

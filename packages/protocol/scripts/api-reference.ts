@@ -53,6 +53,7 @@ export const SCHEMA_GROUPS: ReadonlyArray<SchemaGroup> = [
           "A runner's id: URL-safe, unique, also the name of its folder under the data dir. Never starts with `-` or `.`, so it cannot pass for a flag or a relative path.",
       },
       { name: "SessionName", schema: p.SessionName },
+      { name: "TmuxSocketName", schema: p.TmuxSocketName },
       { name: "PaneId", schema: p.PaneId },
       {
         name: "ProviderId",

@@ -1,5 +1,5 @@
 import * as z from "zod/mini"
-import { PaneId, RunnerId, SAFE_ID_PATTERN, SessionName } from "./ids.js"
+import { PaneId, RunnerId, SAFE_ID_PATTERN, SessionName, TmuxSocketName } from "./ids.js"
 import { RunnerMode, RunnerSummary } from "./runner-summary.js"
 
 const KiB = 1024
@@ -200,6 +200,11 @@ export type PaneInfo = z.infer<typeof PaneInfo>
 /** Where a runner lives in tmux, and the command that reaches it from a shell. */
 export const RunnerSession = z.object({
   name: z.string(),
+  /**
+   * The tmux server's `-L` name, or null for tmux's default server: with `name`, what a
+   * client builds `tmux [-L SOCKET] attach -t =NAME` from (`attachCommand` is for display).
+   */
+  socket: z.nullable(TmuxSocketName),
   /** e.g. `tmux -L geppetto attach -t =NAME` */
   attachCommand: z.string(),
   panes: z.array(PaneInfo),

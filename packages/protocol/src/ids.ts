@@ -22,6 +22,15 @@ export const SessionName = z
   .check(z.regex(/^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$/, "must match [A-Za-z0-9_-]{1,64}"))
 export type SessionName = z.infer<typeof SessionName>
 
+/**
+ * A tmux server's `-L` name: tmux makes it a file name in its socket folder
+ * (`$TMUX_TMPDIR/tmux-UID/NAME`), so no `/`, and no leading `-` or `.`.
+ */
+export const TmuxSocketName = z
+  .string()
+  .check(z.regex(SAFE_ID_PATTERN, "must match [A-Za-z0-9_.-]{1,64}"))
+export type TmuxSocketName = z.infer<typeof TmuxSocketName>
+
 /** A tmux pane id as tmux prints it, e.g. `%12`. */
 export const PaneId = z.string().check(z.regex(/^%[0-9]{1,9}$/, "must be a tmux pane id like %3"))
 export type PaneId = z.infer<typeof PaneId>

@@ -180,14 +180,20 @@ describe("responses", () => {
       },
       session: {
         name: "build",
+        socket: null,
         attachCommand: "tmux attach -t =build",
         panes: [{ id: "%1", cols: 80, rows: 24 }],
       },
       answers: [{ label: "Yes", keys: "y\r" }],
     }
     expect(RunnerDetail.parse(detail)).toEqual(detail)
+    ok(RunnerDetail, { ...detail, session: { ...detail.session, socket: "geppetto" } })
     bad(RunnerDetail, { ...detail, metrics: undefined })
     bad(RunnerDetail, { ...detail, session: { ...detail.session, panes: [{ id: "1" }] } })
+    // The socket is what a client passes to `tmux -L`: never a path, a flag or missing.
+    for (const socket of ["../x", "-S/tmp/x", "a b", "", undefined]) {
+      bad(RunnerDetail, { ...detail, session: { ...detail.session, socket } })
+    }
   })
 
   it("describes providers and tmux sessions", () => {

@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process"
 import { constants } from "node:os"
-import { type RunnerSession, SessionName } from "@geppetto/protocol"
+import { type RunnerSession, SessionName, TmuxSocketName } from "@geppetto/protocol"
+import { tmuxAttachArgs } from "@geppetto/runner"
 import { connect } from "./client.js"
 import { type CliContext, CONNECTION_USAGE, parseCommandArgs, positionals } from "./command.js"
 import { CliError, ExitCode } from "./errors.js"
@@ -12,28 +13,26 @@ RUNNER is a runner id or name. The tmux server must be on this machine.
 
 ${CONNECTION_USAGE}`
 
-/** The `-L NAME` the server's attach command names, checked like the server checks it. */
-const TMUX_SOCKET = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/
-
 /**
- * The argv (after `tmux`) that attaches to `session`, built from the session name and the
- * server's tmux socket rather than by splitting the server's command string: nothing the
- * server says reaches a shell, and a name that fails the checks is refused, not quoted.
+ * The argv (after `tmux`) that attaches to `session`: `[-L SOCKET] attach -t =NAME`, built from
+ * the session's `name` and `socket` fields, never from its display command. Both are checked
+ * again here (the response schema already did): nothing the server says reaches a shell, and
+ * a name that fails the checks is refused, not quoted.
  */
-export const attachArgv = (session: RunnerSession): ReadonlyArray<string> => {
+export const attachArgv = (
+  session: Pick<RunnerSession, "name" | "socket">,
+): ReadonlyArray<string> => {
   const name = SessionName.safeParse(session.name)
-  const words = session.attachCommand.trim().split(/\s+/)
-  const socket = words[1] === "-L" ? words[2] : undefined
-  const shapeOk =
-    words[0] === "tmux" &&
-    (socket === undefined ? words.length === 4 : words.length === 6 && TMUX_SOCKET.test(socket))
-  if (!name.success || !shapeOk) {
+  const socket = session.socket === null ? undefined : TmuxSocketName.safeParse(session.socket)
+  if (!name.success || (socket !== undefined && !socket.success)) {
     throw new CliError(
-      `cannot attach to session ${JSON.stringify(session.name)} safely; the server says: ${session.attachCommand}`,
+      `cannot attach to session ${JSON.stringify(session.name)}${
+        session.socket === null ? "" : ` on tmux server ${JSON.stringify(session.socket)}`
+      } safely`,
       ExitCode.failure,
     )
   }
-  return [...(socket === undefined ? [] : ["-L", socket]), "attach", "-t", `=${name.data}`]
+  return tmuxAttachArgs(socket?.data, name.data)
 }
 
 /**

@@ -1,4 +1,3 @@
-import { execFile } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import { constants } from "node:fs"
 import { access, lstat, stat, statfs, unlink, writeFile } from "node:fs/promises"
@@ -9,7 +8,9 @@ import {
   isSupportedTmux,
   MIN_TMUX_VERSION,
   makeProviderCatalog,
-  parseTmuxVersion,
+  probeTmuxBinary,
+  probeTmuxServer,
+  tmuxServerLabel,
 } from "@geppetto/runner"
 import { Effect } from "effect"
 import { SESSION_SECRET_FILE, TOKENS_FILE } from "../auth/tokens.js"
@@ -52,28 +53,6 @@ const errnoOf = (error: unknown): string | undefined =>
 const messageOf = (error: unknown): string =>
   error instanceof Error ? error.message : String(error)
 
-interface TmuxResult {
-  readonly ok: boolean
-  readonly stdout: string
-  readonly stderr: string
-  readonly missing: boolean
-}
-
-const tmux = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Promise<TmuxResult> =>
-  new Promise((resolve) => {
-    execFile("tmux", [...args], { env, timeout: 5000 }, (error, stdout, stderr) => {
-      resolve({
-        ok: error === null,
-        stdout,
-        stderr: stderr.trim() || (error === null ? "" : messageOf(error)),
-        missing: errnoOf(error) === "ENOENT",
-      })
-    })
-  })
-
-const tmuxSocketPath = (name: string, env: NodeJS.ProcessEnv): string =>
-  join(env.TMUX_TMPDIR || "/tmp", `tmux-${process.getuid?.() ?? 0}`, name)
-
 const exists = (path: string): Promise<boolean> =>
   lstat(path).then(
     () => true,
@@ -81,43 +60,41 @@ const exists = (path: string): Promise<boolean> =>
   )
 
 const checkTmux = async (config: ServeConfig, env: NodeJS.ProcessEnv): Promise<Finding[]> => {
-  const version = await tmux(["-V"], env)
-  if (version.missing) {
+  const binary = await Effect.runPromise(probeTmuxBinary(env))
+  if (binary._tag === "Missing") {
     return [fail("tmux not found on PATH", "install tmux (e.g. `sudo apt install tmux`)")]
   }
-  const parsed = parseTmuxVersion(version.stdout)
   const needed = `${MIN_TMUX_VERSION.major}.${MIN_TMUX_VERSION.minor}`
-  if (parsed === undefined) {
-    return [fail(`tmux -V said ${JSON.stringify(version.stdout.trim())}`, "reinstall tmux")]
+  if (binary._tag === "Unparsed") {
+    return [fail(`tmux -V said ${JSON.stringify(binary.output)}`, "reinstall tmux")]
   }
+  const { version } = binary
   const findings: Finding[] = [
-    isSupportedTmux(parsed)
-      ? ok(`tmux ${parsed.raw} (${needed} or newer needed)`)
-      : fail(`tmux ${parsed.raw} is too old`, `install tmux ${needed} or newer`),
+    isSupportedTmux(version)
+      ? ok(`tmux ${version.raw} (${needed} or newer needed)`)
+      : fail(`tmux ${version.raw} is too old`, `install tmux ${needed} or newer`),
   ]
-  const name = config.tmuxSocket ?? "default"
-  const label = config.tmuxSocket === undefined ? "the default tmux server" : `tmux -L ${name}`
-  const socket = tmuxSocketPath(name, env)
-  if (!(await exists(socket))) {
-    findings.push(ok(`${label}: not running (\`geppetto serve\` starts it)`))
-    return findings
-  }
-  const sessions = await tmux(
-    [...(config.tmuxSocket === undefined ? [] : ["-L", name]), "list-sessions", "-F", "x"],
-    env,
-  )
-  if (sessions.ok) {
-    const count = sessions.stdout.split("\n").filter((l) => l !== "").length
-    findings.push(ok(`${label}: reachable at ${socket}, ${count} session(s)`))
-  } else if (/no server running|no sessions/.test(sessions.stderr)) {
-    findings.push(ok(`${label}: not running (stale socket ${socket}; tmux replaces it)`))
-  } else {
-    findings.push(
-      fail(
-        `${label}: cannot connect to ${socket}: ${sessions.stderr}`,
-        `${dirname(socket)} must be yours with mode 0700; remove ${socket} if no tmux server uses it`,
-      ),
-    )
+  const label = tmuxServerLabel(config.tmuxSocket)
+  const server = await Effect.runPromise(probeTmuxServer(config.tmuxSocket, env))
+  const socket = server.socketPath
+  switch (server._tag) {
+    case "NotRunning":
+      findings.push(ok(`${label}: not running (\`geppetto serve\` starts it)`))
+      break
+    case "Reachable":
+      findings.push(ok(`${label}: reachable at ${socket}, ${server.sessions} session(s)`))
+      break
+    case "StaleSocket":
+      findings.push(ok(`${label}: not running (stale socket ${socket}; tmux replaces it)`))
+      break
+    case "Unreachable":
+      findings.push(
+        fail(
+          `${label}: cannot connect to ${socket}: ${server.reason}`,
+          `${dirname(socket)} must be yours with mode 0700; remove ${socket} if no tmux server uses it`,
+        ),
+      )
+      break
   }
   return findings
 }

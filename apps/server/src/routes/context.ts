@@ -8,6 +8,8 @@ import type { TerminalTarget } from "../terminal/terminal-session.js"
 export interface ApiContext {
   readonly runtime: ManagedRuntime.ManagedRuntime<AiRunnerPort, unknown>
   readonly providers: { readonly list: Effect.Effect<ReadonlyArray<ProviderListing>> }
+  /** The tmux server the runners live on (`-L` name); `undefined` is tmux's default server. */
+  readonly tmuxSocket: string | undefined
   /**
    * Terminal sockets' flow bounds (default `defaultFlowLimits`) and a look at each viewer's
    * `FlowState` as it is created: for tests that check a stuck viewer stays bounded.
@@ -18,12 +20,19 @@ export interface ApiContext {
   }
 }
 
-/** The contract's `GET /api/runners/:id` shape from the registry's view. */
-export const toWireDetail = (detail: RunnerDetail): WireRunnerDetail => ({
+/**
+ * The contract's `GET /api/runners/:id` shape from the registry's view. `tmuxSocket` is the
+ * server's own (`ApiContext.tmuxSocket`): every runner lives on that one tmux server.
+ */
+export const toWireDetail = (
+  detail: RunnerDetail,
+  tmuxSocket: string | undefined,
+): WireRunnerDetail => ({
   ...detail.runner,
   metrics: detail.metrics,
   session: {
     name: detail.session?.name ?? detail.runner.name,
+    socket: tmuxSocket ?? null,
     attachCommand: detail.attachCommand,
     panes: detail.session?.panes.map((p) => ({ id: p.id, cols: p.cols, rows: p.rows })) ?? [],
   },

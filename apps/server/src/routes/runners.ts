@@ -53,12 +53,12 @@ export const registerRunnerRoutes = (app: FastifyInstance, ctx: ApiContext) => {
       { runnerId: detail.runner.id, provider: detail.runner.provider, mode: detail.runner.mode },
       "runner started",
     )
-    return reply.code(201).send(toWireDetail(detail))
+    return reply.code(201).send(toWireDetail(detail, ctx.tmuxSocket))
   })
 
   app.get("/api/runners/:id", { config: { auth: "viewer" } }, async (request) => {
     const id = idOf(request.params)
-    return toWireDetail(await withRegistry((r) => r.getRunner(id)))
+    return toWireDetail(await withRegistry((r) => r.getRunner(id)), ctx.tmuxSocket)
   })
 
   for (const action of ["pause", "resume", "terminate"] as const) {
@@ -72,7 +72,7 @@ export const registerRunnerRoutes = (app: FastifyInstance, ctx: ApiContext) => {
             : r.terminateRunner(id),
       )
       request.log.info({ runnerId: id, action, status: detail.runner.status }, ACTION_LOG[action])
-      return toWireDetail(detail)
+      return toWireDetail(detail, ctx.tmuxSocket)
     })
   }
 
@@ -111,7 +111,7 @@ export const registerRunnerRoutes = (app: FastifyInstance, ctx: ApiContext) => {
       const { name } = parseWith(AdoptParams, request.params, "params")
       const detail = await withRegistry((r) => r.adoptSession(name))
       request.log.info({ runnerId: detail.runner.id, session: name }, "session adopted")
-      return reply.code(201).send(toWireDetail(detail))
+      return reply.code(201).send(toWireDetail(detail, ctx.tmuxSocket))
     },
   )
 }

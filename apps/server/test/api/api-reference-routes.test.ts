@@ -21,6 +21,7 @@ describe("the route table of docs/API.md", () => {
       api: {
         runtime: runtime as unknown as ApiContext["runtime"],
         providers: { list: Effect.succeed([]) },
+        tmuxSocket: undefined,
       },
     })
     try {

@@ -78,6 +78,7 @@ describe("runners", () => {
       session: { name: "rest-start", panes: [{ cols: 90, rows: 25 }] },
     })
     expect(detail.session.attachCommand).toContain(server.socket)
+    expect(detail.session.socket).toBe(server.socket)
     expect(detail.session.attachCommand).toContain("rest-start")
     expect(server.sessions()).toContain("rest-start")
 

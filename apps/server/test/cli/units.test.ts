@@ -1,3 +1,9 @@
+import { randomBytes } from "node:crypto"
+import { mkdirSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { probeTmuxServer, tmuxServerLabel, tmuxSocketPath } from "@geppetto/runner"
+import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { attachArgv } from "../../src/cli/attach.js"
 import { errorMessageIn, networkErrorCode, resolveConnection } from "../../src/cli/client.js"
@@ -45,27 +51,64 @@ describe("ls formatting", () => {
 })
 
 describe("attach", () => {
-  it("builds tmux's argv from the session name and the server's socket", () => {
-    expect(
-      attachArgv({
-        name: "calm-otter",
-        attachCommand: "tmux -L geppetto attach -t =calm-otter",
-        panes: [],
-      }),
-    ).toEqual(["-L", "geppetto", "attach", "-t", "=calm-otter"])
-    expect(
-      attachArgv({ name: "calm-otter", attachCommand: "tmux attach -t =calm-otter", panes: [] }),
-    ).toEqual(["attach", "-t", "=calm-otter"])
+  it("builds tmux's argv from the session's name and socket, not its display command", () => {
+    expect(attachArgv({ name: "calm-otter", socket: "geppetto" })).toEqual([
+      "-L",
+      "geppetto",
+      "attach",
+      "-t",
+      "=calm-otter",
+    ])
+    expect(attachArgv({ name: "calm-otter", socket: null })).toEqual([
+      "attach",
+      "-t",
+      "=calm-otter",
+    ])
   })
 
-  it("refuses names and commands it cannot pass on safely", () => {
+  it("refuses names and sockets it cannot pass on safely", () => {
     for (const session of [
-      { name: "a;rm -rf ~", attachCommand: "tmux attach -t '=a;rm -rf ~'" },
-      { name: "-t", attachCommand: "tmux attach -t =-t" },
-      { name: "ok", attachCommand: "tmux -L '$(id)' attach -t =ok" },
-      { name: "ok", attachCommand: "sh -c evil attach -t =ok" },
+      { name: "a;rm -rf ~", socket: null },
+      { name: "-t", socket: null },
+      { name: "", socket: null },
+      { name: "ok", socket: "$(id)" },
+      { name: "ok", socket: "-S/tmp/x" },
+      { name: "ok", socket: "../other-user" },
+      { name: "ok", socket: "" },
     ]) {
-      expect(() => attachArgv({ ...session, panes: [] })).toThrow(CliError)
+      expect(() => attachArgv(session)).toThrow(CliError)
+    }
+  })
+})
+
+describe("doctor's tmux probes (from the runner package)", () => {
+  it("finds a server's socket where tmux puts it", () => {
+    expect(tmuxSocketPath("g", { TMUX_TMPDIR: "/run/x" }, 1000)).toBe("/run/x/tmux-1000/g")
+    expect(tmuxSocketPath("g", { TMUX_TMPDIR: "" }, 5)).toBe("/tmp/tmux-5/g")
+    expect(tmuxSocketPath(undefined, {}, 1000)).toBe("/tmp/tmux-1000/default")
+    expect(tmuxServerLabel(undefined)).toBe("the default tmux server")
+    expect(tmuxServerLabel("g")).toBe("tmux -L g")
+  })
+
+  it("tells a server that is not running from a stale socket, starting none", async () => {
+    const dir = join(tmpdir(), `geppetto-probe-${randomBytes(4).toString("hex")}`)
+    const env = { ...process.env, TMUX_TMPDIR: dir }
+    const socket = "probe"
+    const path = tmuxSocketPath(socket, env)
+    try {
+      expect(await Effect.runPromise(probeTmuxServer(socket, env))).toEqual({
+        _tag: "NotRunning",
+        socketPath: path,
+      })
+      // A socket file with nothing listening, as a killed tmux server leaves behind.
+      mkdirSync(join(path, ".."), { recursive: true, mode: 0o700 })
+      writeFileSync(path, "")
+      expect(await Effect.runPromise(probeTmuxServer(socket, env))).toEqual({
+        _tag: "StaleSocket",
+        socketPath: path,
+      })
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
     }
   })
 })

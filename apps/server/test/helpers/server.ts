@@ -5,11 +5,11 @@ import { join } from "node:path"
 import { RunnerDetail } from "@geppetto/protocol"
 import {
   AiRunnerLive,
+  AiRunnerPort,
   defaultRunnerConfig,
   loadRunnerSettings,
   makeProviderCatalog,
   type RunnerConfigShape,
-  TmuxControlClient,
 } from "@geppetto/runner"
 import { Effect, ManagedRuntime } from "effect"
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from "fastify"
@@ -99,13 +99,14 @@ export const startServer = async (options: TestServerOptions = {}) => {
     })
     const domain = ManagedRuntime.make(AiRunnerLive(config, { ...settings, defaultCwd: dataDir }))
     dispose = () => domain.dispose()
-    const tmuxVersion = await domain.runPromise(Effect.flatMap(TmuxControlClient, (c) => c.version))
+    const tmuxVersion = await domain.runPromise(Effect.flatMap(AiRunnerPort, (r) => r.tmuxVersion))
     const built = await buildApp({
       tmuxVersion: tmuxVersion.raw,
       auth: testAuth,
       api: {
         runtime: domain,
         providers: makeProviderCatalog(process.env),
+        tmuxSocket: socket,
         ...(options.terminal !== undefined ? { terminal: options.terminal } : {}),
       },
       ...(options.metrics !== undefined ? { metrics: options.metrics } : {}),
