@@ -40,16 +40,16 @@ describe("pane wrapper", () => {
         const wrapper = pidOf("gated")
 
         // Gate shut: no command yet; the wait gives up at its bound.
-        yield* Effect.promise(() => awaitWrapperCommand(wrapper, 200))
+        yield* awaitWrapperCommand(wrapper, 200)
         expect(yield* Effect.promise(() => childCommands(wrapper))).toEqual([])
 
         // Gate open: it returns once the command runs (the test's timeout is the bound).
         writeFileSync(gate, "go\n")
-        yield* Effect.promise(() => awaitWrapperCommand(wrapper, 60_000))
+        yield* awaitWrapperCommand(wrapper, 60_000)
         expect(yield* Effect.promise(() => childCommands(wrapper))).toEqual(["sleep 100"])
 
         // Not our wrapper (an adopted shell with nothing running): no wait at all.
-        yield* Effect.promise(() => awaitWrapperCommand(pidOf("plain"), 60_000))
+        yield* awaitWrapperCommand(pidOf("plain"), 60_000)
       }),
   )
 })

@@ -1,5 +1,4 @@
 export * from "./builtin-rules.js"
-export * from "./capture.js"
 export * from "./detector.js"
 export * from "./evaluate.js"
 export * from "./load-rules.js"

@@ -4,6 +4,7 @@ import { access, stat } from "node:fs/promises"
 import { basename, delimiter, isAbsolute, join } from "node:path"
 import { Effect } from "effect"
 import { NotFoundError } from "../domain/errors.js"
+import { runnerEnvironment } from "../domain/runner-environment.js"
 import { aider } from "./agents/aider.js"
 import { claude } from "./agents/claude.js"
 import { codex } from "./agents/codex.js"
@@ -81,21 +82,29 @@ const findOnPath = async (binary: string, PATH: string | undefined) => {
 /** First non-empty output line of `path ...args`, or undefined on any failure or timeout. */
 const probeVersion = (path: string, args: ReadonlyArray<string>, PATH: string | undefined) =>
   new Promise<string | undefined>((resolve) => {
-    // Keep PATH as given: `#!/usr/bin/env node` scripts resolve their interpreter through it.
-    const env = PATH === undefined ? process.env : { ...process.env, PATH }
-    const child = execFile(
-      path,
-      [...args],
-      { timeout: VERSION_TIMEOUT_MS, env, encoding: "utf8", maxBuffer: 64 * 1024 },
-      (error, stdout, stderr) => {
-        if (error !== null) return resolve(undefined)
-        const line = `${stdout}\n${stderr}`
-          .split(/\r?\n/)
-          .map((l) => l.trim())
-          .find((l) => l !== "")
-        resolve(line)
-      },
-    )
+    // A runner's environment (no tokens, no package-manager launch variables), with PATH as
+    // given: `#!/usr/bin/env node` scripts resolve their interpreter through it.
+    const base = runnerEnvironment(process.env)
+    const env = PATH === undefined ? base : { ...base, PATH }
+    let child: ReturnType<typeof execFile>
+    try {
+      child = execFile(
+        path,
+        [...args],
+        { timeout: VERSION_TIMEOUT_MS, env, encoding: "utf8", maxBuffer: 64 * 1024 },
+        (error, stdout, stderr) => {
+          if (error !== null) return resolve(undefined)
+          const line = `${stdout}\n${stderr}`
+            .split(/\r?\n/)
+            .map((l) => l.trim())
+            .find((l) => l !== "")
+          resolve(line)
+        },
+      )
+    } catch {
+      // execFile throws at once for a path it cannot even try (EACCES on some systems).
+      return resolve(undefined)
+    }
     // A CLI that prompts on stdin would otherwise sit until the timeout.
     child.stdin?.end()
   })

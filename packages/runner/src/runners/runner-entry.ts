@@ -1,10 +1,10 @@
-import { Deferred, Effect, type Scope, SubscriptionRef } from "effect"
+import { Deferred, Effect, Ref, type Scope } from "effect"
 import type { RunnerSession } from "../domain/runner.js"
 import type { ProcessMonitorHandle } from "../ports.js"
 import { emptyTally, type OutputTally, type RunnerState, takeTally } from "./runner-state.js"
 
 /**
- * One runner as the registry keeps it. Its state lives in a `SubscriptionRef`; the output
+ * One runner as the registry keeps it. Its state lives in a `Ref`; the output
  * callback, which runs for every chunk outside any fiber, only adds to `tally` (plain
  * counters), which every read of the state takes in first (see `readState`).
  * The other fields are the wiring of a live runner to its monitor, set by the registry.
@@ -12,7 +12,7 @@ import { emptyTally, type OutputTally, type RunnerState, takeTally } from "./run
 export interface RunnerEntry {
   readonly id: string
   readonly logDir: string
-  readonly state: SubscriptionRef.SubscriptionRef<RunnerState>
+  readonly state: Ref.Ref<RunnerState>
   /** Output since the state was last read. */
   readonly tally: OutputTally
   /** Resolved with the final state once the runner has ended. */
@@ -34,7 +34,7 @@ export interface RunnerEntry {
 
 export const makeEntry = (state: RunnerState, logDir: string) =>
   Effect.gen(function* () {
-    const ref = yield* SubscriptionRef.make(state)
+    const ref = yield* Ref.make(state)
     const done = yield* Deferred.make<RunnerState>()
     return {
       id: state.id,
@@ -54,7 +54,7 @@ export const makeEntry = (state: RunnerState, logDir: string) =>
 
 /** The state with every chunk of output seen so far taken in. */
 export const readState = (entry: RunnerEntry): Effect.Effect<RunnerState> =>
-  SubscriptionRef.modify(entry.state, (s) => {
+  Ref.modify(entry.state, (s) => {
     const next = takeTally(s, entry.tally)
     return [next, next]
   })
@@ -64,7 +64,7 @@ export const modifyState = (
   entry: RunnerEntry,
   f: (s: RunnerState) => RunnerState,
 ): Effect.Effect<readonly [before: RunnerState, after: RunnerState]> =>
-  SubscriptionRef.modify(entry.state, (s) => {
+  Ref.modify(entry.state, (s) => {
     const before = takeTally(s, entry.tally)
     const after = f(before)
     return [[before, after] as const, after]

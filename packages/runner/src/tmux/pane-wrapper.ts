@@ -1,3 +1,4 @@
+import { Duration, Effect, Schedule } from "effect"
 import { procCommandLine } from "../monitor/proc-scan.js"
 import { readProcTable } from "../monitor/process-tree.js"
 import { quoteShellArg } from "./quote.js"
@@ -83,6 +84,9 @@ export const paneCommandArgs = (
   ]
 }
 
+/** How often the wait for the command looks at the process table. */
+const LOOK_EVERY = Duration.millis(20)
+
 let script: string | undefined
 /**
  * The wrapper's script (`/bin/sh -c`), with `sleep` by absolute path: the runner's PATH may lack
@@ -115,15 +119,22 @@ const commandLineOf = (pid: number): string | undefined => {
  * signal at its default, so a C-c there ends it as it would end the command, and it is the
  * same process that `exec`s the command, so a pause holds the command before it starts.
  */
-export const awaitWrapperCommand = async (panePid: number, maxMs: number): Promise<void> => {
-  const wrapper = commandLineOf(panePid)
-  if (wrapper === undefined || !wrapper.startsWith(`/bin/sh\0-c\0${SCRIPT_START}`)) return
-  const deadline = Date.now() + maxMs
-  for (;;) {
-    const children = (await readProcTable()).filter((p) => p.ppid === panePid)
-    // A zombie child (the command already ended) has no command line: it ran too.
-    if (children.some((p) => commandLineOf(p.pid) !== wrapper)) return
-    if (Date.now() >= deadline || commandLineOf(panePid) === undefined) return
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
+export const awaitWrapperCommand = (panePid: number, maxMs: number): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    const wrapper = commandLineOf(panePid)
+    if (wrapper === undefined || !wrapper.startsWith(`/bin/sh\0-c\0${SCRIPT_START}`)) {
+      return Effect.void
+    }
+    const started = Effect.map(
+      Effect.promise(readProcTable),
+      (table) =>
+        // A zombie child (the command already ended) has no command line: it ran too.
+        table.some((p) => p.ppid === panePid && commandLineOf(p.pid) !== wrapper) ||
+        commandLineOf(panePid) === undefined,
+    )
+    return started.pipe(
+      Effect.repeat({ until: (done) => done, schedule: Schedule.spaced(LOOK_EVERY) }),
+      Effect.timeout(Duration.millis(maxMs)),
+      Effect.ignore,
+    )
+  })

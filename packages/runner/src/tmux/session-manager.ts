@@ -2,7 +2,7 @@ import { execFile } from "node:child_process"
 import { constants as fsConstants } from "node:fs"
 import { open, unlink } from "node:fs/promises"
 import { join } from "node:path"
-import { Effect } from "effect"
+import { Duration, Effect, Schedule } from "effect"
 import { TmuxSessionError } from "../domain/errors.js"
 import { isPaneId, PaneId as makePaneId, type PaneId } from "../domain/ids.js"
 import type {
@@ -106,6 +106,10 @@ const environmentNames = (lines: ReadonlyArray<string>): ReadonlyArray<string> =
     return line.startsWith("-") || eq <= 0 ? [] : [line.slice(0, eq)]
   })
 
+/** How often, and how long, the start gate is tried until the pane's shell opened it. */
+const GATE_LOOK_EVERY = Duration.millis(2)
+const GATE_WAIT = Duration.seconds(10)
+
 /** A FIFO made with `mkfifo` (argv, no shell): Node has no mkfifo of its own. */
 const makeFifo = (path: string, sessionName: string) =>
   Effect.async<void, TmuxSessionError>((resume) => {
@@ -127,30 +131,35 @@ const makeFifo = (path: string, sessionName: string) =>
  * Opens the gate: writes a line into the FIFO once the pane's shell has opened it for
  * reading (until then a non-blocking open fails with ENXIO), then deletes it.
  */
-const openGate = (path: string, sessionName: string) =>
-  Effect.tryPromise({
+const openGate = (path: string, sessionName: string) => {
+  const notReady = (e: unknown) => (e as NodeJS.ErrnoException).code === "ENXIO"
+  const writeGo = Effect.tryPromise({
     try: async () => {
-      const deadline = Date.now() + 10_000
-      for (;;) {
-        try {
-          const handle = await open(path, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK)
-          await handle.write("go\n")
-          await handle.close()
-          break
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code !== "ENXIO" || Date.now() > deadline) throw e
-          await new Promise((r) => setTimeout(r, 2))
-        }
+      const handle = await open(path, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK)
+      try {
+        await handle.write("go\n")
+      } finally {
+        await handle.close()
       }
-      await unlink(path).catch(() => undefined)
     },
-    catch: (cause) =>
-      new TmuxSessionError({
-        sessionName,
-        message: `the command of ${sessionName} never reached its start gate`,
-        cause: String(cause),
-      }),
+    catch: (cause) => cause,
   })
+  return writeGo.pipe(
+    Effect.retry({
+      while: notReady,
+      schedule: Schedule.spaced(GATE_LOOK_EVERY).pipe(Schedule.upTo(GATE_WAIT)),
+    }),
+    Effect.zipRight(Effect.promise(() => unlink(path).catch(() => undefined))),
+    Effect.mapError(
+      (cause) =>
+        new TmuxSessionError({
+          sessionName,
+          message: `the command of ${sessionName} never reached its start gate`,
+          cause: String(cause),
+        }),
+    ),
+  )
+}
 
 /** The commands that wire a pane to its log and exit file (shared by spawn and adopt). */
 export const wirePaneCommands = (

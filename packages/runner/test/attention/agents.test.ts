@@ -4,7 +4,7 @@ import { makeAttentionDetector } from "../../src/attention/detector.js"
 import { loadRuleSet } from "../../src/attention/load-rules.js"
 import type { AttentionState } from "../../src/attention/signals.js"
 import { ProcessId } from "../../src/domain/ids.js"
-import { captureScreen } from "../../src/attention/capture.js"
+import { captureScreen } from "../../src/tmux/screen-capture.js"
 import { fixture, testRunner } from "../harness.js"
 import { waitForText } from "../streams.js"
 

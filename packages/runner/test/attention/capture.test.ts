@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either } from "effect"
-import { captureScreen } from "../../src/attention/capture.js"
+import { captureScreen } from "../../src/tmux/screen-capture.js"
 import { evaluateScreen } from "../../src/attention/evaluate.js"
 import { compileRules, exampleTitleBusyRule } from "../../src/attention/rules.js"
 import { PaneId, ProcessId } from "../../src/domain/ids.js"

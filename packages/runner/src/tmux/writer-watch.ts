@@ -6,9 +6,9 @@ import type { PaneId, ProcessId } from "../domain/ids.js"
 import type { DirWatch } from "../logs/dir-watch.js"
 import { type LogStore, WRITER_EXIT_PREFIX } from "../logs/log-store.js"
 import { liveWriters } from "../logs/writer-drain.js"
-import type { TmuxSessionManager } from "../tmux/session-manager.js"
-import type { MonitorCore } from "./monitor-core.js"
-import { signalName } from "./process-tree.js"
+import type { MonitorCore } from "../monitor/monitor-core.js"
+import { signalName } from "../monitor/process-tree.js"
+import type { TmuxSessionManager } from "./session-manager.js"
 
 /** Restarts in a row whose writer logged nothing wait 1 s, 2 s, 4 s ... up to this. */
 const MAX_BACKOFF_MS = 60_000

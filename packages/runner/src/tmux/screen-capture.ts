@@ -1,6 +1,6 @@
 import { Effect } from "effect"
+import type { Screen } from "../attention/evaluate.js"
 import type { PaneId } from "../domain/ids.js"
-import type { Screen } from "./evaluate.js"
 
 /** The part of `TmuxControlClient` a capture needs: several commands, one reply per command. */
 export interface TmuxCommandRunner<E> {

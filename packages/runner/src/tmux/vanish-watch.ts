@@ -1,7 +1,7 @@
 import { Duration, Effect, Stream } from "effect"
 import type { PaneId } from "../domain/ids.js"
-import { isTmuxServerDown, TmuxControlClient } from "../tmux/control-client.js"
-import { TmuxSessionManager } from "../tmux/session-manager.js"
+import { isTmuxServerDown, TmuxControlClient } from "./control-client.js"
+import { TmuxSessionManager } from "./session-manager.js"
 
 const VANISH_HINTS = ["%sessions-changed", "%window-close", "%unlinked-window-close", "%exit"]
 

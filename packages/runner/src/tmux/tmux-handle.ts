@@ -1,24 +1,20 @@
 import { Duration, Effect, Queue, Schedule, Stream } from "effect"
-import { captureScreen } from "../attention/capture.js"
 import type { RunnerConfigShape } from "../config.js"
-import { ProcessMonitorError, processMonitorFailure } from "../domain/errors.js"
+import { describeCause, ProcessMonitorError, processMonitorFailure } from "../domain/errors.js"
 import type { PaneId, ProcessId } from "../domain/ids.js"
 import { followLogChunks } from "../logs/log-feed.js"
 import type { LogStore } from "../logs/log-store.js"
 import { writersDrained } from "../logs/writer-drain.js"
+import type { makeExitWatchdog } from "../monitor/exit-watchdog.js"
+import { signalCommandTree } from "../monitor/job-control.js"
+import type { MonitorCore } from "../monitor/monitor-core.js"
+import { descendantPids, killLeftovers, signalQuietly } from "../monitor/process-tree.js"
 import type { PaneState, PaneSummary, ProcessMonitorHandle, TmuxSessionInfo } from "../ports.js"
-import type { TmuxControlClient } from "../tmux/control-client.js"
-import {
-  capturePaneSnapshot,
-  type PaneSnapshot,
-  type RunnerSnapshot,
-} from "../tmux/pane-snapshot.js"
-import { awaitWrapperCommand } from "../tmux/pane-wrapper.js"
-import { SIZE_FILE, type TmuxSessionManager } from "../tmux/session-manager.js"
-import type { makeExitWatchdog } from "./exit-watchdog.js"
-import { signalCommandTree } from "./job-control.js"
-import type { MonitorCore } from "./monitor-core.js"
-import { descendantPids, killLeftovers, signalQuietly } from "./process-tree.js"
+import type { TmuxControlClient } from "./control-client.js"
+import { capturePaneSnapshot, type PaneSnapshot, type RunnerSnapshot } from "./pane-snapshot.js"
+import { awaitWrapperCommand } from "./pane-wrapper.js"
+import { captureScreen } from "./screen-capture.js"
+import { SIZE_FILE, type TmuxSessionManager } from "./session-manager.js"
 
 /** How long a pause right after a start waits for the wrapper to run the command. */
 const PAUSE_WAIT_MS = 500
@@ -53,6 +49,17 @@ export const makeTmuxHandle = (
   Effect.gen(function* () {
     const { config, client, sessions, logs, watchdog } = deps
     const failWith = processMonitorFailure
+    /** A look at /proc or a signal: a rejection is this runner's typed error, not a defect. */
+    const fromProc = <A>(what: string, run: () => Promise<A>) =>
+      Effect.tryPromise({
+        try: run,
+        catch: (cause) =>
+          new ProcessMonitorError({
+            processId,
+            message: `${what} for ${processId} failed: ${describeCause(cause)}`,
+            cause: describeCause(cause),
+          }),
+      })
     const paneDir = (paneId: PaneId | undefined) =>
       paneId === undefined ? core.logDir : (paneDirs.get(paneId) ?? core.logDir)
     const knownPane = (paneId: PaneId | undefined) =>
@@ -77,8 +84,11 @@ export const makeTmuxHandle = (
           }),
         )
       // Just started: a C-c before the command runs would be lost (see awaitWrapperCommand).
-      yield* Effect.promise(() => awaitWrapperCommand(pane.pid, Duration.toMillis(grace)))
-      const pids = yield* Effect.promise(() => descendantPids(pane.pid))
+      yield* awaitWrapperCommand(pane.pid, Duration.toMillis(grace))
+      // Without the list, leftovers are looked for under the pane's process alone.
+      const pids = yield* fromProc("listing the processes", () => descendantPids(pane.pid)).pipe(
+        Effect.orElseSucceed((): ReadonlyArray<number> => []),
+      )
       if (!(yield* core.exited)) {
         yield* Effect.ignore(sessions.sendKeys(pane.paneId, ["C-c"]))
         if (!(yield* waitExit(grace))) {
@@ -117,8 +127,8 @@ export const makeTmuxHandle = (
     const pause = Effect.gen(function* () {
       const pid = yield* livePid("pause")
       // Just started, the wrapper may not have started the command yet.
-      yield* Effect.promise(() => awaitWrapperCommand(pid, PAUSE_WAIT_MS))
-      const reached = yield* Effect.promise(() => signalCommandTree(pid, "SIGSTOP"))
+      yield* awaitWrapperCommand(pid, PAUSE_WAIT_MS)
+      const reached = yield* fromProc("pause", () => signalCommandTree(pid, "SIGSTOP"))
       if (reached === 0) {
         return yield* new ProcessMonitorError({
           processId,
@@ -129,11 +139,13 @@ export const makeTmuxHandle = (
 
     const resume = Effect.gen(function* () {
       const pid = yield* livePid("resume")
-      yield* Effect.promise(() => signalCommandTree(pid, "SIGCONT"))
+      yield* fromProc("resume", () => signalCommandTree(pid, "SIGCONT"))
     }).pipe(Effect.withSpan("ProcessMonitor.resume"))
 
+    // A writer that cannot be inspected counts as "cannot tell", as a kernel without wchan does.
     const waitDrained = (dir: string) =>
-      Effect.promise(() => writersDrained(dir)).pipe(
+      fromProc("the writer check", () => writersDrained(dir)).pipe(
+        Effect.orElseSucceed(() => undefined),
         Effect.repeat({
           until: (drained) => drained !== false,
           schedule: Schedule.spaced("5 millis"),
