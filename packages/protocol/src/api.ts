@@ -1,6 +1,7 @@
 import * as z from "zod/mini"
 import { PaneId, RunnerId, SAFE_ID_PATTERN, SessionName, TmuxSocketName } from "./ids.js"
 import { RunnerMode, RunnerSummary } from "./runner-summary.js"
+import { WorktreeRequest } from "./workspace.js"
 
 const KiB = 1024
 
@@ -138,6 +139,8 @@ export const StartRunnerRequest = z.strictObject({
   ),
   cols: z.optional(Cols),
   rows: z.optional(Rows),
+  /** Run in a new git worktree of `cwd`'s repository, on a new branch (see `WorktreeRequest`). */
+  worktree: z.optional(WorktreeRequest),
 })
 export type StartRunnerRequest = z.infer<typeof StartRunnerRequest>
 

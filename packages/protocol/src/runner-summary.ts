@@ -1,6 +1,7 @@
 import * as z from "zod/mini"
 import { RunnerId } from "./ids.js"
 import { ActivityState, AttentionReason, RunnerStatus } from "./process-event.js"
+import { Workspace } from "./workspace.js"
 
 export const RunnerMode = z.enum(["interactive", "oneshot"])
 export type RunnerMode = z.infer<typeof RunnerMode>
@@ -25,5 +26,7 @@ export const RunnerSummary = z.object({
   bytesOut: z.int().check(z.nonnegative()),
   /** The last non-blank line of output, escape sequences removed (for the board's cards). */
   lastLine: z.optional(z.string().check(z.maxLength(500))),
+  /** Where the runner works in git, when its `cwd` lies in a git work tree. */
+  workspace: z.optional(Workspace),
 })
 export type RunnerSummary = z.infer<typeof RunnerSummary>

@@ -20,6 +20,18 @@ const RunnerMetricsSchema = Schema.Struct({
   exitCode: optional(Schema.Int),
 })
 
+export const WorkspaceSchema = Schema.Struct({
+  repo: Schema.String,
+  path: Schema.String,
+  branch: Schema.String,
+  base: Schema.String,
+  baseCommit: Schema.String,
+  isolated: Schema.Boolean,
+  additions: optional(Count),
+  deletions: optional(Count),
+  missing: optional(Schema.Boolean),
+})
+
 /** The journal's view of a runner: `RunnerState` as plain JSON, checked on the way back in. */
 export const RunnerStateSchema = Schema.Struct({
   id: Schema.String,
@@ -50,6 +62,7 @@ export const RunnerStateSchema = Schema.Struct({
   answers: optional(Schema.Array(ScreenAnswer)),
   lastError: optional(Schema.String),
   lastLine: optional(Schema.String),
+  workspace: optional(WorkspaceSchema),
   metrics: RunnerMetricsSchema,
 })
 

@@ -1,4 +1,5 @@
 import { Either, Schema } from "effect"
+import { WorkspaceSchema } from "./runner-codec.js"
 import type { RunnerState } from "./runner-state.js"
 
 /** Longest prompt kept in tmux; the journal has the whole prompt. */
@@ -18,6 +19,7 @@ const RunnerMeta = Schema.Struct({
   prompt: Schema.optional(Schema.String),
   accountId: Schema.optional(Schema.String),
   maxDurationMs: Schema.optional(Schema.Number),
+  workspace: Schema.optional(WorkspaceSchema),
 })
 export type RunnerMeta = typeof RunnerMeta.Type
 
@@ -31,6 +33,7 @@ export const encodeRunnerMeta = (s: RunnerState): string => {
     ...(s.prompt !== undefined ? { prompt: s.prompt.slice(0, MAX_META_PROMPT) } : {}),
     ...(s.accountId !== undefined ? { accountId: s.accountId } : {}),
     ...(s.maxDurationMs !== undefined ? { maxDurationMs: s.maxDurationMs } : {}),
+    ...(s.workspace !== undefined ? { workspace: s.workspace } : {}),
   }
   return Buffer.from(JSON.stringify(meta)).toString("base64url")
 }

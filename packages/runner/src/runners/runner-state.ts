@@ -17,6 +17,25 @@ export interface RunnerMetrics {
   readonly exitCode?: number
 }
 
+/** Where a runner works in git: the contract's `Workspace`, as the journal keeps it. */
+export interface WorkspaceState {
+  /** The main work tree's top folder. */
+  readonly repo: string
+  /** The work tree the runner works in (its own worktree when `isolated`). */
+  readonly path: string
+  /** The branch checked out there; empty on a detached HEAD. */
+  readonly branch: string
+  /** What the changes are measured against: a branch name, or a commit id. */
+  readonly base: string
+  readonly baseCommit: string
+  readonly isolated: boolean
+  /** Lines added and deleted against `baseCommit`, as last computed. */
+  readonly additions?: number
+  readonly deletions?: number
+  /** The worktree folder is gone (deleted by hand). */
+  readonly missing?: boolean
+}
+
 /** Why a live runner stopped, when we caused it. */
 export type StopCause = "terminated" | "timeout"
 
@@ -57,6 +76,8 @@ export interface RunnerState {
   readonly lastError?: string
   /** The last non-blank line of output as plain text (see `lastLineOf`). */
   readonly lastLine?: string
+  /** Where the runner works in git (its own worktree when `isolated`). */
+  readonly workspace?: WorkspaceState
   readonly metrics: RunnerMetrics
 }
 
@@ -115,6 +136,7 @@ export const toSummary = (s: RunnerState): RunnerSummary => {
     ...opt("failureReason", s.live ? undefined : s.failureReason),
     bytesOut: s.metrics.bytesOut,
     ...opt("lastLine", s.lastLine),
+    ...opt("workspace", s.workspace),
   }
 }
 
@@ -318,6 +340,7 @@ export const newRunnerState = (input: {
   readonly bytesOut?: number
   readonly cols?: number | undefined
   readonly rows?: number | undefined
+  readonly workspace?: WorkspaceState | undefined
 }): RunnerState => ({
   id: input.id,
   name: input.name,
@@ -330,6 +353,7 @@ export const newRunnerState = (input: {
   adopted: input.adopted,
   ...opt("cols", input.cols),
   ...opt("rows", input.rows),
+  ...opt("workspace", input.workspace),
   createdAt: input.at,
   startedAt: input.at,
   live: true,
