@@ -63,8 +63,8 @@ const squashMessage = (
  * (`git merge-tree --write-tree`, then `commit-tree`), so a conflict changes nothing at all.
  * Then the branch moves: where it is checked out nowhere, by `update-ref` with its old value
  * (a branch that moved meanwhile is not overwritten); where it is checked out, that work tree
- * must be clean and is fast-forwarded (`merge --ff-only`, which refuses before any change when
- * an untracked file would be overwritten), so it is left updated and clean.
+ * must be clean, a dry run (`read-tree -m -u -n`) must find no untracked file in the way, and
+ * it is fast-forwarded (`merge --ff-only`), so it is left updated and clean.
  */
 export const mergeWorkspace = (
   git: GitCommandRunner,
@@ -133,6 +133,21 @@ export const mergeWorkspace = (
       )
     }
 
+    if (checkedOut !== undefined) {
+      // A dry run of the work tree's update: an untracked file in the way refuses it here,
+      // before `merge --ff-only` would write even ORIG_HEAD.
+      yield* git
+        .run(checkedOut.path, ["read-tree", "-m", "-u", "--dry-run", intoCommit, tree])
+        .pipe(
+          Effect.mapError(
+            (e) =>
+              new GitOperationError({
+                ...e,
+                message: `${into} is checked out in ${checkedOut.path}, where the merge would overwrite files git does not track: move them away first; nothing was changed`,
+              }),
+          ),
+        )
+    }
     const message =
       strategy === "merge"
         ? `Merge branch '${source}' into ${into}\n`
