@@ -1,9 +1,13 @@
-export * from "./commit.js"
-export * from "./diff.js"
-export * from "./diff-parse.js"
-export * from "./git-command.js"
-export * from "./merge.js"
-export * from "./refs.js"
-export * from "./repo.js"
-export * from "./workspaces.js"
-export * from "./worktree.js"
+export { DEFAULT_DIFF_LIMITS, type DiffLimits } from "./diff.js"
+export {
+  type GitCommandRunner,
+  GitCommandRunnerLive,
+  GitCommandRunnerPort,
+  type GitOutput,
+  type GitRunOptions,
+  makeGitCommandRunner,
+} from "./git-command.js"
+export type { MergeOptions } from "./merge.js"
+export type { WorkTreeInfo } from "./repo.js"
+export { type DiffOptions, Workspaces } from "./workspaces.js"
+export type { CreateWorkspaceRequest } from "./worktree.js"
