@@ -2,11 +2,12 @@ import { Layer } from "effect"
 import { RunnerConfig, type RunnerConfigShape } from "./config.js"
 import { JournalStore } from "./journal/journal-store.js"
 import { LogStore } from "./logs/log-store.js"
-import { TmuxProcessMonitorLive } from "./tmux/tmux-process-monitor.js"
 import { AiRunnerRegistryLive } from "./runners/registry.js"
 import { RunnerSettings, type RunnerSettingsShape } from "./runners/settings.js"
 import { TmuxControlClient } from "./tmux/control-client.js"
 import { TmuxSessionManager } from "./tmux/session-manager.js"
+import { TmuxProcessMonitorLive } from "./tmux/tmux-process-monitor.js"
+import { Workspaces } from "./workspaces/workspaces.js"
 
 /** The composition root: everything the runner domain needs, over real tmux and disk. */
 export const RunnerLive = (config: RunnerConfigShape) => {
@@ -25,8 +26,12 @@ export const RunnerLive = (config: RunnerConfigShape) => {
  */
 export const AiRunnerLive = (config: RunnerConfigShape, settings: RunnerSettingsShape) => {
   const base = RunnerLive(config)
-  const journal = JournalStore.Default.pipe(Layer.provide(Layer.succeed(RunnerConfig, config)))
+  const configLayer = Layer.succeed(RunnerConfig, config)
+  const journal = JournalStore.Default.pipe(Layer.provide(configLayer))
+  const workspaces = Workspaces.Default.pipe(Layer.provide(configLayer))
   return AiRunnerRegistryLive.pipe(
-    Layer.provideMerge(Layer.mergeAll(base, journal, Layer.succeed(RunnerSettings, settings))),
+    Layer.provideMerge(
+      Layer.mergeAll(base, journal, workspaces, Layer.succeed(RunnerSettings, settings)),
+    ),
   )
 }

@@ -1,4 +1,4 @@
-import type { RunnerSummary } from "@geppetto/protocol"
+import type { CommitResult, RunnerSummary, WorkspaceDiff } from "@geppetto/protocol"
 import { Context, type Effect, type Queue, type Scope, type Stream } from "effect"
 import type { Screen } from "./attention/evaluate.js"
 import type {
@@ -11,6 +11,7 @@ import type {
   ValidationError,
 } from "./domain/errors.js"
 import type { ActivityState, ControlEvent, ProcessEvent } from "./domain/events.js"
+import type { GitOperationError } from "./domain/git-errors.js"
 import type { PaneId, ProcessId, SessionName } from "./domain/ids.js"
 import type {
   RegistryEvent,
@@ -259,6 +260,7 @@ export interface RunnerChanges {
 
 /** What starting a runner can fail with; each maps to one HTTP status in the server. */
 export type StartRunnerError =
+  | GitOperationError
   | ValidationError
   | TierLimitError
   | StorageError
@@ -327,6 +329,21 @@ export interface AiRunner {
     RunnerDetail,
     NotFoundError | ValidationError | StorageError | TmuxSessionError | ProcessMonitorError
   >
+  /** The runner's workspace against its base commit (see `Workspaces.diff`); 404 without one. */
+  readonly diff: (
+    id: string,
+    options?: { readonly stat?: boolean },
+  ) => Effect.Effect<WorkspaceDiff, NotFoundError | GitOperationError>
+  /** Stages and commits everything in the runner's workspace. */
+  readonly commit: (
+    id: string,
+    message: string,
+  ) => Effect.Effect<CommitResult, NotFoundError | ValidationError | GitOperationError>
+  /** Merges the runner's branch into `into` (default: its base branch); refusals change nothing. */
+  readonly merge: (
+    id: string,
+    options?: { readonly into?: string; readonly strategy?: "merge" | "squash" },
+  ) => Effect.Effect<CommitResult, NotFoundError | ValidationError | GitOperationError>
   /** Whether tmux answers; never starts a tmux server. */
   readonly tmuxStatus: Effect.Effect<TmuxStatus>
   readonly tmuxVersion: Effect.Effect<TmuxVersion, TmuxSessionError>

@@ -1,4 +1,8 @@
-import type { RunnerSummary, ProcessEvent as WireProcessEvent } from "@geppetto/protocol"
+import type {
+  RunnerSummary,
+  ProcessEvent as WireProcessEvent,
+  WorktreeRequest,
+} from "@geppetto/protocol"
 import type { ScreenAnswer } from "../attention/rules.js"
 import type { PaneSummary } from "../ports.js"
 import type { ProviderMode } from "../providers/provider.js"
@@ -18,6 +22,8 @@ export interface StartRunnerRequest {
   readonly accountId?: string | undefined
   readonly cols?: number | undefined
   readonly rows?: number | undefined
+  /** Run in a new git worktree of `cwd`'s repository, on a new branch. */
+  readonly worktree?: WorktreeRequest | undefined
 }
 
 export interface RunnerSession {

@@ -8,9 +8,10 @@ import { readState } from "./runner-entry.js"
 import { encodeRunnerMeta } from "./runner-meta.js"
 import { newRunnerState } from "./runner-state.js"
 import type { Watch } from "./watch.js"
+import type { WorkspaceOps } from "./workspace.js"
 
 /** Sessions on the tmux server that are not runners, and making one of them a runner. */
-export const makeAdopt = (ctx: RegistryContext, watching: Watch) => {
+export const makeAdopt = (ctx: RegistryContext, watching: Watch, workspace: WorkspaceOps) => {
   const { monitor, logs, entries } = ctx
 
   const unmanagedSessions = Effect.map(monitor.listSessions, (listings) =>
@@ -51,13 +52,15 @@ export const makeAdopt = (ctx: RegistryContext, watching: Watch) => {
       const primary = listing.panes.find((p) => p.active) ?? listing.panes[0]
       const provider = detectFromCommand(primary?.currentCommand ?? "")
       const now = yield* Clock.currentTimeMillis
+      const cwd = primary?.currentPath ?? ""
       const state = newRunnerState({
         id,
         name,
         provider,
         mode: "interactive",
-        cwd: primary?.currentPath ?? "",
+        cwd,
         adopted: true,
+        workspace: cwd === "" ? undefined : yield* workspace.describe(cwd),
         at: now,
       })
       const entry = yield* ctx.newEntry({

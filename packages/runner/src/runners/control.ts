@@ -6,6 +6,7 @@ import { validateSize } from "../domain/validate.js"
 import type { RegistryContext } from "./registry-context.js"
 import { type RunnerEntry, readState, setState } from "./runner-entry.js"
 import { applyExit, type StopCause } from "./runner-state.js"
+import type { WorkspaceOps } from "./workspace.js"
 
 /** How long a stop waits for the runner to end before it is recorded as killed. */
 const STOP_WAIT = Duration.seconds(10)
@@ -18,7 +19,7 @@ const runnerError =
  * Ending and steering live runners: finish (the one place a runner becomes finished), stop
  * (terminate, `maxDurationMs`), pause, resume, input, resize and removal.
  */
-export const makeControl = (ctx: RegistryContext) => {
+export const makeControl = (ctx: RegistryContext, workspace: WorkspaceOps) => {
   const { update, persist, entryOf, liveEntryOf, detailOf } = ctx
 
   /** Records the end of a live runner, ends its session (ours) and stops watching it. */
@@ -30,6 +31,8 @@ export const makeControl = (ctx: RegistryContext) => {
     Effect.gen(function* () {
       if (!(yield* readState(entry)).live) return
       yield* update(entry, (s, now) => applyExit(s, exit, now), events)
+      // What it changed, counted once more now that it ended.
+      yield* workspace.refreshCounts(entry)
       yield* persist(entry)
       const { scope, handle } = entry
       entry.scope = undefined
@@ -145,6 +148,7 @@ export const makeControl = (ctx: RegistryContext) => {
       const scope = entry.scope
       entry.scope = undefined
       if (scope !== undefined) yield* Scope.close(scope, Exit.void)
+      yield* workspace.removeFolder((yield* readState(entry)).workspace)
       yield* ctx.logs
         .remove(entry.logDir)
         .pipe(Effect.catchAll((e) => Effect.logWarning(`remove ${id}: ${e.message}`)))

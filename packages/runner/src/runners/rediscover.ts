@@ -18,6 +18,7 @@ import { type RunnerEntry, readState, setState } from "./runner-entry.js"
 import { decodeRunnerMeta } from "./runner-meta.js"
 import { applyExit, newRunnerState, type RunnerState, toSummary } from "./runner-state.js"
 import type { Watch } from "./watch.js"
+import type { WorkspaceOps } from "./workspace.js"
 
 /** At start-up, how long a runner that ended while the server was down may take to finish. */
 const ENDED_AWAY_WAIT = Duration.seconds(5)
@@ -27,7 +28,7 @@ const ENDED_AWAY_WAIT = Duration.seconds(5)
  * the journal missed (started just before a crash). Finished ones are listed as they were;
  * live ones are watched again; one that ended while no one watched is finished first.
  */
-export const makeRediscovery = (ctx: RegistryContext, watching: Watch) => {
+export const makeRediscovery = (ctx: RegistryContext, watching: Watch, workspace: WorkspaceOps) => {
   const { monitor, logs, journal, entries } = ctx
 
   /** A live runner whose session is gone: its exit file says how it ended, if it got to. */
@@ -150,6 +151,7 @@ export const makeRediscovery = (ctx: RegistryContext, watching: Watch) => {
         Effect.gen(function* () {
           const entry = yield* ctx.newEntry(state)
           entries.set(state.id, entry)
+          yield* workspace.checkFolder(entry)
           if (!state.live) return yield* Deferred.succeed(entry.done, state)
           const listing = byId.get(state.id)
           if (listing === undefined) return yield* finishOffline(entry)

@@ -6,6 +6,7 @@ import { JournalStore } from "../journal/journal-store.js"
 import { LogStore } from "../logs/log-store.js"
 import { ProcessMonitorTag } from "../monitor/process-monitor-tag.js"
 import type { RunnerSlot } from "../providers/limits.js"
+import { Workspaces } from "../workspaces/workspaces.js"
 import { makeChangeFeed } from "./change-feed.js"
 import { makePersistence } from "./persistence.js"
 import { makeEntry, modifyState, type RunnerEntry, readState } from "./runner-entry.js"
@@ -31,6 +32,7 @@ export const makeRegistryContext = Effect.gen(function* () {
   const monitor = yield* ProcessMonitorTag
   const logs = yield* LogStore
   const journal = yield* JournalStore
+  const workspaces = yield* Workspaces
   const registryScope = yield* Effect.scope
   const entries = new Map<string, RunnerEntry>()
   /** Starts in flight: counted by limits and name checks before their session exists. */
@@ -155,6 +157,7 @@ export const makeRegistryContext = Effect.gen(function* () {
     monitor,
     logs,
     journal,
+    workspaces,
     registryScope,
     entries,
     reserved,

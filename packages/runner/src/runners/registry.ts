@@ -7,6 +7,7 @@ import { makeRediscovery } from "./rediscover.js"
 import { makeRegistryContext } from "./registry-context.js"
 import { makeStart } from "./start.js"
 import { makeWatch } from "./watch.js"
+import { makeWorkspaceOps } from "./workspace.js"
 
 /**
  * The runners (the seed's `AiRunnerRegistry`), composed from one module per concern: start,
@@ -16,11 +17,12 @@ import { makeWatch } from "./watch.js"
  */
 export const makeAiRunnerRegistry = Effect.gen(function* () {
   const ctx = yield* makeRegistryContext
-  const control = makeControl(ctx)
-  const watching = yield* makeWatch(ctx, control)
-  const { startRunner } = yield* makeStart(ctx, watching)
-  const { unmanagedSessions, adoptSession } = makeAdopt(ctx, watching)
-  const { rediscover } = makeRediscovery(ctx, watching)
+  const workspace = makeWorkspaceOps(ctx)
+  const control = makeControl(ctx, workspace)
+  const watching = yield* makeWatch(ctx, control, workspace)
+  const { startRunner } = yield* makeStart(ctx, watching, workspace)
+  const { unmanagedSessions, adoptSession } = makeAdopt(ctx, watching, workspace)
+  const { rediscover } = makeRediscovery(ctx, watching, workspace)
   const { output, follow, logBounds, snapshot } = makeOutput(ctx)
 
   yield* rediscover
@@ -51,6 +53,9 @@ export const makeAiRunnerRegistry = Effect.gen(function* () {
     snapshot,
     unmanagedSessions,
     adoptSession,
+    diff: workspace.diff,
+    commit: workspace.commit,
+    merge: workspace.merge,
     tmuxStatus: ctx.monitor.serverStatus,
     tmuxVersion: ctx.monitor.serverVersion,
     subscribe: ctx.feed.subscribe(ctx.listRunners),

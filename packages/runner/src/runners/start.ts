@@ -11,11 +11,12 @@ import { readState } from "./runner-entry.js"
 import { encodeRunnerMeta } from "./runner-meta.js"
 import { newRunnerState } from "./runner-state.js"
 import type { Watch } from "./watch.js"
+import type { WorkspaceOps } from "./workspace.js"
 
 const invalid = (field: string, message: string) => new ValidationError({ field, message })
 
 /** Starting a runner: the request checked, its slot reserved, its process spawned and watched. */
-export const makeStart = (ctx: RegistryContext, watching: Watch) =>
+export const makeStart = (ctx: RegistryContext, watching: Watch, workspace: WorkspaceOps) =>
   Effect.gen(function* () {
     const { settings, monitor, logs, entries, reserved } = ctx
     const startLock = yield* Effect.makeSemaphore(1)
@@ -99,6 +100,14 @@ export const makeStart = (ctx: RegistryContext, watching: Watch) =>
         )
 
         return yield* Effect.gen(function* () {
+          // Made once the start is sure to go ahead (limits, names), before anything runs in it.
+          const where = yield* workspace.forStart({
+            cwd,
+            runnerId: id,
+            name,
+            worktree: request.worktree,
+          })
+          const runnerCwd = where?.isolated === true ? where.path : cwd
           const now = yield* Clock.currentTimeMillis
           const prompt = request.prompt === "" ? undefined : request.prompt
           const state = newRunnerState({
@@ -106,7 +115,8 @@ export const makeStart = (ctx: RegistryContext, watching: Watch) =>
             name,
             provider: provider.id,
             mode,
-            cwd,
+            cwd: runnerCwd,
+            workspace: where,
             prompt,
             accountId,
             maxDurationMs,
@@ -139,7 +149,7 @@ export const makeStart = (ctx: RegistryContext, watching: Watch) =>
             .spawn(command, args, {
               processId: ProcessId(id),
               sessionName: name,
-              cwd,
+              cwd: runnerCwd,
               env: { ...plan.env, ...env },
               cols,
               rows,
@@ -147,7 +157,9 @@ export const makeStart = (ctx: RegistryContext, watching: Watch) =>
             })
             .pipe(
               Scope.extend(scope),
-              Effect.tapError(() => Scope.close(scope, Exit.void)),
+              Effect.tapError(() =>
+                Scope.close(scope, Exit.void).pipe(Effect.zipRight(workspace.removeFolder(where))),
+              ),
             )
           entries.set(id, entry)
           yield* watching.watch(entry, handle, scope)

@@ -12,6 +12,7 @@ import type { Control } from "./control.js"
 import type { RegistryContext } from "./registry-context.js"
 import { type RunnerEntry, readState } from "./runner-entry.js"
 import { applyActivity, applyAttention, tallyOutput } from "./runner-state.js"
+import type { WorkspaceOps } from "./workspace.js"
 
 /** How long a runner's exit waits for the output before it to be read (a restart's backlog). */
 const OUTPUT_WAIT = Duration.seconds(30)
@@ -20,7 +21,7 @@ const OUTPUT_WAIT = Duration.seconds(30)
  * Watching a live runner: its output counted, its activity, exit, attention and pane sizes
  * taken into its state, and its `maxDurationMs` enforced; every fiber in the runner's scope.
  */
-export const makeWatch = (ctx: RegistryContext, control: Control) =>
+export const makeWatch = (ctx: RegistryContext, control: Control, workspace: WorkspaceOps) =>
   Effect.gen(function* () {
     const { settings, update, persist, emitEvent, markUnflushed } = ctx
     // For output callbacks, which run outside any fiber.
@@ -86,8 +87,13 @@ export const makeWatch = (ctx: RegistryContext, control: Control) =>
             (s) => applyActivity(s, event.state, event.timestamp),
             () => [toWireEvent(event)],
           ).pipe(
-            // A quiet runner is a good moment for a checkpoint of its counters.
-            Effect.zipRight(event.state === "idle" ? persist(entry) : Effect.void),
+            // A quiet runner is a good moment for a checkpoint of its counters, and for
+            // counting what it changed in its workspace (never on a timer).
+            Effect.zipRight(
+              event.state === "idle"
+                ? persist(entry).pipe(Effect.zipRight(workspace.refreshCounts(entry)))
+                : Effect.void,
+            ),
           )
         case "error":
           return update(
