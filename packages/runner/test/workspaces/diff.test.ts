@@ -122,6 +122,34 @@ describe("workspaces: diff", () => {
   )
 
   it.scopedLive(
+    "file names with blanks, tabs, newlines, quotes and non-ASCII come through whole",
+    () =>
+      Effect.gen(function* () {
+        const { repo, ws } = yield* world
+        const w = yield* ws.create({ cwd: repo, runnerId: "r1", name: "names" })
+        const names = [
+          "a b.txt",
+          "tab\there.txt",
+          "new\nline.txt",
+          'quo"te.txt',
+          "ünï€.txt",
+          "-dash.txt",
+          ":(glob)x",
+        ]
+        for (const name of names) write(join(w.path, name), "one line\n")
+        const diff = yield* ws.diff(w)
+        expect(diff.files.map((f) => f.path).sort()).toEqual([...names].sort())
+        expect(diff.files.every((f) => f.status === "added" && f.additions === 1)).toBe(true)
+        expect(diff.truncated).toBeUndefined()
+        expect(diff.patch.match(/^diff --git /gm)?.length).toBe(names.length)
+        // Left out of the patch by a literal pathspec, a name with magic still only means itself.
+        const limited = yield* ws.diff(w, { limits: { maxPatchBytes: 10_000, maxFileBytes: 0 } })
+        expect(limited.files.every((f) => f.omitted === true)).toBe(true)
+        expect(limited.patch).toBe("")
+      }),
+  )
+
+  it.scopedLive(
     "a 50 MB generated file is counted and omitted; the patch stays within its bounds",
     () =>
       Effect.gen(function* () {
