@@ -1,5 +1,6 @@
 import adapter from "@sveltejs/adapter-static"
 import { vitePreprocess } from "@sveltejs/vite-plugin-svelte"
+import { outDir } from "./build-variant.js"
 
 /** @type {import('@sveltejs/kit').Config} */
 const config = {
@@ -9,8 +10,8 @@ const config = {
   },
   kit: {
     adapter: adapter({
-      pages: "build",
-      assets: "build",
+      pages: outDir,
+      assets: outDir,
       fallback: "index.html",
       // .br and .gz beside each file: the server sends them to browsers that take them.
       precompress: true,

@@ -1,10 +1,15 @@
 import { sveltekit } from "@sveltejs/kit/vite"
 import { defaultClientConditions, defaultServerConditions, defineConfig } from "vite"
+import { testBuild } from "./build-variant.js"
 
 // "geppetto-source" makes workspace packages resolve to their TypeScript sources,
 // so the dashboard never depends on a stale dist/ of @geppetto/protocol.
-export default defineConfig({
+export default defineConfig(({ command }) => ({
   plugins: [sveltekit()],
+  // The e2e hooks (`window.__geppetto*`): in dev and in the test build, never in production.
+  define: {
+    __GEPPETTO_TEST_HOOKS__: JSON.stringify(command === "serve" || testBuild),
+  },
   resolve: {
     conditions: ["geppetto-source", ...defaultClientConditions],
   },
@@ -18,4 +23,4 @@ export default defineConfig({
       "/api": "http://127.0.0.1:7420",
     },
   },
-})
+}))

@@ -1,6 +1,6 @@
 import { statSync } from "node:fs"
 import { homedir } from "node:os"
-import { join } from "node:path"
+import { join, resolve } from "node:path"
 import { parseArgs } from "node:util"
 import { TmuxSocketName } from "@geppetto/protocol"
 import { z } from "zod"
@@ -13,6 +13,12 @@ export interface ServeConfig {
   readonly dataDir: string
   /** Serve HTTPS with these PEM files; unset serves plain HTTP. */
   readonly tls?: TlsFiles | undefined
+  /**
+   * The built dashboard to serve, from `GEPPETTO_DASHBOARD_DIR`; unset serves the checkout's
+   * or image's own build (`defaultDashboardDir`). The e2e suite points it at the test build
+   * (`apps/dashboard/build-test`, which adds the hooks its tests read).
+   */
+  readonly dashboardDir?: string | undefined
 }
 
 export interface TlsFiles {
@@ -97,6 +103,7 @@ export const parseServeArgs = (
     throw new ConfigError(`--tmux-socket ${socket.error.issues[0]?.message ?? "is invalid"}`)
   }
   const dataDir = values["data-dir"] ?? env.GEPPETTO_DATA_DIR ?? defaultDataDir(env)
+  const dashboardDir = nonEmpty(env.GEPPETTO_DASHBOARD_DIR)
   const tls = tlsFiles(
     nonEmpty(values["tls-cert"] ?? env.GEPPETTO_TLS_CERT),
     nonEmpty(values["tls-key"] ?? env.GEPPETTO_TLS_KEY),
@@ -107,5 +114,6 @@ export const parseServeArgs = (
     tmuxSocket: socket?.data,
     dataDir,
     ...(tls === undefined ? {} : { tls }),
+    ...(dashboardDir === undefined ? {} : { dashboardDir: resolve(dashboardDir) }),
   }
 }

@@ -121,7 +121,7 @@ const serveLocked = async (
     const tmux = await runtime.runPromise(Effect.flatMap(AiRunnerPort, (r) => r.tmuxVersion))
     const built = await buildApp({
       tmuxVersion: tmux.raw,
-      dashboardDir: defaultDashboardDir,
+      dashboardDir: config.dashboardDir ?? defaultDashboardDir,
       auth: { tokens: tokens.tokens, secret },
       api: { runtime, providers: makeProviderCatalog(env), tmuxSocket: config.tmuxSocket },
       metrics,

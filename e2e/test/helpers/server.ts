@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process"
 import { randomBytes } from "node:crypto"
-import { existsSync, mkdtempSync, rmSync } from "node:fs"
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -8,7 +8,38 @@ import { fileURLToPath } from "node:url"
 
 export const repoRoot = fileURLToPath(new URL("../../../", import.meta.url))
 const serverMain = join(repoRoot, "apps/server/dist/main.js")
-const dashboardIndex = join(repoRoot, "apps/dashboard/build/index.html")
+/**
+ * The dashboard's test build: the production code plus the `window.__geppetto*` hooks these
+ * tests read (the production build has none). `.ci/setup --tests` makes it.
+ */
+export const testDashboardDir = join(repoRoot, "apps/dashboard/build-test")
+const dashboardIndex = join(testDashboardDir, "index.html")
+const BUILD_TEST = "`pnpm --filter @geppetto/dashboard build:test`"
+
+/** The newest modification time of any file under `dir`. */
+const newestChange = (dir: string): number =>
+  readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((entry) => entry.isFile())
+    .reduce(
+      (newest, entry) => Math.max(newest, statSync(join(entry.parentPath, entry.name)).mtimeMs),
+      0,
+    )
+
+/**
+ * Refuses a test build older than the dashboard's sources: the tests would pass or fail on
+ * code that is no longer there. (Only the test build is checked: `pnpm build` does not make it.)
+ */
+const checkTestBuild = (): void => {
+  if (!existsSync(dashboardIndex)) {
+    throw new Error(`e2e: build the dashboard's test build first (${BUILD_TEST})`)
+  }
+  const built = statSync(dashboardIndex).mtimeMs
+  for (const sources of ["apps/dashboard/src", "packages/protocol/src"]) {
+    if (newestChange(join(repoRoot, sources)) > built) {
+      throw new Error(`e2e: ${sources} changed after the dashboard's test build; run ${BUILD_TEST}`)
+    }
+  }
+}
 
 /**
  * Polls `check` every 50 ms until it returns something other than `undefined`/`false`;
@@ -65,11 +96,10 @@ export class TestServer {
   }
 
   async start(): Promise<void> {
-    if (!existsSync(serverMain) || !existsSync(dashboardIndex)) {
-      throw new Error(
-        "e2e: build first (`pnpm build`): the server and the dashboard are served built",
-      )
+    if (!existsSync(serverMain)) {
+      throw new Error("e2e: build first (`pnpm build`): the server is run built")
     }
+    checkTestBuild()
     if (this.port === 0) this.port = await freePort()
     const child = spawn(
       process.execPath,
@@ -91,6 +121,7 @@ export class TestServer {
           ...process.env,
           GEPPETTO_TOKEN: this.operatorToken,
           GEPPETTO_VIEWER_TOKEN: this.viewerToken,
+          GEPPETTO_DASHBOARD_DIR: testDashboardDir,
           SHELL: "/bin/bash",
           // Request lines would fill the kept log tail; a failure should show start-up and errors.
           GEPPETTO_LOG_LEVEL: "warn",
