@@ -3,7 +3,7 @@ import { readdirSync } from "node:fs"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Scope, Stream } from "effect"
 import { ProcessId } from "../src/domain/ids.js"
-import { busyLoops, expectedLines, fixture, testRunner } from "./harness.js"
+import { busyLoops, eventually, expectedLines, fixture, testRunner } from "./harness.js"
 import { readOutput } from "./streams.js"
 
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex")
@@ -42,14 +42,15 @@ describe("durable rolling log", () => {
         })
         yield* handle.awaitExit
         // Retention runs when a new segment starts; the last one may still be pruning.
-        yield* Effect.sleep("200 millis")
+        const segments = () =>
+          readdirSync(`${dataDir}/runners/rotating`).filter((f) => f.startsWith("out-"))
+        yield* eventually(() => (segments().length <= 9 ? true : undefined), "retention")
         const bounds = yield* handle.logBounds
         expect(bounds.end).toBe(expected.length)
         expect(bounds.start).toBeGreaterThan(0)
         expect(bounds.start % segmentBytes).toBe(0)
         expect(bounds.end - bounds.start).toBeLessThanOrEqual(9 * segmentBytes)
-        const files = readdirSync(`${dataDir}/runners/rotating`).filter((f) => f.startsWith("out-"))
-        expect(files.length).toBeLessThanOrEqual(9)
+        expect(segments().length).toBeLessThanOrEqual(9)
 
         // From the start of what is kept, from inside a segment, from a boundary, near the end.
         for (const from of [
@@ -106,7 +107,7 @@ describe("durable rolling log", () => {
 
   it.scopedLive("logs output produced while nothing is watching", () =>
     Effect.gen(function* () {
-      const { monitor } = yield* testRunner()
+      const { monitor, tmux } = yield* testRunner()
       const expected = expectedLines(20_000)
       const watching = yield* Scope.make()
       yield* monitor
@@ -117,7 +118,14 @@ describe("durable rolling log", () => {
         .pipe(Scope.extend(watching))
       // Stop every watcher and reader at once, while the process is mid-way (it pauses 1 s).
       yield* Scope.close(watching, Exit.void)
-      yield* Effect.sleep("1500 millis")
+      // The rest is printed, and the process ends, with nothing watching.
+      yield* eventually(
+        () =>
+          tmux(["display-message", "-p", "-t", "=offline:", "#{pane_dead}"]).stdout.trim() === "1"
+            ? true
+            : undefined,
+        "the process to end unwatched",
+      )
       // Come back the way a restarted server does: adopt the session by name.
       const again = yield* monitor.monitorExisting("offline", { processId: ProcessId("offline") })
       const exit = yield* again.awaitExit

@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Stream } from "effect"
 import { ProcessMonitorError } from "../src/domain/errors.js"
 import { ProcessId } from "../src/domain/ids.js"
-import { testRunner } from "./harness.js"
+import { eventually, testRunner } from "./harness.js"
 import { waitForText } from "./streams.js"
 
 describe("monitorExisting", () => {
@@ -77,7 +77,14 @@ describe("monitorExisting", () => {
       tmux(["new-session", "-d", "-s", "done2", "sleep 1000"])
       tmux(["set-option", "-w", "-t", "=done2:", "remain-on-exit", "on"])
       tmux(["respawn-pane", "-k", "-t", "=done2:", "sh -c 'exit 7'"])
-      yield* Effect.sleep("300 millis")
+      // Adopted once tmux shows the pane dead, however long the shell takes to get there.
+      yield* eventually(
+        () =>
+          tmux(["display-message", "-p", "-t", "=done2:", "#{pane_dead}"]).stdout.trim() === "1"
+            ? true
+            : undefined,
+        "the pane to die",
+      )
       const handle = yield* monitor.monitorExisting("done2", { processId: ProcessId("done2") })
       expect(yield* handle.awaitExit).toMatchObject({ exitCode: 7 })
     }),
