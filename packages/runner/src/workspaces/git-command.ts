@@ -139,8 +139,15 @@ const exec = (
     const what = `git ${subcommandOf(args)}`
     const maxBytes = options.maxBytes ?? DEFAULT_MAX_STDOUT
     const okCodes = options.okExitCodes ?? [0]
+    // `error` and `close` may both come (a git that could not start): answer once.
+    let answered = false
+    const answer = (effect: Effect.Effect<GitOutput, GitOperationError>) => {
+      if (answered) return
+      answered = true
+      resume(effect)
+    }
     const fail = (message: string, stderr: string, exitCode?: number) =>
-      resume(
+      answer(
         Effect.fail(
           new GitOperationError({
             command,
@@ -191,7 +198,7 @@ const exec = (
         return fail(`${what} in ${cwd} printed more than ${maxBytes} bytes`, errText)
       }
       if (truncated) {
-        return resume(
+        return answer(
           Effect.succeed({
             stdout: Buffer.concat(out).toString("utf8"),
             exitCode: -1,
@@ -211,7 +218,7 @@ const exec = (
           code,
         )
       }
-      resume(
+      answer(
         Effect.succeed({
           stdout: Buffer.concat(out).toString("utf8"),
           exitCode: code,

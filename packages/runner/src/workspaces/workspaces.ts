@@ -35,6 +35,9 @@ export class Workspaces extends Effect.Service<Workspaces>()("geppetto/Workspace
     const git = yield* GitCommandRunnerPort
     const { dataDir } = yield* RunnerConfig
     const tmpDir = join(resolve(dataDir), "tmp")
+    // One create at a time: the cleanup of a failed one must never take a branch that a
+    // concurrent create of the same name made.
+    const creating = yield* Effect.makeSemaphore(1)
 
     /**
      * Where `cwd` lies in git: `undefined` outside any work tree (not in a repository, in a bare
@@ -75,7 +78,7 @@ export class Workspaces extends Effect.Service<Workspaces>()("geppetto/Workspace
 
     /** A new worktree and branch for a runner (see `createWorktree`). */
     const create = Effect.fn("Workspaces.create")(function* (request: CreateWorkspaceRequest) {
-      return yield* createWorktree(git, dataDir, request)
+      return yield* creating.withPermits(1)(createWorktree(git, dataDir, request))
     })
 
     /** The workspace against its base commit: committed, uncommitted and untracked. */

@@ -13,7 +13,7 @@ import {
   validateBranchName,
   validateRunnerId,
 } from "./refs.js"
-import { probe } from "./repo.js"
+import { listWorktrees, probe } from "./repo.js"
 
 /** What `Workspaces.create` takes: the runner's folder and id, and the branch to make. */
 export interface CreateWorkspaceRequest {
@@ -143,10 +143,15 @@ export const createWorktree = (
       yield* Effect.ignore(git.run(info.path, ["worktree", "remove", "--force", "--", path]))
       yield* Effect.promise(() => rm(path, { recursive: true, force: true }).catch(() => {}))
       yield* Effect.ignore(git.run(info.path, ["worktree", "prune"]))
-      if (
-        (yield* Effect.orElseSucceed(branchCommit(git, info.path, branch), () => undefined)) ===
-        baseCommit
+      // Only a branch still at the base and checked out nowhere: never one another call made.
+      const inUse = yield* Effect.orElseSucceed(
+        listWorktrees(git, info.path).pipe(
+          Effect.map((ws) => ws.some((w) => w.branch === `refs/heads/${branch}`)),
+        ),
+        () => true,
       )
+      const now = yield* Effect.orElseSucceed(branchCommit(git, info.path, branch), () => undefined)
+      if (!inUse && now === baseCommit)
         yield* Effect.ignore(
           git.run(info.path, ["update-ref", "-d", `refs/heads/${branch}`, baseCommit]),
         )
@@ -191,7 +196,12 @@ export const removeWorktree = (
       yield* Effect.promise(() => rm(workspace.path, { recursive: true, force: true }))
       return
     }
-    if (yield* folderExists(workspace.path))
+    const registered = (yield* listWorktrees(git, workspace.repo)).some(
+      (w) => resolve(w.path) === resolve(workspace.path),
+    )
+    if (registered && (yield* folderExists(workspace.path)))
       yield* git.run(workspace.repo, ["worktree", "remove", "--force", "--", workspace.path])
+    // git no longer knows the folder (pruned already): it is ours to delete.
+    else yield* Effect.promise(() => rm(workspace.path, { recursive: true, force: true }))
     yield* git.run(workspace.repo, ["worktree", "prune"])
   })

@@ -197,6 +197,11 @@ describe("workspaces: worktrees", () => {
             .split("\n")
             .filter((l) => l.startsWith("worktree ")),
         ).toEqual([`worktree ${repo}`])
+        // A folder git no longer knows (its admin entry gone) is ours, deleted all the same.
+        const three = yield* ws.create({ cwd: repo, runnerId: "r3", name: "three" })
+        rmSync(join(repo, ".git", "worktrees", "r3"), { recursive: true, force: true })
+        yield* ws.remove(three)
+        expect(existsSync(three.path)).toBe(false)
         // A non-isolated workspace is the user's own folder: remove leaves it alone.
         yield* ws.remove(yield* ws.describe(repo))
         expect(existsSync(join(repo, "README.md"))).toBe(true)
