@@ -1,9 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either } from "effect"
-import { captureScreen } from "../../src/tmux/screen-capture.js"
 import { evaluateScreen } from "../../src/attention/evaluate.js"
 import { compileRules, exampleTitleBusyRule } from "../../src/attention/rules.js"
 import { PaneId, ProcessId } from "../../src/domain/ids.js"
+import { captureScreen } from "../../src/tmux/screen-capture.js"
 import { testRunner } from "../harness.js"
 import { waitForText } from "../streams.js"
 
