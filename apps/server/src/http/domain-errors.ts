@@ -52,6 +52,9 @@ const STATUS = {
   // The data dir is full or read-only: the server cannot store what the request needs.
   StorageError: { status: 507 },
   JournalError: { status: 500 },
+  // git refused (an existing branch, a conflict, a dirty target): the request clashes with
+  // the repository's state, and nothing was changed.
+  GitOperationError: { status: 409 },
 } as const satisfies Readonly<Record<DomainErrorTag, HttpMapping>>
 
 /** The status and code of each domain error, for tests and docs. */

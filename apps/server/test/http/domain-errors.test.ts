@@ -2,6 +2,7 @@ import {
   AiRunnerError,
   AuthenticationError,
   ForbiddenError,
+  GitOperationError,
   JournalError,
   LogStoreError,
   NotFoundError,
@@ -38,6 +39,11 @@ const samples: { readonly [T in DomainErrorTag]: Extract<DomainError, { _tag: T 
   LogStoreError: new LogStoreError({ logDir: "/d", message: "cannot read" }),
   StorageError: new StorageError({ path: "/d", message: "disk full" }),
   JournalError: new JournalError({ path: "/d/journal", message: "journal broken" }),
+  GitOperationError: new GitOperationError({
+    command: "git -C /r worktree add",
+    stderr: "fatal: a branch named 'x' already exists",
+    message: "branch x exists",
+  }),
 }
 
 describe("the error to HTTP mapping", () => {
@@ -60,6 +66,7 @@ describe("the error to HTTP mapping", () => {
       LogStoreError: { status: 500, code: "LogStoreError" },
       StorageError: { status: 507, code: "StorageError" },
       JournalError: { status: 500, code: "JournalError" },
+      GitOperationError: { status: 409, code: "GitOperationError" },
     })
     expect(Object.keys(DOMAIN_ERROR_STATUS).sort()).toEqual(Object.keys(samples).sort())
   })
