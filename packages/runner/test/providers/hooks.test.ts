@@ -12,7 +12,7 @@ import {
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Effect, Fiber, Schedule, Stream } from "effect"
+import { Chunk, Effect, Option, Queue, Schedule, Stream } from "effect"
 import { makeAttentionDetector } from "../../src/attention/detector.js"
 import { screenOf } from "../../src/attention/evaluate.js"
 import type { AttentionHint } from "../../src/attention/signals.js"
@@ -296,6 +296,45 @@ const stop = line({ hook_event_name: "Stop" })
 const permission = line({ hook_event_name: "Notification", notification_type: "permission_prompt" })
 const work = line({ hook_event_name: "UserPromptSubmit" })
 
+/**
+ * Follows `path` into a queue and returns once the follower is known to be live: a `work`
+ * line appended after it noted where the file ends has come through (lines before that are
+ * old, so not hints). Probes are appended 20 ms apart until one arrives; `next` then skips
+ * the "working" hints of late probes before the first other hint.
+ */
+const liveHints = (path: string, options?: { readonly fromStart?: boolean }) =>
+  Effect.gen(function* () {
+    const queue = yield* Queue.unbounded<AttentionHint>()
+    yield* followHookFile(path, "claude", options).pipe(
+      Stream.runForEach((hint) => Queue.offer(queue, hint)),
+      Effect.forkScoped,
+    )
+    yield* Effect.sync(() => appendFileSync(path, work)).pipe(
+      Effect.zipRight(Queue.take(queue).pipe(Effect.timeoutOption("20 millis"))),
+      Effect.repeat({ until: Option.isSome }),
+      Effect.timeoutFail({ duration: "10 seconds", onTimeout: () => new Error("never live") }),
+    )
+    let started = false
+    /** The next `n` hints, late probes skipped; fails after 10 s. */
+    const next = (n: number) =>
+      Effect.gen(function* () {
+        const hints: AttentionHint[] = []
+        while (hints.length < n) {
+          const hint = yield* Queue.take(queue)
+          if (!started && hint.kind === "working") continue
+          started = true
+          hints.push(hint)
+        }
+        return hints
+      }).pipe(
+        Effect.timeoutFail({
+          duration: "10 seconds",
+          onTimeout: () => new Error(`fewer than ${n} hints`),
+        }),
+      )
+    return { next }
+  })
+
 describe("followHookFile (real files)", () => {
   it.scopedLive(
     "new complete lines as the file grows; old, partial, bad and long lines are not hints",
@@ -304,12 +343,11 @@ describe("followHookFile (real files)", () => {
         const dir = yield* tempDir
         const path = join(dir, HOOK_FILE_NAME)
         writeFileSync(path, stop) // before we follow: not an event any more
-        const collected = yield* Effect.fork(firstHints(followHookFile(path, "claude"), 3))
-        // Time for the follower to note where the file ends before anything is appended.
-        yield* Effect.sleep("300 millis")
+        const hints = yield* liveHints(path)
+        // A line in two writes (joined across reads when the follower wakes between them; the
+        // join itself is makeLineSplitter's, tested above without timing).
         const half = Buffer.from(permission)
         appendFileSync(path, half.subarray(0, 20))
-        yield* Effect.sleep("50 millis")
         appendFileSync(path, half.subarray(20))
         appendFileSync(path, "not json\n")
         // A valid event too long to keep: skipped whole.
@@ -318,21 +356,25 @@ describe("followHookFile (real files)", () => {
           line({ hook_event_name: "Stop", pad: "x".repeat(MAX_HOOK_LINE_BYTES) }),
         )
         appendFileSync(path, work + stop)
-        expect(yield* Fiber.join(collected)).toEqual([
+        expect(yield* hints.next(3)).toEqual([
           { kind: "waiting", reason: "permission" },
           { kind: "working" },
           { kind: "waiting", reason: "ready" },
         ])
         // From the start when asked, and a missing file is only "nothing yet".
-        expect(yield* firstHints(followHookFile(path, "claude", { fromStart: true }), 2)).toEqual([
+        // From the start when asked (the probes' "working" left out here).
+        const fromStart = followHookFile(path, "claude", { fromStart: true }).pipe(
+          Stream.filter((hint) => hint.kind !== "working"),
+        )
+        expect(yield* firstHints(fromStart, 2)).toEqual([
           { kind: "waiting", reason: "ready" },
           { kind: "waiting", reason: "permission" },
         ])
+        // A missing file is only "nothing yet": lines come once it exists.
         const later = join(dir, "later.jsonl")
-        const fromNothing = yield* Effect.fork(firstHints(followHookFile(later, "claude"), 1))
-        yield* Effect.sleep("200 millis")
-        writeFileSync(later, stop)
-        expect(yield* Fiber.join(fromNothing)).toEqual([{ kind: "waiting", reason: "ready" }])
+        const fromNothing = yield* liveHints(later)
+        appendFileSync(later, stop)
+        expect(yield* fromNothing.next(1)).toEqual([{ kind: "waiting", reason: "ready" }])
       }),
   )
 
@@ -345,8 +387,7 @@ describe("followHookFile (real files)", () => {
         const segment = join(dir, "out-000000")
         writeFileSync(path, "")
         writeFileSync(segment, "")
-        const collected = yield* Effect.fork(firstHints(followHookFile(path, "claude"), 1))
-        yield* Effect.sleep("200 millis")
+        const hints = yield* liveHints(path)
         // Writes under 2 ms apart (one per event-loop turn, so each is seen): past 32 of them the
         // folder watch polls instead of inotify, and polling does not report our file growing.
         const nextTurn = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
@@ -361,7 +402,7 @@ describe("followHookFile (real files)", () => {
         yield* flood(60)
         appendFileSync(path, permission)
         yield* flood(100)
-        expect(yield* Fiber.join(collected)).toEqual([{ kind: "waiting", reason: "permission" }])
+        expect(yield* hints.next(1)).toEqual([{ kind: "waiting", reason: "permission" }])
       }),
   )
 
@@ -380,9 +421,12 @@ describe("followHookFile (real files)", () => {
         rules: [],
         hints: followHookFile(hooks.hookFile, "claude"),
       })
-      yield* Effect.sleep("200 millis")
-      spawnSync("sh", ["-c", command], { input: JSON.stringify({ hook_event_name: "Stop" }) })
-      yield* detector.current.pipe(
+      // The hook command is run again until the detector's follower, which starts in the
+      // background, has taken one of its lines: no guess at how long it takes to start.
+      yield* Effect.sync(() =>
+        spawnSync("sh", ["-c", command], { input: JSON.stringify({ hook_event_name: "Stop" }) }),
+      ).pipe(
+        Effect.zipRight(detector.current),
         Effect.repeat({ until: (s) => s.waitingForInput, schedule: Schedule.spaced("20 millis") }),
         Effect.timeoutFail({ duration: "5 seconds", onTimeout: () => new Error("never waiting") }),
       )
