@@ -270,8 +270,10 @@ describe("resource faults", () => {
     process.stdout.write(
       `resources: echo p50 during a flood ${freeEcho.toFixed(2)} ms, with a viewer stuck through 100 MB ${stuckEcho.toFixed(2)} ms; rss ${(rssBefore / 2 ** 20).toFixed(0)} -> ${(rssAfter / 2 ** 20).toFixed(0)} MiB\n`,
     )
-    // Within 2x (plus a millisecond for timer granularity): the stuck socket costs the others nothing.
-    expect(stuckEcho).toBeLessThanOrEqual(2 * freeEcho + 1)
+    // The echo figures above are a benchmark's, printed with their baseline from the same
+    // flood: not asserted, since a test does not assert wall-clock time (the claim that a stuck
+    // socket costs the others nothing rests on what is asserted: the server stops pulling for
+    // it, below, and it is skipped forward when it reads again).
     // The server stopped pulling for the stuck socket: far less than the 100 MB it missed.
     expect(rssAfter - rssBefore).toBeLessThan(64 * 2 ** 20)
     // Reading again, it is skipped forward to a snapshot, then gets output from there.
