@@ -1,12 +1,15 @@
 import {
+  CommitResult,
   ErrorResponse,
   LoginResponse,
+  type MergeRequest,
   ProviderInfo,
   RunnerDetail,
   type RunnerDetail as RunnerDetailType,
   type RunnerSummary,
   SessionListing,
   type StartRunnerRequest,
+  WorkspaceDiff,
 } from "@geppetto/protocol"
 import * as z from "zod/mini"
 
@@ -16,6 +19,8 @@ export class ApiError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** The conflicting paths of a refused merge (`GitOperationError` with `conflicts`). */
+    readonly conflicts: ReadonlyArray<string> = [],
   ) {
     super(message)
     this.name = "ApiError"
@@ -35,6 +40,13 @@ export class ApiError extends Error {
 // Fastify's own errors (before the domain error mapping) arrive flat: `{ code, message }`.
 const FlatError = z.object({ code: z.optional(z.string()), message: z.string() })
 
+// A refused merge names its conflicting files beside `code` and `message`.
+const ConflictError = z.object({ error: z.object({ conflicts: z.array(z.string()) }) })
+
+/** `GET /api/git?cwd=`: the git work tree a folder lies in. */
+export const GitWorkTree = z.object({ repo: z.string(), path: z.string(), branch: z.string() })
+export type GitWorkTree = z.infer<typeof GitWorkTree>
+
 type Unauthorized = (error: ApiError) => void
 let onUnauthorized: Unauthorized = () => {}
 
@@ -47,7 +59,13 @@ const errorFrom = async (response: Response): Promise<ApiError> => {
   const body: unknown = await response.json().catch(() => undefined)
   const typed = ErrorResponse.safeParse(body)
   if (typed.success) {
-    return new ApiError(response.status, typed.data.error.code, typed.data.error.message)
+    const conflicts = ConflictError.safeParse(body)
+    return new ApiError(
+      response.status,
+      typed.data.error.code,
+      typed.data.error.message,
+      conflicts.success ? conflicts.data.error.conflicts : [],
+    )
   }
   const flat = FlatError.safeParse(body)
   if (flat.success) return new ApiError(response.status, flat.data.code ?? "", flat.data.message)
@@ -124,6 +142,15 @@ export const api = {
   sessions: () => call("/api/sessions", z.array(SessionListing)),
   adopt: (name: string) =>
     call(`/api/sessions/${encodeURIComponent(name)}/adopt`, RunnerDetail, { method: "POST" }),
+  /** The runner's workspace against its base commit; `stat` leaves the patch out. */
+  diff: (id: string, options: { stat?: boolean } = {}) =>
+    call(`${runnerPath(id)}/diff${options.stat === true ? "?stat=1" : ""}`, WorkspaceDiff),
+  commit: (id: string, message: string) =>
+    call(`${runnerPath(id)}/commit`, CommitResult, { method: "POST", body: { message } }),
+  merge: (id: string, request: MergeRequest) =>
+    call(`${runnerPath(id)}/merge`, CommitResult, { method: "POST", body: request }),
+  /** The git work tree `cwd` lies in; a 404 `ApiError` when it is in none. */
+  gitWorkTree: (cwd: string) => call(`/api/git?cwd=${encodeURIComponent(cwd)}`, GitWorkTree),
 }
 
 /** The URL of a runner's whole kept log, for a download link. */
