@@ -22,6 +22,7 @@ import { registerEventsRoute } from "./routes/events.js"
 import { registerLogRoute } from "./routes/log.js"
 import { registerRunnerRoutes } from "./routes/runners.js"
 import { registerTerminalRoute } from "./routes/terminal.js"
+import { registerWorkspaceRoutes } from "./routes/workspace.js"
 import { serverVersion } from "./version.js"
 
 /** The largest WebSocket message a client may send: a 64 KiB input, JSON-escaped, fits. */
@@ -95,7 +96,9 @@ export const buildApp = async (options: AppOptions): Promise<FastifyInstance> =>
             error.message,
           )
         }
-        return reply.status(error.statusCode).send(errorBody(error.code, error.message))
+        return reply
+          .status(error.statusCode)
+          .send(errorBody(error.code, error.message, { conflicts: error.conflicts }))
       }
       // Fastify's own 4xx (bad JSON, body too large, bad content type) keep their status.
       const status =
@@ -143,6 +146,7 @@ export const buildApp = async (options: AppOptions): Promise<FastifyInstance> =>
 
   if (options.api !== undefined) {
     registerRunnerRoutes(app, options.api)
+    registerWorkspaceRoutes(app, options.api)
     registerLogRoute(app, options.api)
     registerEventsRoute(app, options.api, metrics)
     registerTerminalRoute(app, options.api, metrics)

@@ -3,8 +3,16 @@ import type { FastifyReply } from "fastify"
 import { type DomainError, toHttpError } from "./http/domain-errors.js"
 
 /** The one JSON shape of every error response (`ErrorResponse` in the protocol). */
-export const errorBody = (code: string, message: string): ErrorResponse => ({
-  error: { code, message },
+export const errorBody = (
+  code: string,
+  message: string,
+  details: { readonly conflicts?: ReadonlyArray<string> | undefined } = {},
+): ErrorResponse => ({
+  error: {
+    code,
+    message,
+    ...(details.conflicts !== undefined ? { conflicts: [...details.conflicts] } : {}),
+  },
 })
 
 /**

@@ -280,6 +280,30 @@ export const SCHEMA_GROUPS: ReadonlyArray<SchemaGroup> = [
     ],
   },
   {
+    title: "Workspaces",
+    intro:
+      "A runner whose `cwd` lies in a git work tree has a `workspace`; one started with `worktree` works in a worktree and on a branch of its own under `DATA_DIR/worktrees/`.",
+    schemas: [
+      { name: "BranchName", schema: p.BranchName },
+      { name: "GitRef", schema: p.GitRef, summary: "A branch name or a commit id to start from." },
+      { name: "WorktreeRequest", schema: p.WorktreeRequest },
+      { name: "Workspace", schema: p.Workspace },
+      {
+        name: "DiffFileStatus",
+        schema: p.DiffFileStatus,
+        summary: "How a file differs from the base commit.",
+      },
+      { name: "DiffFile", schema: p.DiffFile },
+      { name: "WorkspaceDiff", schema: p.WorkspaceDiff },
+      { name: "DiffQuery", schema: p.DiffQuery },
+      { name: "CommitRequest", schema: p.CommitRequest },
+      { name: "MergeRequest", schema: p.MergeRequest },
+      { name: "CommitResult", schema: p.CommitResult },
+      { name: "GitQuery", schema: p.GitQuery },
+      { name: "GitWorkTree", schema: p.GitWorkTree },
+    ],
+  },
+  {
     title: "Process events",
     intro:
       "What a monitored process reports, in the order it happened. `WS /api/events` carries every kind but `output` (raw output travels on the terminal socket and the log route).",

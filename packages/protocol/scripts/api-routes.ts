@@ -158,6 +158,59 @@ export const API_ROUTES: ReadonlyArray<ApiRoute> = [
   },
   {
     method: "GET",
+    path: "/api/runners/:id/diff",
+    auth: "viewer",
+    summary:
+      "Everything in the runner's workspace against its base commit: committed, uncommitted and untracked (ignored files left out). `?stat=1`: the file list only.",
+    params: "RunnerParams",
+    query: "DiffQuery",
+    responses: [{ status: 200, schema: "WorkspaceDiff" }],
+    errors: [
+      "`404 NotFoundError`: the runner has no workspace (its cwd is not in a git work tree)",
+    ],
+    notes: [
+      "The patch is bounded (2 MB, 512 KB a file): files past it are listed with `omitted: true` and the answer has `truncated: true`.",
+    ],
+  },
+  {
+    method: "POST",
+    path: "/api/runners/:id/commit",
+    auth: "operator",
+    summary: "Stages everything in the runner's workspace (ignored files left out) and commits it.",
+    params: "RunnerParams",
+    body: "CommitRequest",
+    responses: [{ status: 200, schema: "CommitResult" }],
+    errors: [
+      "`404 NotFoundError`: the runner has no workspace",
+      "`409 GitOperationError`: nothing to commit",
+    ],
+  },
+  {
+    method: "POST",
+    path: "/api/runners/:id/merge",
+    auth: "operator",
+    summary:
+      "Merges the runner's branch into `into` (default: its base, when that is a branch), with a merge commit or squashed. Where `into` is checked out, that work tree is updated and left clean.",
+    params: "RunnerParams",
+    body: "MergeRequest",
+    responses: [{ status: 200, schema: "CommitResult" }],
+    errors: [
+      "`404 NotFoundError`: the runner has no workspace",
+      "`409 GitOperationError`: a conflict (`conflicts` lists the files), uncommitted changes in the runner's work tree or in the target's, or nothing to merge; nothing was changed",
+    ],
+  },
+  {
+    method: "GET",
+    path: "/api/git",
+    auth: "operator",
+    summary:
+      "Whether a folder lies in a git work tree, and which (the start form's *Own worktree*).",
+    query: "GitQuery",
+    responses: [{ status: 200, schema: "GitWorkTree" }],
+    errors: ["`404 NotFoundError`: not in a git work tree"],
+  },
+  {
+    method: "GET",
     path: "/api/runners/:id/log",
     auth: "viewer",
     summary:

@@ -22,6 +22,11 @@ export type HealthResponse = z.infer<typeof HealthResponse>
 
 /** The one JSON shape of every error response. */
 export const ErrorResponse = z.object({
-  error: z.object({ code: z.string(), message: z.string() }),
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    /** `GitOperationError` of a refused merge: the files in conflict. */
+    conflicts: z.optional(z.array(z.string())),
+  }),
 })
 export type ErrorResponse = z.infer<typeof ErrorResponse>

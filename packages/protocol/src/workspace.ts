@@ -52,6 +52,7 @@ export type Workspace = z.infer<typeof Workspace>
 export const DiffFileStatus = z.enum(["added", "modified", "deleted", "renamed"])
 export type DiffFileStatus = z.infer<typeof DiffFileStatus>
 
+/** One file of a workspace diff, with its line counts. */
 export const DiffFile = z.object({
   path: z.string(),
   oldPath: z.optional(z.string()),
@@ -104,3 +105,19 @@ export type MergeRequest = z.infer<typeof MergeRequest>
 /** What `commit` and `merge` answer: the commit they made. */
 export const CommitResult = z.object({ commit: z.string() })
 export type CommitResult = z.infer<typeof CommitResult>
+
+/** `GET /api/git?cwd=`: whether a folder lies in a git work tree (the start form asks). */
+export const GitQuery = z.strictObject({
+  cwd: z.string().check(
+    z.minLength(1),
+    z.maxLength(4096),
+    z.refine((s) => s.startsWith("/") && !s.includes("\0"), {
+      message: "must be an absolute path",
+    }),
+  ),
+})
+export type GitQuery = z.infer<typeof GitQuery>
+
+/** The answer to `GET /api/git`: the work tree's top, the main work tree, the branch. */
+export const GitWorkTree = z.object({ repo: z.string(), path: z.string(), branch: z.string() })
+export type GitWorkTree = z.infer<typeof GitWorkTree>

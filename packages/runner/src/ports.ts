@@ -344,6 +344,12 @@ export interface AiRunner {
     id: string,
     options?: { readonly into?: string; readonly strategy?: "merge" | "squash" },
   ) => Effect.Effect<CommitResult, NotFoundError | ValidationError | GitOperationError>
+  /** The git work tree a folder lies in (for the start form); `undefined` outside any. */
+  readonly gitWorkTree: (
+    cwd: string,
+  ) => Effect.Effect<
+    { readonly repo: string; readonly path: string; readonly branch: string } | undefined
+  >
   /** Whether tmux answers; never starts a tmux server. */
   readonly tmuxStatus: Effect.Effect<TmuxStatus>
   readonly tmuxVersion: Effect.Effect<TmuxVersion, TmuxSessionError>

@@ -70,6 +70,8 @@ export class HttpError extends Error {
     message: string,
     /** For the server log only (a defect's cause, an unmapped failure's tag); never sent. */
     cause?: unknown,
+    /** Sent: the files in conflict of a refused merge. */
+    readonly conflicts?: ReadonlyArray<string>,
   ) {
     super(message, cause === undefined ? undefined : { cause })
   }
@@ -88,7 +90,11 @@ export const toHttpError = (e: unknown): HttpError => {
     return new HttpError(500, "InternalError", "internal error", tag ?? e)
   const known: HttpMapping = STATUS[tag]
   const message = typeof e === "object" && e !== null && "message" in e ? String(e.message) : tag
-  return new HttpError(known.status, known.code ?? tag, message)
+  const conflicts =
+    tag === "GitOperationError" && typeof e === "object" && e !== null && "conflicts" in e
+      ? (e.conflicts as ReadonlyArray<string> | undefined)
+      : undefined
+  return new HttpError(known.status, known.code ?? tag, message, undefined, conflicts)
 }
 
 export const badRequest = (message: string) => new HttpError(400, "ValidationError", message)

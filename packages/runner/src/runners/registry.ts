@@ -56,6 +56,7 @@ export const makeAiRunnerRegistry = Effect.gen(function* () {
     diff: workspace.diff,
     commit: workspace.commit,
     merge: workspace.merge,
+    gitWorkTree: workspace.gitWorkTree,
     tmuxStatus: ctx.monitor.serverStatus,
     tmuxVersion: ctx.monitor.serverVersion,
     subscribe: ctx.feed.subscribe(ctx.listRunners),

@@ -164,7 +164,16 @@ export const makeWorkspaceOps = (ctx: RegistryContext) => {
       )
     })
 
+  const gitWorkTree = (cwd: string) =>
+    workspaces.inspect(cwd).pipe(
+      Effect.map((info) =>
+        info === undefined ? undefined : { repo: info.repo, path: info.path, branch: info.branch },
+      ),
+      Effect.orElseSucceed(() => undefined),
+    )
+
   return {
+    gitWorkTree,
     forStart,
     describe,
     diff,

@@ -10,6 +10,7 @@ import {
   RunnerSettings,
   type RunnerSettingsShape,
 } from "../../src/runners/settings.js"
+import { Workspaces } from "../../src/workspaces/workspaces.js"
 import { InMemoryProcessMonitorLive } from "./in-memory-monitor.js"
 import { logLayer, monitorWorld } from "./world.js"
 
@@ -111,6 +112,8 @@ export const registryWorld = (
         Layer.mergeAll(
           InMemoryProcessMonitorLive(base.state),
           JournalStore.Default,
+          // Real git: a runner's workspace needs no tmux.
+          Workspaces.Default,
           Layer.succeed(RunnerSettings, settings),
         ),
       ),
