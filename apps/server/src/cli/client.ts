@@ -178,7 +178,12 @@ const PlainError = z.object({ message: z.string() })
 /** The message of an error body: the contract's `{ error: { code, message } }`, else `{ message }`. */
 export const errorMessageIn = (json: unknown): string | undefined => {
   const parsed = ErrorResponse.safeParse(json)
-  if (parsed.success) return parsed.data.error.message
+  if (parsed.success) {
+    const { message, conflicts } = parsed.data.error
+    return conflicts === undefined || conflicts.length === 0
+      ? message
+      : `${message}\n  in conflict: ${conflicts.join(", ")}`
+  }
   const plain = PlainError.safeParse(json)
   return plain.success ? plain.data.message : undefined
 }

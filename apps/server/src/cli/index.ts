@@ -24,6 +24,15 @@ const COMMANDS: Readonly<Record<string, CommandEntry>> = {
   resume: { summary: "resume a paused runner", load: () => import("./resume.js") },
   stop: { summary: "terminate a runner (it stays listed)", load: () => import("./stop.js") },
   rm: { summary: "remove a runner and its logs", load: () => import("./rm.js") },
+  diff: {
+    summary: "print what a runner changed in its git workspace",
+    load: () => import("./diff.js"),
+  },
+  commit: { summary: "commit a runner's changes on its branch", load: () => import("./commit.js") },
+  merge: {
+    summary: "merge a runner's branch into its base branch",
+    load: () => import("./merge.js"),
+  },
   doctor: {
     summary: "check tmux, the data dir, disk, providers and the port",
     load: () => import("./doctor.js"),

@@ -24,6 +24,10 @@ in between unless you name one), or your login shell when there is none.
   --max-duration TIME    stop it after TIME: 90s, 30m, 2h, 1d, 1h30m (a bare number is seconds)
   --cols N, --rows N     terminal size
   -e, --env KEY=VALUE    an environment variable for it (repeatable)
+  --worktree             run it in a new git worktree of DIR's repository, on a new branch
+  --branch BRANCH        that branch's name (default geppetto/NAME; implies --worktree)
+  --base REF             the branch or commit it starts from (default: HEAD's branch;
+                         implies --worktree)
   --attach               attach this terminal to it right away (tmux attach)
   --json                 print the runner as JSON
 
@@ -75,6 +79,9 @@ export const run = async (argv: ReadonlyArray<string>, ctx: CliContext): Promise
     cols: { type: "string" },
     rows: { type: "string" },
     env: { type: "string", short: "e", multiple: true },
+    worktree: { type: "boolean" },
+    branch: { type: "string" },
+    base: { type: "string" },
     attach: { type: "boolean" },
     json: { type: "boolean" },
   })
@@ -91,6 +98,15 @@ export const run = async (argv: ReadonlyArray<string>, ctx: CliContext): Promise
   const cols = integer("cols", values.cols)
   const rows = integer("rows", values.rows)
   const env = envEntries(values.env ?? [])
+  const worktree =
+    values.branch !== undefined || values.base !== undefined
+      ? {
+          ...(values.branch !== undefined ? { branch: values.branch } : {}),
+          ...(values.base !== undefined ? { base: values.base } : {}),
+        }
+      : values.worktree === true
+        ? (true as const)
+        : undefined
   const body: StartRunnerRequest = {
     provider,
     cwd: resolve(ctx.cwd, values.cwd ?? "."),
@@ -103,6 +119,7 @@ export const run = async (argv: ReadonlyArray<string>, ctx: CliContext): Promise
     ...(cols !== undefined ? { cols } : {}),
     ...(rows !== undefined ? { rows } : {}),
     ...(env !== undefined ? { env } : {}),
+    ...(worktree !== undefined ? { worktree } : {}),
   }
   const client = await connect(values, ctx.env)
   const runner = await client.json("POST", "/api/runners", RunnerDetail, body)

@@ -1,3 +1,6 @@
+import { execFileSync } from "node:child_process"
+import { existsSync, mkdirSync } from "node:fs"
+import { join } from "node:path"
 import type { RunnerDetail } from "@geppetto/protocol"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type AuthLevel, listAuthRoutes } from "../../src/auth/plugin.js"
@@ -28,6 +31,47 @@ let adoptCounter = 0
 const sleeper = async (s: TestServer) =>
   (await s.start({ provider: "shell", command: ["sh", "-c", "exec sleep 600"] })).id
 const sharedId = async () => shared.id
+
+let repo: string | undefined
+let gitCounter = 0
+/** A git repository in the server's data dir, made once, for the workspace routes. */
+const repoOf = (s: TestServer) => {
+  if (repo !== undefined) return repo
+  const made = join(s.dataDir, "repo")
+  mkdirSync(made)
+  for (const args of [
+    ["init", "-q", "-b", "main"],
+    ["config", "user.name", "Test"],
+    ["config", "user.email", "test@example.com"],
+    ["commit", "-q", "--allow-empty", "-m", "initial"],
+  ]) {
+    execFileSync("git", ["-C", made, ...args])
+  }
+  repo = made
+  return made
+}
+/**
+ * A runner in its own worktree whose file is written (and, with `commit`, committed on its
+ * branch) before the sample is used.
+ */
+const gitRunner = async (s: TestServer, commit: boolean) => {
+  const file = `file-${++gitCounter}.txt`
+  const script = commit
+    ? `echo x > ${file} && git add -A && git -c user.name=a -c user.email=a@b commit -qm ${file}; exec sleep 600`
+    : `echo x > ${file}; exec sleep 600`
+  const started = await s.start({
+    provider: "shell",
+    command: ["sh", "-c", script],
+    cwd: repoOf(s),
+    worktree: true,
+  })
+  const path = started.workspace?.path ?? ""
+  await waitFor(() => {
+    const status = execFileSync("git", ["-C", path, "status", "--porcelain"], { encoding: "utf8" })
+    return commit ? status === "" && existsSync(join(path, file)) : status.includes(file)
+  }, `${file} in ${path}`)
+  return started.id
+}
 
 /**
  * Every route the app serves, with its auth level. The test compares this list with the app's
@@ -128,6 +172,39 @@ const ROUTES: Readonly<Record<string, RouteCase>> = {
     auth: "viewer",
     websocket: false,
     sample: async () => ({ url: `/api/runners/${await sharedId()}/log` }),
+  },
+  "GET /api/runners/:id/diff": {
+    auth: "viewer",
+    websocket: false,
+    sample: async (s) => ({ url: `/api/runners/${await gitRunner(s, false)}/diff` }),
+  },
+  "HEAD /api/runners/:id/diff": {
+    auth: "viewer",
+    websocket: false,
+    sample: async (s) => ({ url: `/api/runners/${await gitRunner(s, false)}/diff` }),
+  },
+  "POST /api/runners/:id/commit": {
+    auth: "operator",
+    websocket: false,
+    sample: async (s) => ({
+      url: `/api/runners/${await gitRunner(s, false)}/commit`,
+      payload: { message: "from the matrix" },
+    }),
+  },
+  "POST /api/runners/:id/merge": {
+    auth: "operator",
+    websocket: false,
+    sample: async (s) => ({ url: `/api/runners/${await gitRunner(s, true)}/merge`, payload: {} }),
+  },
+  "GET /api/git": {
+    auth: "operator",
+    websocket: false,
+    sample: async (s) => ({ url: `/api/git?cwd=${encodeURIComponent(repoOf(s))}` }),
+  },
+  "HEAD /api/git": {
+    auth: "operator",
+    websocket: false,
+    sample: async (s) => ({ url: `/api/git?cwd=${encodeURIComponent(repoOf(s))}` }),
   },
   "GET /api/sessions": {
     auth: "viewer",
