@@ -1,6 +1,7 @@
 import {
   CommitResult,
   ErrorResponse,
+  GitWorkTree,
   LoginResponse,
   type MergeRequest,
   ProviderInfo,
@@ -40,13 +41,6 @@ export class ApiError extends Error {
 // Fastify's own errors (before the domain error mapping) arrive flat: `{ code, message }`.
 const FlatError = z.object({ code: z.optional(z.string()), message: z.string() })
 
-// A refused merge names its conflicting files beside `code` and `message`.
-const ConflictError = z.object({ error: z.object({ conflicts: z.array(z.string()) }) })
-
-/** `GET /api/git?cwd=`: the git work tree a folder lies in. */
-export const GitWorkTree = z.object({ repo: z.string(), path: z.string(), branch: z.string() })
-export type GitWorkTree = z.infer<typeof GitWorkTree>
-
 type Unauthorized = (error: ApiError) => void
 let onUnauthorized: Unauthorized = () => {}
 
@@ -59,13 +53,8 @@ const errorFrom = async (response: Response): Promise<ApiError> => {
   const body: unknown = await response.json().catch(() => undefined)
   const typed = ErrorResponse.safeParse(body)
   if (typed.success) {
-    const conflicts = ConflictError.safeParse(body)
-    return new ApiError(
-      response.status,
-      typed.data.error.code,
-      typed.data.error.message,
-      conflicts.success ? conflicts.data.error.conflicts : [],
-    )
+    const { code, message, conflicts } = typed.data.error
+    return new ApiError(response.status, code, message, conflicts ?? [])
   }
   const flat = FlatError.safeParse(body)
   if (flat.success) return new ApiError(response.status, flat.data.code ?? "", flat.data.message)
