@@ -10,6 +10,8 @@ import { Deferred, Effect, Exit, FiberId, type Scope } from "effect"
  */
 export interface DirWatch {
   readonly version: () => number
+  /** How changes are seen now: inotify, or polling through a flood (see `BURST_EVENTS`). */
+  readonly mode: () => "inotify" | "polling"
   readonly awaitChange: (since: number) => Effect.Effect<void>
   /** Calls `listener` with the file name of every change until the returned function is called. */
   readonly onChange: (listener: (filename: string) => void) => () => void
@@ -214,6 +216,7 @@ export const watchDir = (dir: string): Effect.Effect<DirWatch, Error, Scope.Scop
     Effect.map(
       (entry): DirWatch => ({
         version: () => entry.version,
+        mode: () => (entry.poller === undefined ? "inotify" : "polling"),
         awaitChange: (since) =>
           Effect.suspend(() => {
             if (entry.version !== since) return Effect.void
