@@ -112,6 +112,8 @@ export interface ServerOptions {
   readonly socket?: string
   /** Extra node flags for the server process, e.g. `--cpu-prof`. */
   readonly nodeArgs?: ReadonlyArray<string>
+  /** Extra environment of the server process, e.g. `GEPPETTO_DASHBOARD_DIR`. */
+  readonly env?: Readonly<Record<string, string>>
 }
 
 /** A server plus when it was spawned and when it printed "listening" (`performance.now()`). */
@@ -143,7 +145,12 @@ export const spawnServer = async (options: ServerOptions): Promise<TimedServer> 
       join(dir, "data"),
     ],
     {
-      env: { ...process.env, GEPPETTO_TOKEN: TOKEN, GEPPETTO_VIEWER_TOKEN: `${TOKEN}-viewer` },
+      env: {
+        ...process.env,
+        GEPPETTO_TOKEN: TOKEN,
+        GEPPETTO_VIEWER_TOKEN: `${TOKEN}-viewer`,
+        ...options.env,
+      },
       stdio: ["ignore", "pipe", "inherit"],
     },
   )

@@ -10,8 +10,11 @@
  *   scale      100 chatty runners, 20 event watchers, 10 viewers (bench/scale.ts)
  *   quiet      100 silent runners (bench/quiet.ts)
  *   restart    server restart with 100 live runners (bench/restart.ts)
- *   dashboard  bundle size and first terminal paint in Chromium (bench/dashboard.ts)
+ *   dashboard  bundle size, the board with 50 runners in 10 repos, and first terminal
+ *              paint in Chromium (bench/dashboard.ts)
  *   attention  prompt → waitingForInput (bench/attention.ts)
+ *   workspace  diff of a runner's worktree of a 10,000-file repo, 100 files changed
+ *              (bench/workspace.ts)
  *
  * Options: `--only a,b`; `--quick` (small counts, a smoke run); `--terminal-repeats N`
  * (default 2; 1 with --quick); `--cpu-prof` (profile the server of scale, quiet and restart,
@@ -48,6 +51,12 @@ import {
 } from "./report.js"
 import { type RestartOptions, restartDefaults, restartQuick, restartScenario } from "./restart.js"
 import { type ScaleOptions, scaleDefaults, scaleQuick, scaleScenario } from "./scale.js"
+import {
+  type WorkspaceOptions,
+  workspaceDefaults,
+  workspaceQuick,
+  workspaceScenario,
+} from "./workspace.js"
 
 const BENCH_DIR = import.meta.dirname
 const SERVER_DIR = join(BENCH_DIR, "..")
@@ -56,7 +65,15 @@ const RESULTS_DIR = join(BENCH_DIR, "results")
 const RESULTS_MD = join(REPO, "bench", "RESULTS.md")
 const RUNNER_BENCH_JSON = join(REPO, "packages", "runner", "bench", "results", "latest.json")
 
-const SCENARIOS = ["terminal", "scale", "quiet", "restart", "dashboard", "attention"] as const
+const SCENARIOS = [
+  "terminal",
+  "scale",
+  "quiet",
+  "restart",
+  "dashboard",
+  "attention",
+  "workspace",
+] as const
 type Scenario = (typeof SCENARIOS)[number]
 const isScenario = (s: string): s is Scenario => (SCENARIOS as ReadonlyArray<string>).includes(s)
 
@@ -67,6 +84,7 @@ const TITLES: Record<Scenario, string> = {
   restart: "server restart with live runners",
   dashboard: "dashboard size and first terminal paint",
   attention: "prompt -> waitingForInput",
+  workspace: "diff of a runner's worktree: 10,000 files, 100 changed",
 }
 
 // ---- arguments -------------------------------------------------------------------------
@@ -337,6 +355,10 @@ const runners: Record<Scenario, () => Promise<ScenarioReport>> = {
   attention: () => {
     const options: AttentionOptions = pick(attentionDefaults, attentionQuick)
     return attentionScenario(options)
+  },
+  workspace: () => {
+    const options: WorkspaceOptions = pick(workspaceDefaults, workspaceQuick)
+    return workspaceScenario(options)
   },
 }
 
