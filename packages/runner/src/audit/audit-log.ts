@@ -279,17 +279,18 @@ export class AuditLog extends Effect.Service<AuditLog>()("geppetto/AuditLog", {
     const record = Effect.fn("AuditLog.record")(function* (input: AuditInput) {
       const entry = normalizeEntry(input, yield* Clock.currentTimeMillis)
       const line = encodeAuditLine(entry)
-      const written = yield* lock
+      // Published under the lock, so followers see entries in the trail's order (a sliding
+      // PubSub never waits). Uninterruptible: the write goes on anyway once started.
+      yield* lock
         .withPermits(1)(
           Effect.tryPromise(() => writeLine(line)).pipe(
             Effect.matchEffect({
-              onFailure: (e) => Effect.as(failure(e.error), false),
-              onSuccess: () => Effect.as(success, true),
+              onFailure: (e) => failure(e.error),
+              onSuccess: () => Effect.zipRight(success, PubSub.publish(pubsub, entry)),
             }),
           ),
         )
         .pipe(Effect.uninterruptible)
-      if (written) yield* PubSub.publish(pubsub, entry)
     })
 
     const scan = async (query: AuditQuery, limit: number): Promise<AuditQueryResult> => {
