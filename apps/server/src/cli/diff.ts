@@ -19,6 +19,10 @@ ${CONNECTION_USAGE}`
 
 const STATUS_MARK = { added: "A", modified: "M", deleted: "D", renamed: "R" } as const
 
+/** A file name for a terminal: control characters (an agent may name a file with ESC) escaped. */
+const printable = (name: string) =>
+  name.replace(/\p{Cc}/gu, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`)
+
 export const run = async (argv: ReadonlyArray<string>, ctx: CliContext): Promise<number> => {
   const { values, positionals: given } = parseCommandArgs(argv, { stat: { type: "boolean" } })
   const [ref = ""] = positionals(given, ["RUNNER"])
@@ -34,13 +38,16 @@ export const run = async (argv: ReadonlyArray<string>, ctx: CliContext): Promise
     await writeStdout(diff.patch)
     if (diff.truncated === true) {
       const omitted = diff.files.filter((f) => f.omitted === true).map((f) => f.path)
-      process.stderr.write(`geppetto: too large to show: ${omitted.join(", ")}\n`)
+      process.stderr.write(`geppetto: too large to show: ${omitted.map(printable).join(", ")}\n`)
     }
     return 0
   }
   const lines = diff.files.map((f) => {
     const counts = f.binary === true ? "binary" : `+${f.additions} -${f.deletions}`
-    const name = f.oldPath === undefined ? f.path : `${f.oldPath} -> ${f.path}`
+    const name =
+      f.oldPath === undefined
+        ? printable(f.path)
+        : `${printable(f.oldPath)} -> ${printable(f.path)}`
     return `${STATUS_MARK[f.status]} ${counts.padEnd(14)} ${name}`
   })
   const added = diff.files.reduce((n, f) => n + f.additions, 0)

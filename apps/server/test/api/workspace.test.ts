@@ -52,8 +52,13 @@ describe("workspace routes (real server, tmux and git)", () => {
   it("diff, commit and merge of a runner's own worktree; viewers read but cannot change", async () => {
     const started = await server.start(inWorktree(repo, "writer", "printf 'two\\n' >> notes.txt"))
     expect(started.workspace).toMatchObject({ branch: "geppetto/writer", isolated: true })
-    const done = await finished(started.id)
-    expect(done.workspace).toMatchObject({ additions: 1, deletions: 0 })
+    await finished(started.id)
+    // Counted once more when the runner ended, just after it.
+    const counted = await waitFor(async () => {
+      const detail = await server.runner(started.id)
+      return detail.workspace?.additions !== undefined && detail.workspace
+    }, "the runner's +N -M")
+    expect(counted).toMatchObject({ additions: 1, deletions: 0 })
 
     const diff = await server.get(`/api/runners/${started.id}/diff`, "viewer")
     expect(diff.statusCode).toBe(200)

@@ -31,8 +31,6 @@ export const makeControl = (ctx: RegistryContext, workspace: WorkspaceOps) => {
     Effect.gen(function* () {
       if (!(yield* readState(entry)).live) return
       yield* update(entry, (s, now) => applyExit(s, exit, now), events)
-      // What it changed, counted once more now that it ended.
-      yield* workspace.refreshCounts(entry)
       yield* persist(entry)
       const { scope, handle } = entry
       entry.scope = undefined
@@ -45,6 +43,12 @@ export const makeControl = (ctx: RegistryContext, workspace: WorkspaceOps) => {
       // user's: left alone.
       if (handle !== undefined && !state.adopted) yield* handle.closeSession
       yield* Deferred.succeed(entry.done, state)
+      // What it changed, counted once more now that it ended (then journaled): after `done`,
+      // and on its own fiber, so a slow repository never holds the end or a shutdown.
+      yield* Effect.forkIn(
+        workspace.refreshCounts(entry).pipe(Effect.zipRight(persist(entry))),
+        ctx.registryScope,
+      )
       // Stop watching; the log stays readable from its folder. Forked into the registry's
       // scope: this may run on one of the fibers that `scope` owns.
       if (scope !== undefined)

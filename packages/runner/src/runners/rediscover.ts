@@ -121,6 +121,7 @@ export const makeRediscovery = (ctx: RegistryContext, watching: Watch, workspace
             accountId: meta?.accountId,
             maxDurationMs: meta?.maxDurationMs,
             adopted: meta?.adopted ?? false,
+            workspace: meta?.workspace,
             at: meta?.createdAt ?? at,
           }),
         )

@@ -127,40 +127,48 @@ export const makeStart = (ctx: RegistryContext, watching: Watch, workspace: Work
           })
           const entry = yield* ctx.newEntry(state)
           const scope = yield* Scope.fork(ctx.registryScope, ExecutionStrategy.sequential)
-          // The agent's own hooks (Claude Code, Codex) report into the runner's folder.
-          const hooks = agentHooks(provider.id, entry.logDir)
-          if (hooks !== undefined) {
-            yield* logs.ensureDir(entry.logDir).pipe(
-              Effect.zipRight(writeHookFiles(hooks)),
-              Effect.mapError(
-                (e) =>
-                  new AiRunnerError({
-                    runnerId: id,
-                    provider: provider.id,
-                    operation: "start",
-                    message: e.message,
-                  }),
-              ),
-            )
-          }
-          const [command, ...args] = withHookArgs(plan.argv, hooks)
-          if (command === undefined) return yield* invalid("command", "nothing to run")
-          const handle = yield* monitor
-            .spawn(command, args, {
-              processId: ProcessId(id),
-              sessionName: name,
-              cwd: runnerCwd,
-              env: { ...plan.env, ...env },
-              cols,
-              rows,
-              metadata: { provider: provider.id, meta: encodeRunnerMeta(state) },
-            })
-            .pipe(
-              Scope.extend(scope),
-              Effect.tapError(() =>
-                Scope.close(scope, Exit.void).pipe(Effect.zipRight(workspace.removeFolder(where))),
-              ),
-            )
+          // Until the runner is registered, any failure (or an interruption at shutdown)
+          // undoes its scope and its worktree: a retry with the same name must find no
+          // branch left behind.
+          const launched = Effect.gen(function* () {
+            // The agent's own hooks (Claude Code, Codex) report into the runner's folder.
+            const hooks = agentHooks(provider.id, entry.logDir)
+            if (hooks !== undefined) {
+              yield* logs.ensureDir(entry.logDir).pipe(
+                Effect.zipRight(writeHookFiles(hooks)),
+                Effect.mapError(
+                  (e) =>
+                    new AiRunnerError({
+                      runnerId: id,
+                      provider: provider.id,
+                      operation: "start",
+                      message: e.message,
+                    }),
+                ),
+              )
+            }
+            const [command, ...args] = withHookArgs(plan.argv, hooks)
+            if (command === undefined) return yield* invalid("command", "nothing to run")
+            const handle = yield* monitor
+              .spawn(command, args, {
+                processId: ProcessId(id),
+                sessionName: name,
+                cwd: runnerCwd,
+                env: { ...plan.env, ...env },
+                cols,
+                rows,
+                metadata: { provider: provider.id, meta: encodeRunnerMeta(state) },
+              })
+              .pipe(Scope.extend(scope))
+            return handle
+          }).pipe(
+            Effect.onExit((exit) =>
+              Exit.isSuccess(exit)
+                ? Effect.void
+                : Scope.close(scope, Exit.void).pipe(Effect.zipRight(workspace.discard(where))),
+            ),
+          )
+          const handle = yield* launched
           entries.set(id, entry)
           yield* watching.watch(entry, handle, scope)
           yield* ctx.persist(entry)

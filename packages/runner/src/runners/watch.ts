@@ -28,6 +28,9 @@ export const makeWatch = (ctx: RegistryContext, control: Control, workspace: Wor
     const clock = yield* Effect.clock
     const runFork = Runtime.runFork(yield* Effect.runtime<never>())
 
+    /** The runner's own scope while it is watched, else the registry's. */
+    const scopeOf = (entry: RunnerEntry): Scope.Scope => entry.scope ?? ctx.registryScope
+
     const loadRules = (provider: string) =>
       loadRuleSet(provider, settings.rulesDir).pipe(
         Effect.catchAll((e) =>
@@ -91,7 +94,10 @@ export const makeWatch = (ctx: RegistryContext, control: Control, workspace: Wor
             // counting what it changed in its workspace (never on a timer).
             Effect.zipRight(
               event.state === "idle"
-                ? persist(entry).pipe(Effect.zipRight(workspace.refreshCounts(entry)))
+                ? persist(entry).pipe(
+                    // Off this fiber: the runner's next events must not wait for git.
+                    Effect.zipRight(Effect.forkIn(workspace.refreshCounts(entry), scopeOf(entry))),
+                  )
                 : Effect.void,
             ),
           )

@@ -1,6 +1,7 @@
-import type { WorktreeRequest } from "@geppetto/protocol"
-import { Effect, Option } from "effect"
+import type { WorkspaceDiff, WorktreeRequest } from "@geppetto/protocol"
+import { Deferred, Effect, Option } from "effect"
 import { NotFoundError } from "../domain/errors.js"
+import { GitOperationError } from "../domain/git-errors.js"
 import type { MergeOptions } from "../workspaces/merge.js"
 import type { DiffOptions } from "../workspaces/workspaces.js"
 import type { RegistryContext } from "./registry-context.js"
@@ -92,32 +93,54 @@ export const makeWorkspaceOps = (ctx: RegistryContext) => {
         : { ...s, workspace: { ...s.workspace, additions, deletions } },
     )
 
+  /**
+   * One diff per runner and kind at a time: viewers asking together (every open tab refetches
+   * on the same `+N −M` change) share it, as they share a snapshot. Each diff also sets the
+   * counts it found.
+   */
+  const inFlight = new Map<string, Deferred.Deferred<WorkspaceDiff, GitOperationError>>()
+  const sharedDiff = (entry: RunnerEntry, workspace: WorkspaceState, stat: boolean) =>
+    Effect.uninterruptibleMask((restore) =>
+      Effect.gen(function* () {
+        const key = `${entry.id}/${stat}`
+        const pending = inFlight.get(key)
+        if (pending !== undefined) return yield* restore(Deferred.await(pending))
+        const deferred = yield* Deferred.make<WorkspaceDiff, GitOperationError>()
+        inFlight.set(key, deferred)
+        const exit = yield* Effect.exit(
+          workspaces.diff(workspace, { stat }).pipe(
+            Effect.tap((result) =>
+              setCounts(
+                entry,
+                result.files.reduce((n, f) => n + f.additions, 0),
+                result.files.reduce((n, f) => n + f.deletions, 0),
+              ),
+            ),
+          ),
+        )
+        inFlight.delete(key)
+        yield* Deferred.done(deferred, exit)
+        return yield* restore(exit)
+      }),
+    )
+
   const diff = (id: string, options: DiffOptions = {}) =>
     Effect.gen(function* () {
       const { entry, workspace } = yield* workspaceOf(id)
-      const result = yield* workspaces.diff(workspace, options)
-      yield* setCounts(
-        entry,
-        result.files.reduce((n, f) => n + f.additions, 0),
-        result.files.reduce((n, f) => n + f.deletions, 0),
-      )
-      return result
+      return yield* sharedDiff(entry, workspace, options.stat === true)
     }).pipe(Effect.withSpan("AiRunner.diff"))
 
   /**
-   * Recounts `+N −M` (the file list only) when a runner goes quiet or ends: never on a timer,
-   * and a failure only leaves the old counts.
+   * Recounts `+N −M` (the file list only) when a runner with its own worktree goes quiet or
+   * ends: never on a timer, never for a work tree the runner shares with a person (that could
+   * be a whole home folder), and a failure only leaves the old counts. Callers fork it: a slow
+   * repository must not hold the runner's events or its end.
    */
   const refreshCounts = (entry: RunnerEntry) =>
     Effect.gen(function* () {
       const workspace = (yield* readState(entry)).workspace
-      if (workspace === undefined || workspace.missing === true) return
-      const result = yield* workspaces.diff(workspace, { stat: true })
-      yield* setCounts(
-        entry,
-        result.files.reduce((n, f) => n + f.additions, 0),
-        result.files.reduce((n, f) => n + f.deletions, 0),
-      )
+      if (workspace === undefined || !workspace.isolated || workspace.missing === true) return
+      yield* sharedDiff(entry, workspace, true)
     }).pipe(
       Effect.catchAll((e) => Effect.logDebug(`workspace counts of ${entry.id}: ${e.message}`)),
     )
@@ -125,6 +148,14 @@ export const makeWorkspaceOps = (ctx: RegistryContext) => {
   const commit = (id: string, message: string) =>
     Effect.gen(function* () {
       const { entry, workspace } = yield* workspaceOf(id)
+      if (!workspace.isolated) {
+        // `add -A` there would take the person's own edits (and any `.env` not ignored) too.
+        return yield* new GitOperationError({
+          command: "git add -A",
+          stderr: "",
+          message: `runner ${id} works in your own work tree at ${workspace.path}, not in a worktree of its own: commit there yourself`,
+        })
+      }
       const result = yield* workspaces.commit(workspace, message)
       yield* refreshCounts(entry)
       return result
@@ -138,6 +169,10 @@ export const makeWorkspaceOps = (ctx: RegistryContext) => {
       return result
     }).pipe(Effect.withSpan("AiRunner.merge"))
 
+  /** Undoes the worktree of a start that failed: folder, and the branch nothing was done on. */
+  const discard = (workspace: WorkspaceState | undefined) =>
+    workspace === undefined || !workspace.isolated ? Effect.void : workspaces.discard(workspace)
+
   /** The worktree folder of a removed runner (its branch stays); logged, never a failure. */
   const removeFolder = (workspace: WorkspaceState | undefined) =>
     workspace === undefined || !workspace.isolated
@@ -145,8 +180,8 @@ export const makeWorkspaceOps = (ctx: RegistryContext) => {
       : workspaces
           .remove(workspace)
           .pipe(
-            Effect.catchAll((e) =>
-              Effect.logWarning(`worktree ${workspace.path}: not removed: ${e.message}`),
+            Effect.catchAllCause((cause) =>
+              Effect.logWarning(`worktree ${workspace.path}: not removed`, cause),
             ),
           )
 
@@ -175,6 +210,7 @@ export const makeWorkspaceOps = (ctx: RegistryContext) => {
   return {
     gitWorkTree,
     forStart,
+    discard,
     describe,
     diff,
     commit,

@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process"
 import { Effect } from "effect"
 import { TmuxSessionError } from "../domain/errors.js"
+import { runnerEnvironment } from "../domain/runner-environment.js"
 
 export interface OneOffResult {
   readonly stdout: string
@@ -12,21 +13,20 @@ export interface OneOffResult {
 export const tmuxServerArgs = (socket: string | undefined): ReadonlyArray<string> =>
   socket === undefined ? [] : ["-L", socket]
 
-/** Our own secrets; a tmux server we start would hand them to every pane as its global env. */
-const SECRET_ENV = new Set(["GEPPETTO_TOKEN", "GEPPETTO_VIEWER_TOKEN"])
-
 /** The locale variable that decides, in that order, whether a C program's text is UTF-8. */
 const localeOf = (env: NodeJS.ProcessEnv): string =>
   [env.LC_ALL, env.LC_CTYPE, env.LANG].find((v) => v !== undefined && v !== "") ?? ""
 
 /**
- * The environment for a tmux client that may start the server: ours, minus our secrets, and
+ * The environment for a tmux client that may start the server: a runner's (`runnerEnvironment`), and
  * with a UTF-8 `LC_CTYPE` when none is set. Without one (systemd units and `env -i` have no
  * LANG) tmux 3.3a writes control-mode replies as ASCII and turns our `\x1f` field separator
  * into `_`, so not one runner could start.
  */
 export const tmuxEnvironment = (env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv => {
-  const kept = Object.fromEntries(Object.entries(env).filter(([key]) => !SECRET_ENV.has(key)))
+  // What a runner gets (no tokens, no package manager's variables or PATH entries): a tmux
+  // server we start keeps this as its global environment, which the user's own windows get.
+  const kept: NodeJS.ProcessEnv = runnerEnvironment(env)
   return /utf-?8/i.test(localeOf(env)) ? kept : { ...kept, LC_ALL: "", LC_CTYPE: "C.UTF-8" }
 }
 

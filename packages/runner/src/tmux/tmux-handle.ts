@@ -72,6 +72,17 @@ export const makeTmuxHandle = (
             }),
           )
 
+    /** A pane of the session now: one split after adoption is typed into too. */
+    const livePane = (paneId: PaneId | undefined) =>
+      paneId === undefined || paneId === pane.paneId || paneDirs.has(paneId)
+        ? Effect.void
+        : sessions.panesOfSession(info.sessionId).pipe(
+            Effect.orElseSucceed((): ReadonlyArray<PaneState> => []),
+            Effect.flatMap((now) =>
+              now.some((p) => p.paneId === paneId) ? Effect.void : knownPane(paneId),
+            ),
+          )
+
     const terminate = Effect.gen(function* () {
       const grace = Duration.millis(config.terminateGraceMs)
       const waitExit = (d: Duration.Duration) =>
@@ -230,7 +241,7 @@ export const makeTmuxHandle = (
       getActivityState: core.activity,
       awaitExit: core.awaitExit,
       write: (data, paneId) =>
-        knownPane(paneId).pipe(
+        livePane(paneId).pipe(
           Effect.zipRight(sessions.sendKeysHex(paneId ?? pane.paneId, data)),
           Effect.mapError(failWith(processId, "could not send input")),
           // Input is when exits happen (C-d, "q", "exit"): let the watchdog look soon after.

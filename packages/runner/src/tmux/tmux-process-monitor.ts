@@ -326,25 +326,6 @@ export const makeTmuxProcessMonitor = Effect.gen(function* () {
         .wirePane(pane.paneId, dir, writer)
         .pipe(Effect.mapError(failWith(processId, `could not pipe pane ${pane.paneId}`)))
     }
-    if (options.metadata !== undefined) {
-      // Made ours (adopted): marked in tmux so a restarted server finds it again, and its
-      // windows report resizes into the log folder as our own sessions do.
-      const sessionId = primary.sessionId
-      yield* client
-        .exec(
-          Object.entries({ id: processId, ...options.metadata }).map(([key, value]) => [
-            "set-option",
-            "-t",
-            sessionId,
-            `@geppetto-${key}`,
-            value,
-          ]),
-        )
-        .pipe(Effect.mapError(failWith(processId, `could not mark tmux session ${sessionName}`)))
-      for (const windowId of new Set(panes.map((p) => p.windowId))) {
-        yield* Effect.ignore(sessions.watchWindowSize(windowId, root))
-      }
-    }
     const info = sessionInfoOf(panes, primary)
     const core = yield* monitorPane(processId, primary, root, info, primary.logDir !== root)
     // The other panes' writers are kept running too; their gaps are reported on this runner.
@@ -373,7 +354,28 @@ export const makeTmuxProcessMonitor = Effect.gen(function* () {
         }),
       })
     }
-    return yield* makeTmuxHandle(handleDeps, processId, primary, info, core, paneDirs)
+    const handle = yield* makeTmuxHandle(handleDeps, processId, primary, info, core, paneDirs)
+    if (options.metadata !== undefined) {
+      // Made ours (adopted): marked in tmux so a restarted server finds it again, and its
+      // windows report resizes into the log folder as our own sessions do. Last, so a
+      // failure above leaves the session as it was (not marked as a runner nobody lists).
+      const sessionId = primary.sessionId
+      yield* client
+        .exec(
+          Object.entries({ id: processId, ...options.metadata }).map(([key, value]) => [
+            "set-option",
+            "-t",
+            sessionId,
+            `@geppetto-${key}`,
+            value,
+          ]),
+        )
+        .pipe(Effect.mapError(failWith(processId, `could not mark tmux session ${sessionName}`)))
+      for (const windowId of new Set(panes.map((p) => p.windowId))) {
+        yield* Effect.ignore(sessions.watchWindowSize(windowId, root))
+      }
+    }
+    return handle
   })
 
   const listSessions: ProcessMonitorPort["listSessions"] = Effect.gen(function* () {

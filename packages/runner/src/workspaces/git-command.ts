@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process"
-import { Context, Effect, Layer } from "effect"
+import { Context, Duration, Effect, Layer } from "effect"
 import { GitOperationError } from "../domain/git-errors.js"
+import { runnerEnvironment } from "../domain/runner-environment.js"
 
 /** Options of one git call. */
 export interface GitRunOptions {
@@ -18,7 +19,16 @@ export interface GitRunOptions {
   readonly okExitCodes?: ReadonlyArray<number>
   /** Variables added to git's environment (`GIT_INDEX_FILE` of a temporary index). */
   readonly env?: Readonly<Record<string, string>>
+  /** How long git may take before it is killed (default `DEFAULT_TIMEOUT`). */
+  readonly timeout?: Duration.Duration
 }
+
+/**
+ * A hook that blocks, `commit.gpgSign` waiting on a pinentry, an NFS stall: git must never
+ * hold a request, or a runner's end, for ever. Generous: a diff of a big repository on a
+ * loaded machine takes seconds, not minutes.
+ */
+export const DEFAULT_TIMEOUT = Duration.minutes(2)
 
 /** What one git call printed and how it ended. */
 export interface GitOutput {
@@ -159,7 +169,9 @@ const exec = (
       )
     const child = spawn("git", argv, {
       stdio: ["pipe", "pipe", "pipe"],
-      env: gitEnvironment(process.env, options.env),
+      // What a runner gets (no package manager's PATH or variables, no tokens): hooks that
+      // run tools find the repository's own, not Geppetto's.
+      env: gitEnvironment(runnerEnvironment(process.env), options.env),
     })
     const out: Buffer[] = []
     let outBytes = 0
@@ -230,7 +242,18 @@ const exec = (
     return Effect.sync(() => {
       child.kill("SIGKILL")
     })
-  })
+  }).pipe(
+    // Interrupting the call kills git (the canceller above).
+    Effect.timeoutFail({
+      duration: options.timeout ?? DEFAULT_TIMEOUT,
+      onTimeout: () =>
+        new GitOperationError({
+          command: commandText(["git", ...args]),
+          stderr: "",
+          message: `git ${subcommandOf(args)} in ${cwd} took longer than ${Duration.format(options.timeout ?? DEFAULT_TIMEOUT)} and was stopped`,
+        }),
+    }),
+  )
 
 /** A `GitCommandRunner` from its `exec`; `run` keeps stdout only. */
 export const makeGitCommandRunner = (

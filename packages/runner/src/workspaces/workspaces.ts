@@ -13,6 +13,7 @@ import { probe } from "./repo.js"
 import {
   type CreateWorkspaceRequest,
   createWorktree,
+  discardWorktree,
   folderExists,
   removeWorktree,
 } from "./worktree.js"
@@ -110,12 +111,17 @@ export class Workspaces extends Effect.Service<Workspaces>()("geppetto/Workspace
       return yield* removeWorktree(git, dataDir, workspace)
     })
 
+    /** Undoes `create` for a runner that never started (folder, and the untouched branch). */
+    const discard = Effect.fn("Workspaces.discard")(function* (workspace: Workspace) {
+      return yield* discardWorktree(git, dataDir, workspace)
+    })
+
     /** Whether the workspace's folder is there (for `missing`). */
     const exists = Effect.fn("Workspaces.exists")(function* (workspace: Workspace) {
       return yield* folderExists(workspace.path)
     })
 
-    return { inspect, describe, create, diff, commit, merge, remove, exists } as const
+    return { inspect, describe, create, diff, commit, merge, remove, discard, exists } as const
   }),
   dependencies: [GitCommandRunnerLive],
 }) {}

@@ -193,7 +193,7 @@ export const removeWorktree = (
       )
     if (!(yield* folderExists(workspace.repo))) {
       // The repository itself is gone: nothing left to tell; the folder is ours to delete.
-      yield* Effect.promise(() => rm(workspace.path, { recursive: true, force: true }))
+      yield* deleteFolder(workspace.path)
       return
     }
     const registered = (yield* listWorktrees(git, workspace.repo)).some(
@@ -202,6 +202,52 @@ export const removeWorktree = (
     if (registered && (yield* folderExists(workspace.path)))
       yield* git.run(workspace.repo, ["worktree", "remove", "--force", "--", workspace.path])
     // git no longer knows the folder (pruned already): it is ours to delete.
-    else yield* Effect.promise(() => rm(workspace.path, { recursive: true, force: true }))
+    else yield* deleteFolder(workspace.path)
     yield* git.run(workspace.repo, ["worktree", "prune"])
+  })
+
+/** `rm -rf` of a worktree folder of ours; a file we may not delete is a typed refusal. */
+const deleteFolder = (path: string) =>
+  Effect.tryPromise({
+    try: () => rm(path, { recursive: true, force: true }),
+    catch: (cause) =>
+      new GitOperationError({
+        command: "rm -rf",
+        stderr: "",
+        message: `could not delete ${shown(path)}: ${cause instanceof Error ? cause.message : String(cause)}`,
+      }),
+  })
+
+/**
+ * Undoes `createWorktree` for a runner that never started: its folder removed, and its branch
+ * deleted while it is still at the base commit and checked out nowhere (nothing was done on
+ * it). Best effort: every step is tried.
+ */
+export const discardWorktree = (
+  git: GitCommandRunner,
+  dataDir: string,
+  workspace: Workspace,
+): Effect.Effect<void> =>
+  Effect.gen(function* () {
+    yield* Effect.ignore(removeWorktree(git, dataDir, workspace))
+    const inUse = yield* Effect.orElseSucceed(
+      listWorktrees(git, workspace.repo).pipe(
+        Effect.map((ws) => ws.some((w) => w.branch === `refs/heads/${workspace.branch}`)),
+      ),
+      () => true,
+    )
+    const now = yield* Effect.orElseSucceed(
+      branchCommit(git, workspace.repo, workspace.branch),
+      () => undefined,
+    )
+    if (!inUse && workspace.branch !== "" && now === workspace.baseCommit) {
+      yield* Effect.ignore(
+        git.run(workspace.repo, [
+          "update-ref",
+          "-d",
+          `refs/heads/${workspace.branch}`,
+          workspace.baseCommit,
+        ]),
+      )
+    }
   })

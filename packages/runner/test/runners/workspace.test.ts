@@ -56,10 +56,18 @@ describe("runner workspaces (real tmux, real git)", () => {
           expect(started.runner.cwd).toBe(join(world.dataDir, "worktrees", started.runner.id))
           expect(started.runner.workspace?.path).toBe(started.runner.cwd)
         }
-        const doneA = yield* registry.waitForCompletion(a.runner.id)
+        yield* registry.waitForCompletion(a.runner.id)
         yield* registry.waitForCompletion(b.runner.id)
-        // Counted when the runner ended.
-        expect(doneA.runner.workspace).toMatchObject({ additions: 1, deletions: 0 })
+        // Counted once more when the runner ended (after its end, on a fiber of its own).
+        const { queue } = yield* registry.subscribe
+        let counted = (yield* registry.getRunner(a.runner.id)).runner.workspace
+        while (counted?.additions === undefined) {
+          const event = yield* queue.take
+          if (event.type === "runner" && event.runner.id === a.runner.id) {
+            counted = event.runner.workspace
+          }
+        }
+        expect(counted).toMatchObject({ additions: 1, deletions: 0 })
 
         const diffA = yield* registry.diff(a.runner.id)
         const diffB = yield* registry.diff(b.runner.id)
