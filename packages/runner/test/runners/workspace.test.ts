@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process"
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either } from "effect"
@@ -166,11 +166,26 @@ describe("runner workspaces (real tmux, real git)", () => {
         })
         const own = yield* first.registry.startRunner(writer(repo, "own", "o.txt"))
         yield* first.registry.waitForCompletion(own.runner.id)
+        const gone = yield* first.registry.startRunner(writer(repo, "gone", "g.txt"))
+        yield* first.registry.waitForCompletion(gone.runner.id)
+        // A session of the person's own in the repository, adopted: its work tree, shared.
+        world.tmux(["new-session", "-d", "-s", "mine", "-c", repo, "sleep 600"])
+        const adopted = yield* first.registry.adoptSession("mine")
+        expect(adopted.runner.workspace).toMatchObject({ repo, path: repo, isolated: false })
         yield* first.close
 
+        // A worktree folder deleted by hand while the server was down.
+        rmSync(gone.runner.cwd, { recursive: true, force: true })
         const second = yield* world.open()
         const again = yield* second.registry.getRunner(own.runner.id)
         expect(again.runner.workspace).toMatchObject({ isolated: true, branch: "geppetto/own" })
+        expect(again.runner.workspace?.missing).toBeUndefined()
+        const missing = yield* second.registry.getRunner(gone.runner.id)
+        expect(missing.runner.workspace).toMatchObject({ isolated: true, missing: true })
+        // Removing it still works: git's record of the worktree is pruned, the branch stays.
+        yield* second.registry.removeRunner(gone.runner.id)
+        expect(git(repo, "worktree", "list", "--porcelain")).not.toContain(gone.runner.cwd)
+        expect(git(repo, "branch", "--list", "geppetto/gone")).toContain("geppetto/gone")
         const diff = yield* second.registry.diff(plain.runner.id)
         expect(diff.files.map((f) => f.path)).toEqual(["README.md"])
         yield* second.registry.terminateRunner(plain.runner.id)
