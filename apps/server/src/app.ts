@@ -22,6 +22,7 @@ import { registerEventsRoute } from "./routes/events.js"
 import { registerLogRoute } from "./routes/log.js"
 import { registerRunnerRoutes } from "./routes/runners.js"
 import { registerTerminalRoute } from "./routes/terminal.js"
+import { registerUserRoutes } from "./routes/users.js"
 import { registerWorkspaceRoutes } from "./routes/workspace.js"
 import { serverVersion } from "./version.js"
 
@@ -120,7 +121,10 @@ export const buildApp = async (options: AppOptions): Promise<FastifyInstance> =>
     void reply.header("x-request-id", request.id)
   })
   // Then, before any route: every route registered from here on must declare its auth.
-  registerAuth(app, { ...options.auth, tls: options.auth.tls ?? options.https !== undefined })
+  await registerAuth(app, {
+    ...options.auth,
+    tls: options.auth.tls ?? options.https !== undefined,
+  })
   registerSecurityHeaders(app, {
     // A missing build has no pages, hence no hashes.
     scriptHashes:
@@ -144,6 +148,7 @@ export const buildApp = async (options: AppOptions): Promise<FastifyInstance> =>
     }
   })
 
+  registerUserRoutes(app)
   if (options.api !== undefined) {
     registerRunnerRoutes(app, options.api)
     registerWorkspaceRoutes(app, options.api)

@@ -122,7 +122,7 @@ const serveLocked = async (
     const built = await buildApp({
       tmuxVersion: tmux.raw,
       dashboardDir: config.dashboardDir ?? defaultDashboardDir,
-      auth: { tokens: tokens.tokens, secret },
+      auth: { tokens: tokens.tokens, secret, dataDir: config.dataDir },
       api: { runtime, providers: makeProviderCatalog(env), tmuxSocket: config.tmuxSocket },
       metrics,
       ...(options.logger === undefined ? {} : { logger: options.logger }),

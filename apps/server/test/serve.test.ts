@@ -140,7 +140,7 @@ describe("geppetto serve", () => {
     expect(login.headers.get("location")).toBe("/")
     const cookie = login.headers.get("set-cookie")?.split(";")[0] ?? ""
     const me = await fetch(`${server.url}/api/me`, { headers: { cookie } })
-    expect(await me.json()).toEqual({ role: "operator" })
+    expect(await me.json()).toEqual({ user: "owner", role: "admin" })
   })
 
   it("prints no login link for a token the user set in the environment", async () => {
@@ -163,6 +163,6 @@ describe("geppetto serve", () => {
     const me = await fetch(`${server.url}/api/me`, {
       headers: { authorization: `Bearer ${env.GEPPETTO_VIEWER_TOKEN}` },
     })
-    expect(await me.json()).toEqual({ role: "viewer" })
+    expect(await me.json()).toEqual({ user: "viewer", role: "viewer" })
   })
 })

@@ -280,6 +280,19 @@ export const SCHEMA_GROUPS: ReadonlyArray<SchemaGroup> = [
     ],
   },
   {
+    title: "Users",
+    intro:
+      "Named users, each with a token of their own (`POST /api/users`). `owner` (the server's `GEPPETTO_TOKEN`, an admin) and `viewer` (`GEPPETTO_VIEWER_TOKEN`) are built in. Roles rank `viewer < operator < admin`.",
+    schemas: [
+      { name: "UserName", schema: p.UserName },
+      { name: "CreateUserRequest", schema: p.CreateUserRequest },
+      { name: "CreatedUser", schema: p.CreatedUser },
+      { name: "UpdateUserRequest", schema: p.UpdateUserRequest },
+      { name: "UserParams", schema: p.UserParams },
+      { name: "UserInfo", schema: p.UserInfo },
+    ],
+  },
+  {
     title: "Workspaces",
     intro:
       "A runner whose `cwd` lies in a git work tree has a `workspace`; one started with `worktree` works in a worktree and on a branch of its own under `DATA_DIR/worktrees/`.",
@@ -713,6 +726,7 @@ const ROLE_TEXT: Readonly<Record<RouteAuth, string>> = {
   public: "none",
   viewer: "viewer",
   operator: "operator",
+  admin: "admin",
 }
 
 const routeTable = (routes: ReadonlyArray<ApiRoute>) => {
@@ -763,16 +777,20 @@ const CONVENTIONS = `## Conventions
 - **Base URL**: \`http://127.0.0.1:7420\` by default (\`geppetto serve --host/--port\`);
   \`https://\` when the server has \`--tls-cert/--tls-key\`.
 - **Credentials**, one of:
-  - \`Authorization: Bearer TOKEN\`: the operator token (\`GEPPETTO_TOKEN\`) or the viewer token
-    (\`GEPPETTO_VIEWER_TOKEN\`); generated into \`DATA_DIR/tokens.json\` when unset;
+  - \`Authorization: Bearer TOKEN\`: the owner's token (\`GEPPETTO_TOKEN\`), the viewer token
+    (\`GEPPETTO_VIEWER_TOKEN\`), both generated into \`DATA_DIR/tokens.json\` when unset, or a
+    user's own token (\`POST /api/users\`);
   - the session cookie \`geppetto_session\`, set by \`POST /api/login\` or by opening
     \`/?token=TOKEN\` in a browser (answered with the cookie and a \`303\` to \`/\`, so the token
     leaves the address bar; a wrong token lands on \`/login?reason=bad-link\`);
   - \`?token=TOKEN\` on WebSocket URLs only, for clients that cannot set headers.
-- **Roles**: *none* (public), *viewer* (reads and watches), *operator* (everything). A route
-  that needs a role answers \`401 AuthenticationError\` (with \`WWW-Authenticate: Bearer
-  realm="geppetto"\`) without valid credentials and \`403 ForbiddenError\` to a viewer on an
-  operator route.
+- **Roles**: *none* (public), *viewer* (reads and watches), *operator* (everything a runner
+  can do), *admin* (an operator who also manages users); each role passes the routes of the
+  roles below it. The built-in user \`owner\` (\`GEPPETTO_TOKEN\`) is an admin, \`viewer\` a
+  viewer. A route that needs a role answers \`401 AuthenticationError\` (with
+  \`WWW-Authenticate: Bearer realm="geppetto"\`) without valid credentials, or for a removed
+  user, and \`403 ForbiddenError\` to a role below the route's. The role is read on every
+  request, so a role change applies at once.
 - **Origin**: a WebSocket upgrade or a non-\`GET\` request that carries an \`Origin\` header must
   come from the server's own origin (scheme, host and port), else \`403\`. Clients that send no
   \`Origin\` (curl, the CLI, scripts) pass. Behind a TLS-terminating reverse proxy browsers fail
@@ -797,9 +815,10 @@ and \`apps/server/src/auth/plugin.ts\`.
 | 400 | \`ValidationError\` | a body, query or path parameter does not match its schema (the message names the field), or the request cannot be done as asked (unknown provider or account, name taken, no such directory) |
 | 400, 413, 415 | \`FST_ERR_…\` | Fastify's own: malformed JSON, a body over 1 MiB (\`413\`), an unsupported content type |
 | 401 | \`AuthenticationError\` | no credentials, a wrong token, an expired or revoked session |
-| 403 | \`ForbiddenError\` | a viewer on an operator route; a foreign \`Origin\` |
+| 403 | \`ForbiddenError\` | a role below the route's (a viewer on an operator route, an operator on an admin route); a foreign \`Origin\` |
 | 404 | \`NotFoundError\` | no such runner, pane or route |
 | 409 | \`AiProviderOperationError\` | the runner cannot do that now (it has ended, its pane is gone) |
+| 409 | \`ConflictError\` | a user of that name exists |
 | 416 | \`RangeNotSatisfiable\` | log bytes outside what is kept |
 | 429 | \`TierLimitError\` | a concurrency limit of \`config.json\` is reached |
 | 429 | \`RateLimitError\` | too many login attempts (\`Retry-After\`) |
@@ -870,7 +889,9 @@ gets a fresh \`snapshot\` (with a \`note\`) instead of the backlog. The dashboar
 
 **Close codes**: \`1001\` the server is shutting down (the runners keep running in tmux;
 reconnect with \`from\`), \`1009\` a message over 1 MiB, \`1011\` the output stream failed (an
-\`error\` frame says why).
+\`error\` frame says why), \`4401\` the socket's user was removed (every socket of theirs,
+\`/api/events\` too, closes within a second; do not reconnect with the same credentials). A
+role change keeps the socket open and applies to the next \`input\` or \`resize\` frame.
 `
 
 /** The whole of `docs/API.md`. */

@@ -5,7 +5,7 @@
  * another role without a line here fails the tests.
  */
 
-export type RouteAuth = "public" | "viewer" | "operator"
+export type RouteAuth = "public" | "viewer" | "operator" | "admin"
 
 export interface RouteResponse {
   readonly status: number
@@ -17,7 +17,7 @@ export interface RouteResponse {
 }
 
 export interface ApiRoute {
-  readonly method: "GET" | "POST" | "DELETE"
+  readonly method: "GET" | "POST" | "PATCH" | "DELETE"
   readonly path: string
   readonly auth: RouteAuth
   /** A WebSocket route: `GET` with `Upgrade: websocket`. */
@@ -67,8 +67,58 @@ export const API_ROUTES: ReadonlyArray<ApiRoute> = [
     method: "GET",
     path: "/api/me",
     auth: "viewer",
-    summary: "The role the credentials carry.",
+    summary: "Who the credentials say you are: the user's name and their role now.",
     responses: [{ status: 200, schema: "LoginResponse" }],
+  },
+  {
+    method: "POST",
+    path: "/api/users",
+    auth: "admin",
+    summary: "Adds a user with a new token, which the answer shows this once.",
+    body: "CreateUserRequest",
+    responses: [{ status: 201, schema: "CreatedUser" }],
+    errors: [
+      "`400 ValidationError`: a name outside `^[a-z][a-z0-9_-]{0,31}$`, or `owner` / `viewer`",
+      "`409 ConflictError`: a user of that name exists",
+    ],
+    notes: [
+      "The token is 32 random bytes (base64url); `DATA_DIR/users.json` (0600) keeps only its SHA-256. Log in with it, or open `/?token=TOKEN`.",
+    ],
+  },
+  {
+    method: "GET",
+    path: "/api/users",
+    auth: "admin",
+    summary: "Every user, the built-in `owner` and `viewer` included (`builtin: true`).",
+    responses: [{ status: 200, schema: "UserInfo", array: true }],
+  },
+  {
+    method: "PATCH",
+    path: "/api/users/:name",
+    auth: "admin",
+    summary: "Changes a user's role, from their next request and their next terminal frame on.",
+    params: "UserParams",
+    body: "UpdateUserRequest",
+    responses: [{ status: 200, schema: "UserInfo" }],
+    errors: [
+      "`400 ValidationError`: a built-in user (`owner`, `viewer`)",
+      "`404 NotFoundError`: no such user",
+    ],
+  },
+  {
+    method: "DELETE",
+    path: "/api/users/:name",
+    auth: "admin",
+    summary: "Removes a user: their token and cookies get `401` from then on.",
+    params: "UserParams",
+    responses: [{ status: 204, text: "no body" }],
+    errors: [
+      "`400 ValidationError`: a built-in user (`owner`, `viewer`)",
+      "`404 NotFoundError`: no such user",
+    ],
+    notes: [
+      "Each of the user's open WebSockets (events, terminals) is closed with code `4401` within a second.",
+    ],
   },
   {
     method: "GET",

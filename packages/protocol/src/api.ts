@@ -51,8 +51,11 @@ export type QueryOffset = z.infer<typeof QueryOffset>
 // ---------------------------------------------------------------------------------------
 // Auth
 
-/** `viewer` reads and watches; `operator` may do everything. */
-export const Role = z.enum(["viewer", "operator"])
+/**
+ * `viewer < operator < admin`: a viewer reads and watches; an operator may do everything to
+ * runners; an admin is an operator who also manages users.
+ */
+export const Role = z.enum(["viewer", "operator", "admin"])
 export type Role = z.infer<typeof Role>
 
 /** `POST /api/login`. The token is one of the server's two tokens. */
@@ -62,7 +65,12 @@ export const LoginRequest = z.strictObject({
 export type LoginRequest = z.infer<typeof LoginRequest>
 
 /** `POST /api/login` and `GET /api/me`: who the session cookie or bearer token says you are. */
-export const LoginResponse = z.object({ role: Role })
+export const LoginResponse = z.object({
+  /** The user's name: `owner` (the server's own token), `viewer`, or a user an admin added. */
+  user: z.string(),
+  /** The user's role now (a role change applies to the next request). */
+  role: Role,
+})
 export type LoginResponse = z.infer<typeof LoginResponse>
 
 // ---------------------------------------------------------------------------------------

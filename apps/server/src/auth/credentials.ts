@@ -1,40 +1,21 @@
-import { createHash, createHmac, timingSafeEqual } from "node:crypto"
-import type { Role } from "@geppetto/protocol"
+import { createHmac, timingSafeEqual } from "node:crypto"
 import { z } from "zod"
-import type { Tokens } from "./tokens.js"
 
 export const SESSION_COOKIE = "geppetto_session"
 export const SESSION_TTL_MS = 30 * 24 * 60 * 60 * 1000
 
-const sha256 = (text: string): Buffer => createHash("sha256").update(text, "utf8").digest()
-
-/**
- * Which role a presented token grants, compared in constant time: both sides are hashed
- * to fixed-length digests first, so neither the length nor the first differing byte of a
- * wrong guess changes the time taken, and both roles are always checked.
- */
-export const tokenMatcher = (tokens: Tokens) => {
-  const operator = sha256(tokens.operator)
-  const viewer = sha256(tokens.viewer)
-  return (candidate: string): Role | undefined => {
-    const digest = sha256(candidate)
-    const isOperator = timingSafeEqual(digest, operator)
-    const isViewer = timingSafeEqual(digest, viewer)
-    return isOperator ? "operator" : isViewer ? "viewer" : undefined
-  }
-}
-
 /** What a session cookie says, before signing. */
 export interface SessionClaims {
-  readonly role: Role
+  /** The user the session belongs to; their role is read from the user store on each request. */
+  readonly user: string
   /** Epoch milliseconds after which the cookie is refused. */
   readonly expiresAt: number
-  /** Which token the session was made from: `tokenFingerprint` of the role's token then. */
+  /** Which token the session was made from: `tokenFingerprint` of the user's token hash then. */
   readonly fingerprint: string
 }
 
 const ClaimsJson = z.object({
-  r: z.enum(["viewer", "operator"]),
+  u: z.string().max(64),
   e: z.number().int().positive(),
   f: z.string().max(64),
 })
@@ -43,21 +24,22 @@ const mac = (secret: Uint8Array, text: string): Buffer =>
   createHmac("sha256", secret).update(text, "utf8").digest()
 
 /**
- * A keyed digest of a role's token, carried inside the signed cookie: rotating the token
- * changes it, so cookies made with the old token stop working. Keyed with the secret so
- * the cookie reveals nothing about the token itself.
+ * A keyed digest of a user's current token hash, carried inside the signed cookie: removing
+ * the user or giving them a new token changes (or drops) it, so cookies made before stop
+ * working at once. Keyed with the secret so the cookie reveals nothing about the token.
  */
-export const tokenFingerprint = (secret: Uint8Array, role: Role, token: string): string =>
-  mac(secret, `geppetto-token-fingerprint\u0000${role}\u0000${token}`)
+export const tokenFingerprint = (secret: Uint8Array, user: string, tokenHash: string): string =>
+  mac(secret, `geppetto-user-fingerprint\u0000${user}\u0000${tokenHash}`)
     .subarray(0, 16)
     .toString("base64url")
 
-const VERSION = "v1"
+// v2: the cookie names a user (v1 carried a role); a v1 cookie no longer verifies.
+const VERSION = "v2"
 
-/** `v1.PAYLOAD.SIGNATURE`, PAYLOAD the base64url claims, SIGNATURE HMAC-SHA256 over `v1.PAYLOAD`. */
+/** `v2.PAYLOAD.SIGNATURE`, PAYLOAD the base64url claims, SIGNATURE HMAC-SHA256 over `v2.PAYLOAD`. */
 export const signSession = (secret: Uint8Array, claims: SessionClaims): string => {
   const payload = Buffer.from(
-    JSON.stringify({ r: claims.role, e: claims.expiresAt, f: claims.fingerprint }),
+    JSON.stringify({ u: claims.user, e: claims.expiresAt, f: claims.fingerprint }),
     "utf8",
   ).toString("base64url")
   const signed = `${VERSION}.${payload}`
@@ -80,7 +62,7 @@ export const verifySession = (secret: Uint8Array, value: string): SessionClaims 
   }
   const claims = ClaimsJson.safeParse(json)
   if (!claims.success) return undefined
-  return { role: claims.data.r, expiresAt: claims.data.e, fingerprint: claims.data.f }
+  return { user: claims.data.u, expiresAt: claims.data.e, fingerprint: claims.data.f }
 }
 
 /** Every value of cookie `name` in a `Cookie` header (a browser may send duplicates). */

@@ -32,3 +32,14 @@ export {
   TOKENS_FILE,
   type Tokens,
 } from "./tokens.js"
+export { REVOKED_CLOSE_CODE, UserSockets } from "./user-sockets.js"
+export {
+  BUILTIN_USERS,
+  hashToken,
+  OWNER,
+  roleAtLeast,
+  USERS_FILE,
+  type UserEntry,
+  UserStore,
+  VIEWER,
+} from "./users.js"

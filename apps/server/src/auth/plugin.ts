@@ -1,7 +1,9 @@
+import type { IncomingMessage } from "node:http"
 import type {} from "@fastify/websocket"
 import { LoginRequest, type LoginResponse, type Role } from "@geppetto/protocol"
 import { AuthenticationError, ForbiddenError, ValidationError } from "@geppetto/runner"
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify"
+import type { WebSocket } from "ws"
 import { sendDomainError, sendError } from "../errors.js"
 import {
   cookieValues,
@@ -10,20 +12,27 @@ import {
   sessionCookie,
   signSession,
   tokenFingerprint,
-  tokenMatcher,
   verifySession,
 } from "./credentials.js"
 import { checkOrigin, isWebSocketUpgrade } from "./origin.js"
 import { FixedWindowLimiter } from "./rate-limit.js"
 import type { Tokens } from "./tokens.js"
+import { closeRevoked, UserSockets } from "./user-sockets.js"
+import { roleAtLeast, type UserEntry, UserStore } from "./users.js"
 
-/** What a route requires: nothing, a viewer's (or operator's) credentials, or an operator's. */
-export type AuthLevel = "public" | "viewer" | "operator"
-export const AUTH_LEVELS: ReadonlyArray<AuthLevel> = ["public", "viewer", "operator"]
+/**
+ * What a route requires: nothing, or at least a viewer's, an operator's or an admin's role
+ * (`viewer < operator < admin`: each passes the routes of the roles below it).
+ */
+export type AuthLevel = "public" | "viewer" | "operator" | "admin"
+export const AUTH_LEVELS: ReadonlyArray<AuthLevel> = ["public", "viewer", "operator", "admin"]
 
 /** Who is asking; `anonymous` only ever reaches `public` routes. */
 export interface AuthContext {
+  /** The user's role as the store has it now (not as a cookie once said). */
   readonly role: Role | "anonymous"
+  /** The user's name; set whenever `role` is not `anonymous`. */
+  readonly user?: string
 }
 
 declare module "fastify" {
@@ -35,10 +44,19 @@ declare module "fastify" {
     /** Set by the auth `onRequest` hook before anything else runs. */
     auth: AuthContext
   }
+  interface FastifyInstance {
+    /** Every user and their current role (`registerAuth`). */
+    users: UserStore
+    /** Every open WebSocket by user, to close a removed user's at once. */
+    userSockets: UserSockets
+  }
 }
 
 export interface AuthOptions {
+  /** The built-in users' tokens: `operator` is user `owner` (admin), `viewer` user `viewer`. */
   readonly tokens: Tokens
+  /** Where `users.json` lives; without it, added users live in memory only. */
+  readonly dataDir?: string
   /** Signs session cookies; at least 32 bytes (`loadSessionSecret`). */
   readonly secret: Uint8Array
   /** The server speaks TLS: cookies get `Secure`. */
@@ -89,37 +107,57 @@ const queryValue = (query: unknown, key: string): unknown =>
 
 type Identified =
   | { readonly kind: "anonymous" }
-  | { readonly kind: "role"; readonly role: Role }
+  | { readonly kind: "user"; readonly user: UserEntry }
   | { readonly kind: "invalid"; readonly message: string; readonly clearCookie: boolean }
 
 /**
  * Installs authentication on `app`; call it before registering any route. It adds:
  *
  * - an `onRoute` hook that throws when a route under `/api` (WebSocket routes included)
- *   declares no `config: { auth: "public" | "viewer" | "operator" }`, so no route can
- *   forget auth;
+ *   declares no `config: { auth: "public" | "viewer" | "operator" | "admin" }`, so no route
+ *   can forget auth;
  * - an `onRequest` hook (which runs before a WebSocket upgrade) that refuses a foreign
  *   `Origin` on upgrades and on non-GET requests (403), turns `/?token=TOKEN` into a
  *   session cookie and a 303 to `/`, reads the credentials (`Authorization: Bearer`, then
  *   `?token=` on WebSocket upgrades only, then the session cookie) into `request.auth`,
  *   and answers 401 `AuthenticationError` / 403 `ForbiddenError` per the route's level;
- * - `POST /api/login {token}` → `{role}` plus the cookie (rate-limited per client IP),
- *   `POST /api/logout`, and `GET /api/me` → `{role}`.
+ * - `POST /api/login {token}` → `{user, role}` plus the cookie (rate-limited per client IP),
+ *   `POST /api/logout`, and `GET /api/me` → `{user, role}`;
+ * - `app.users` (the `UserStore`: the built-in `owner` and `viewer`, and `DATA_DIR/users.json`)
+ *   and `app.userSockets`, where every WebSocket opened is filed under its user.
  *
- * The cookie is not the token: it is `v1.CLAIMS.HMAC` carrying the role, an expiry and a
- * keyed fingerprint of the role's token, so it survives restarts, expires, and dies when
- * the token is rotated.
+ * The cookie is not the token: it is `v2.CLAIMS.HMAC` carrying the user's name, an expiry and
+ * a keyed fingerprint of the user's token hash, so it survives restarts, expires, and dies when
+ * the user is removed or the token rotated. The role is read from the store on each request.
  */
-export const registerAuth = (app: FastifyInstance, options: AuthOptions): void => {
+export const registerAuth = async (app: FastifyInstance, options: AuthOptions): Promise<void> => {
   if (options.secret.length < 32)
     throw new Error("registerAuth: the secret must be 32 bytes or more")
   const now = options.now ?? Date.now
   const ttlMs = options.sessionTtlMs ?? SESSION_TTL_MS
-  const matchToken = tokenMatcher(options.tokens)
-  const fingerprints: Readonly<Record<Role, string>> = {
-    operator: tokenFingerprint(options.secret, "operator", options.tokens.operator),
-    viewer: tokenFingerprint(options.secret, "viewer", options.tokens.viewer),
+  const users = await UserStore.open({ tokens: options.tokens, dataDir: options.dataDir, now })
+  const sockets = new UserSockets()
+  app.decorate("users", users)
+  app.decorate("userSockets", sockets)
+  const fingerprints = new WeakMap<UserEntry, string>()
+  const fingerprintOf = (entry: UserEntry): string => {
+    let fingerprint = fingerprints.get(entry)
+    if (fingerprint === undefined) {
+      fingerprint = tokenFingerprint(options.secret, entry.name, entry.tokenHash)
+      fingerprints.set(entry, fingerprint)
+    }
+    return fingerprint
   }
+  /** The user each authenticated upgrade was made by, until its socket opens. */
+  const upgradedBy = new WeakMap<IncomingMessage, UserEntry>()
+  // Every socket the WebSocket plugin opens, whatever the route: filed under its user.
+  app.websocketServer.on("connection", (socket: WebSocket, raw: IncomingMessage) => {
+    const user = upgradedBy.get(raw)
+    if (user === undefined) return
+    sockets.track(user.name, socket)
+    // Removed while the route checked the upgrade (it may wait on tmux): closed as if open then.
+    if (users.get(user.name) !== user) closeRevoked(socket, `user ${user.name} was removed`)
+  })
   const limiter = new FixedWindowLimiter({
     limit: options.loginRateLimit?.limit ?? 10,
     windowMs: options.loginRateLimit?.windowMs ?? 60_000,
@@ -137,12 +175,12 @@ export const registerAuth = (app: FastifyInstance, options: AuthOptions): void =
     const declared: unknown = route.config?.auth
     if (declared !== undefined && !AUTH_LEVELS.includes(declared as AuthLevel)) {
       throw new Error(
-        `route ${methods.join(",")} ${route.url}: config.auth must be "public", "viewer" or "operator", not ${JSON.stringify(declared)}`,
+        `route ${methods.join(",")} ${route.url}: config.auth must be "public", "viewer", "operator" or "admin", not ${JSON.stringify(declared)}`,
       )
     }
     if (declared === undefined && needsDecision(route.url)) {
       throw new Error(
-        `route ${methods.join(",")} ${route.url} declares no auth: add config: { auth: "public" | "viewer" | "operator" }`,
+        `route ${methods.join(",")} ${route.url} declares no auth: add config: { auth: "public" | "viewer" | "operator" | "admin" }`,
       )
     }
     const auth = (declared as AuthLevel | undefined) ?? "public"
@@ -153,12 +191,12 @@ export const registerAuth = (app: FastifyInstance, options: AuthOptions): void =
     }
   })
 
-  const cookieFor = (role: Role): string =>
+  const cookieFor = (user: UserEntry): string =>
     sessionCookie(
       signSession(options.secret, {
-        role,
+        user: user.name,
         expiresAt: now() + ttlMs,
-        fingerprint: fingerprints[role],
+        fingerprint: fingerprintOf(user),
       }),
       { secure: options.tls, maxAgeSeconds: Math.floor(ttlMs / 1000) },
     )
@@ -175,28 +213,27 @@ export const registerAuth = (app: FastifyInstance, options: AuthOptions): void =
           clearCookie: false,
         }
       }
-      const role = matchToken(bearer)
-      return role === undefined
+      const user = users.resolveToken(bearer)
+      return user === undefined
         ? { kind: "invalid", message: "invalid token", clearCookie: false }
-        : { kind: "role", role }
+        : { kind: "user", user }
     }
     const queryToken = allowQueryToken ? queryValue(request.query, "token") : undefined
     if (queryToken !== undefined) {
-      const role = typeof queryToken === "string" ? matchToken(queryToken) : undefined
-      return role === undefined
+      const user = typeof queryToken === "string" ? users.resolveToken(queryToken) : undefined
+      return user === undefined
         ? { kind: "invalid", message: "invalid token", clearCookie: false }
-        : { kind: "role", role }
+        : { kind: "user", user }
     }
     const cookies = cookieValues(request.headers.cookie, SESSION_COOKIE)
     if (cookies.length === 0) return { kind: "anonymous" }
     for (const value of cookies) {
       const claims = verifySession(options.secret, value)
-      if (
-        claims !== undefined &&
-        claims.expiresAt > now() &&
-        claims.fingerprint === fingerprints[claims.role]
-      ) {
-        return { kind: "role", role: claims.role }
+      if (claims === undefined || claims.expiresAt <= now()) continue
+      // A removed user is gone from the store; a new token changes the fingerprint.
+      const user = users.get(claims.user)
+      if (user !== undefined && claims.fingerprint === fingerprintOf(user)) {
+        return { kind: "user", user }
       }
     }
     return {
@@ -222,8 +259,8 @@ export const registerAuth = (app: FastifyInstance, options: AuthOptions): void =
   /** `/?token=TOKEN`: the link the start banner prints. The token leaves the address bar at once. */
   const loginLink = (request: FastifyRequest, reply: FastifyReply, token: unknown) => {
     if (tooManyAttempts(request, reply)) return reply
-    const role = typeof token === "string" ? matchToken(token) : undefined
-    if (role === undefined) {
+    const user = typeof token === "string" ? users.resolveToken(token) : undefined
+    if (user === undefined) {
       // A person followed this link: the login page says what went wrong, no cookie is set.
       return reply.header("cache-control", "no-store").redirect("/login?reason=bad-link", 303)
     }
@@ -231,7 +268,7 @@ export const registerAuth = (app: FastifyInstance, options: AuthOptions): void =
     rest.delete("token")
     const query = rest.toString()
     return reply
-      .header("set-cookie", cookieFor(role))
+      .header("set-cookie", cookieFor(user))
       .header("cache-control", "no-store")
       .redirect(query === "" ? "/" : `/?${query}`, 303)
   }
@@ -258,9 +295,13 @@ export const registerAuth = (app: FastifyInstance, options: AuthOptions): void =
       `${request.routeOptions.method} ${request.routeOptions.url}`,
     )
     const who = identify(request, upgrade && websocketRoute)
-    if (who.kind === "role") request.auth = { role: who.role }
+    if (who.kind === "user") {
+      request.auth = { role: who.user.role, user: who.user.name }
+      users.seen(who.user)
+      if (upgrade) upgradedBy.set(request.raw, who.user)
+    }
     if (level === "public") return
-    if (who.kind !== "role") {
+    if (who.kind !== "user") {
       if (who.kind === "invalid" && who.clearCookie) void reply.header("set-cookie", clearedCookie)
       void reply.header("www-authenticate", 'Bearer realm="geppetto"')
       return sendDomainError(
@@ -273,13 +314,23 @@ export const registerAuth = (app: FastifyInstance, options: AuthOptions): void =
         }),
       )
     }
-    if (level === "operator" && who.role !== "operator") {
+    const role = who.user.role
+    if (level === "operator" && !roleAtLeast(role, "operator")) {
       return sendDomainError(
         reply,
         new ForbiddenError({
           required: "operator",
-          message: `${request.method} ${path} needs an operator; this session is a ${who.role}`,
+          message: `${request.method} ${path} needs an operator; this session is a ${role}`,
         }),
+      )
+    }
+    if (level === "admin" && !roleAtLeast(role, "admin")) {
+      // The domain's ForbiddenError names operator or same-origin only; same code and shape.
+      return sendError(
+        reply,
+        403,
+        "ForbiddenError",
+        `${request.method} ${path} needs an admin; this session is ${who.user.name}, a ${role}`,
       )
     }
   })
@@ -304,12 +355,13 @@ export const registerAuth = (app: FastifyInstance, options: AuthOptions): void =
           new ValidationError({ field: "body", message: "the body must be { token: string }" }),
         )
       }
-      const role = matchToken(body.data.token)
-      if (role === undefined) {
+      const user = users.resolveToken(body.data.token)
+      if (user === undefined) {
         return sendDomainError(reply, new AuthenticationError({ message: "invalid token" }))
       }
-      void reply.header("set-cookie", cookieFor(role))
-      return { role }
+      users.seen(user)
+      void reply.header("set-cookie", cookieFor(user))
+      return { user: user.name, role: user.role }
     },
   )
 
@@ -321,8 +373,9 @@ export const registerAuth = (app: FastifyInstance, options: AuthOptions): void =
     "/api/me",
     { config: { auth: "viewer" } },
     async (request): Promise<LoginResponse> => ({
-      // The hook let only viewers and operators through.
-      role: request.auth.role === "operator" ? "operator" : "viewer",
+      // The hook let only known users through.
+      user: request.auth.user ?? "",
+      role: request.auth.role === "anonymous" ? "viewer" : request.auth.role,
     }),
   )
 }

@@ -33,6 +33,10 @@ const COMMANDS: Readonly<Record<string, CommandEntry>> = {
     summary: "merge a runner's branch into its base branch",
     load: () => import("./merge.js"),
   },
+  users: {
+    summary: "add, list, remove users or change their role (admins)",
+    load: () => import("./users.js"),
+  },
   doctor: {
     summary: "check tmux, the data dir, disk, providers and the port",
     load: () => import("./doctor.js"),
@@ -51,7 +55,7 @@ The server is GEPPETTO_URL (or http://GEPPETTO_HOST:GEPPETTO_PORT, default
 http://127.0.0.1:7420); the token GEPPETTO_TOKEN, else the data dir's tokens.json.
 
 exit codes: 0 done, 1 failed, 2 bad usage or input, 3 no server, 4 token missing, wrong
-or not allowed, 5 no such runner`
+or not allowed, 5 no such runner (or user)`
 
 const lookup = (name: string): CommandEntry | undefined =>
   Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined

@@ -136,8 +136,9 @@ export const registerEventsRoute = (
       },
     },
     (socket, request) => {
-      const role = request.auth.role
-      request.log.info({ role }, "events socket opened")
+      // Filed under its user by the auth plugin: removing the user closes it.
+      const { role, user } = request.auth
+      request.log.info({ user, role }, "events socket opened")
       metrics?.eventWatchers.inc()
       const fiber = ctx.runtime.runFork(
         watchEvents(
@@ -148,7 +149,7 @@ export const registerEventsRoute = (
       )
       socket.on("close", (code) => {
         metrics?.eventWatchers.dec()
-        request.log.info({ role, code }, "events socket closed")
+        request.log.info({ user, role, code }, "events socket closed")
         ctx.runtime.runFork(Fiber.interrupt(fiber))
       })
       // Watchers only listen; anything they send is ignored.

@@ -40,15 +40,18 @@ export const registerTerminalRoute = (
     (socket, request) => {
       const { id } = parseWith(RunnerParams, request.params, "params")
       const query = parseWith(TerminalQuery, request.query, "query")
-      const role = request.auth.role === "operator" ? "operator" : "viewer"
+      const role = request.auth.role === "anonymous" ? "viewer" : request.auth.role
+      const user = request.auth.user
       const target: TerminalTarget = {
         runnerId: id,
         paneId: query.pane === undefined ? undefined : PaneId(query.pane),
         from: query.from,
         role,
+        // Per frame, from the store: a demoted operator's next keystroke is refused.
+        ...(user !== undefined ? { currentRole: () => app.users.roleOf(user) } : {}),
       }
       // Who watched what, never what they saw or typed.
-      const where = { runnerId: id, pane: query.pane, role, resume: query.from !== undefined }
+      const where = { runnerId: id, pane: query.pane, user, role, resume: query.from !== undefined }
       request.log.info(where, "terminal socket opened")
       metrics?.terminalViewers.inc({ role })
       const onFlow = ctx.terminal?.onFlow

@@ -24,7 +24,13 @@ export interface TerminalTarget {
   readonly paneId: PaneId | undefined
   /** Resume after this offset instead of starting with a snapshot. */
   readonly from: number | undefined
+  /** The role the socket was opened with. */
   readonly role: Role
+  /**
+   * The user's role now (undefined: removed), read on each input and resize frame so that a
+   * role change applies to the next one; a Map lookup, cheap per keystroke. Without it, `role`.
+   */
+  readonly currentRole?: () => Role | undefined
 }
 
 const INTERNAL_ERROR = 1011
@@ -247,6 +253,12 @@ export const serveTerminal = (
       for (const start of waiting) start()
     })
 
+    /** Whether this socket's user may type and resize now (operators and admins). */
+    const mayOperate = (): boolean => {
+      const role = target.currentRole === undefined ? target.role : target.currentRole()
+      return role === "operator" || role === "admin"
+    }
+
     const onMessage = (raw: unknown, isBinary: boolean) => {
       if (isBinary) return sendError("ValidationError", "binary frames are not accepted")
       let parsed: unknown
@@ -270,7 +282,7 @@ export const serveTerminal = (
           flow.ack(m.offset)
           return flowChanged()
         case "input": {
-          if (target.role !== "operator")
+          if (!mayOperate())
             return sendDomainError(
               new ForbiddenError({
                 required: "operator",
@@ -283,7 +295,7 @@ export const serveTerminal = (
           return perform(frameSize(raw), registry.write(runnerId, bytes, paneId))
         }
         case "resize":
-          if (target.role !== "operator")
+          if (!mayOperate())
             return sendDomainError(
               new ForbiddenError({
                 required: "operator",

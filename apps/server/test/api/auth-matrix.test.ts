@@ -7,8 +7,12 @@ import { type AuthLevel, listAuthRoutes } from "../../src/auth/plugin.js"
 import { startServer, type TestServer, waitFor } from "../helpers/server.js"
 import { upgrade, WsClient } from "../helpers/ws.js"
 
-type Credential = "none" | "wrong" | "viewer" | "operator"
-const CREDENTIALS: ReadonlyArray<Credential> = ["none", "wrong", "viewer", "operator"]
+/**
+ * `admin` is the server's own token (the built-in user `owner`); `operator` is a named user
+ * with the operator role, added in `beforeAll`, so operator and admin differ where they should.
+ */
+type Credential = "none" | "wrong" | "viewer" | "operator" | "admin"
+const CREDENTIALS: ReadonlyArray<Credential> = ["none", "wrong", "viewer", "operator", "admin"]
 
 interface Sample {
   readonly url: string
@@ -24,6 +28,16 @@ interface RouteCase {
 }
 
 let server: TestServer
+/** The named operator's token (`POST /api/users`). */
+let operatorToken = ""
+let userCounter = 0
+/** A fresh named user for the routes that change or remove one. */
+const someUser = async (s: TestServer) => {
+  const name = `matrix-${++userCounter}`
+  const added = await s.app.users.add(name, "viewer")
+  if (!added.ok) throw new Error(`cannot add ${name}: ${added.reason}`)
+  return name
+}
 /** A live `sh` runner shared by the routes that do not change it for good. */
 let shared: RunnerDetail
 let adoptCounter = 0
@@ -100,6 +114,37 @@ const ROUTES: Readonly<Record<string, RouteCase>> = {
   },
   "GET /api/me": { auth: "viewer", websocket: false, sample: async () => ({ url: "/api/me" }) },
   "HEAD /api/me": { auth: "viewer", websocket: false, sample: async () => ({ url: "/api/me" }) },
+  "POST /api/users": {
+    auth: "admin",
+    websocket: false,
+    sample: async () => ({
+      url: "/api/users",
+      payload: { name: `matrix-new-${++userCounter}`, role: "viewer" },
+    }),
+  },
+  "GET /api/users": {
+    auth: "admin",
+    websocket: false,
+    sample: async () => ({ url: "/api/users" }),
+  },
+  "HEAD /api/users": {
+    auth: "admin",
+    websocket: false,
+    sample: async () => ({ url: "/api/users" }),
+  },
+  "PATCH /api/users/:name": {
+    auth: "admin",
+    websocket: false,
+    sample: async (s) => ({
+      url: `/api/users/${await someUser(s)}`,
+      payload: { role: "operator" },
+    }),
+  },
+  "DELETE /api/users/:name": {
+    auth: "admin",
+    websocket: false,
+    sample: async (s) => ({ url: `/api/users/${await someUser(s)}` }),
+  },
   "GET /api/providers": {
     auth: "viewer",
     websocket: false,
@@ -254,25 +299,46 @@ const ROUTES: Readonly<Record<string, RouteCase>> = {
   },
 }
 
-/** What each credential must get on a route of each level. */
-const allowed = (level: AuthLevel, who: Credential): boolean =>
-  level === "public" ||
-  (level === "viewer" && (who === "viewer" || who === "operator")) ||
-  (level === "operator" && who === "operator")
+const RANK: Readonly<Record<Credential | AuthLevel, number>> = {
+  none: 0,
+  wrong: 0,
+  public: 0,
+  viewer: 1,
+  operator: 2,
+  admin: 3,
+}
+
+/** What each credential must get on a route of each level: `viewer < operator < admin`. */
+const allowed = (level: AuthLevel, who: Credential): boolean => RANK[who] >= RANK[level]
 
 const refusal = (level: AuthLevel, who: Credential): number =>
-  who === "none" || who === "wrong" ? 401 : level === "operator" ? 403 : 0
+  who === "none" || who === "wrong" ? 401 : RANK[who] < RANK[level] ? 403 : 0
+
+const tokenOf = (who: "viewer" | "operator" | "admin"): string =>
+  who === "viewer"
+    ? server.tokens.viewer
+    : who === "operator"
+      ? operatorToken
+      : server.tokens.operator
 
 const headersFor = (who: Credential): Record<string, string> =>
   who === "none"
     ? {}
     : who === "wrong"
       ? { authorization: "Bearer not-a-token-of-this-server" }
-      : { authorization: `Bearer ${server.tokens[who]}` }
+      : { authorization: `Bearer ${tokenOf(who)}` }
 
 beforeAll(async () => {
   server = await startServer()
   shared = await server.start({ provider: "shell", command: ["sh"] })
+  const added = await server.app.inject({
+    method: "POST",
+    url: "/api/users",
+    headers: headersFor("admin"),
+    payload: { name: "matrix-operator", role: "operator" },
+  })
+  if (added.statusCode !== 201) throw new Error(`add the operator: ${added.body}`)
+  operatorToken = added.json().token
 })
 afterAll(async () => {
   await server?.close()
@@ -297,7 +363,7 @@ describe("the auth matrix, from the app's own route table", () => {
     const [method = "", path = ""] = key.split(" ")
     const upgradeRoute = route.websocket && method === "GET"
     for (const who of CREDENTIALS) {
-      it(`${key} with ${{ none: "no", wrong: "a wrong", viewer: "a viewer", operator: "an operator" }[who]} token`, async () => {
+      it(`${key} with ${{ none: "no", wrong: "a wrong", viewer: "a viewer", operator: "an operator", admin: "an admin" }[who]} token`, async () => {
         const sample = await route.sample(server, who)
         expect(sample.url.split("?")[0]?.split("/").length).toBe(path.split("/").length)
         if (upgradeRoute) {

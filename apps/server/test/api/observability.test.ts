@@ -86,7 +86,7 @@ describe("GET /metrics", () => {
     const streamed = terminal.binary().reduce((n, f) => n + f.bytes.length, 0)
     expect(sample(text, "geppetto_terminal_output_bytes_total")).toBeGreaterThanOrEqual(streamed)
     expect(streamed).toBeGreaterThan(0)
-    expect(sample(text, "geppetto_terminal_viewers", { role: "operator" })).toBe(1)
+    expect(sample(text, "geppetto_terminal_viewers", { role: "admin" })).toBe(1)
     expect(sample(text, "geppetto_event_watchers")).toBe(1)
     expect(
       sample(text, "geppetto_event_delivery_seconds_count", { type: "runner" }),
@@ -106,7 +106,7 @@ describe("GET /metrics", () => {
     await waitFor(async () => {
       const after = await scrape()
       return (
-        sample(after, "geppetto_terminal_viewers", { role: "operator" }) === 0 &&
+        sample(after, "geppetto_terminal_viewers", { role: "admin" }) === 0 &&
         sample(after, "geppetto_event_watchers") === 0
       )
     }, "the viewer and watcher gauges back to 0")
@@ -203,12 +203,12 @@ describe("the server log", () => {
     })
     expect(entries.find((e) => e.msg === "terminal socket opened")).toMatchObject({
       runnerId: runner.id,
-      role: "operator",
+      role: "admin",
       reqId: expect.any(String),
     })
     expect(entries.find((e) => e.msg === "terminal socket closed")).toMatchObject({
       runnerId: runner.id,
-      role: "operator",
+      role: "admin",
       code: expect.any(Number),
     })
     expect(entries.find((e) => e.msg === "runner terminated")).toMatchObject({

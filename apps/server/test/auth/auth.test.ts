@@ -104,7 +104,7 @@ describe("bearer tokens and roles", () => {
       url: "/api/test/read",
       headers: { authorization: `bearer  ${testTokens.operator}` },
     })
-    expect(asOperator.json()).toEqual({ role: "operator" })
+    expect(asOperator.json()).toEqual({ role: "admin" })
   })
 
   it("answers public routes whatever the credentials", async () => {
@@ -131,9 +131,9 @@ describe("login, cookie and logout", () => {
     const app = await build()
     const reply = await login(app, testTokens.viewer)
     expect(reply.statusCode).toBe(200)
-    expect(reply.json()).toEqual({ role: "viewer" })
+    expect(reply.json()).toEqual({ user: "viewer", role: "viewer" })
     const cookie = setCookie(reply)
-    expect(cookie).toMatch(/^geppetto_session=v1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+;/)
+    expect(cookie).toMatch(/^geppetto_session=v2\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+;/)
     expect(cookie).toContain("; HttpOnly")
     expect(cookie).toContain("; SameSite=Strict")
     expect(cookie).toContain("; Path=/")
@@ -143,7 +143,7 @@ describe("login, cookie and logout", () => {
 
     const headers = { cookie: `other=1; ${cookiePair(reply)}` }
     const me = await app.inject({ method: "GET", url: "/api/me", headers })
-    expect(me.json()).toEqual({ role: "viewer" })
+    expect(me.json()).toEqual({ user: "viewer", role: "viewer" })
     expect((await app.inject({ method: "POST", url: "/api/test/write", headers })).statusCode).toBe(
       403,
     )
@@ -181,7 +181,7 @@ describe("login, cookie and logout", () => {
       url: "/api/me",
       headers: { cookie: cookiePair(reply) },
     })
-    expect(me.json()).toEqual({ role: "operator" })
+    expect(me.json()).toEqual({ user: "owner", role: "admin" })
 
     const kept = await app.inject({ method: "GET", url: `/?a=1&token=${testTokens.viewer}&b=2` })
     expect(kept.headers.location).toBe("/?a=1&b=2")
@@ -195,7 +195,7 @@ describe("login, cookie and logout", () => {
     const cookie = cookiePair(await login(await build(), testTokens.operator))
     const restarted = await build()
     const me = await restarted.inject({ method: "GET", url: "/api/me", headers: { cookie } })
-    expect(me.json()).toEqual({ role: "operator" })
+    expect(me.json()).toEqual({ user: "owner", role: "admin" })
   })
 
   it("refuses an expired cookie and clears it", async () => {
@@ -220,9 +220,9 @@ describe("login, cookie and logout", () => {
     if (claims === undefined) throw new Error("the server's own cookie does not verify")
     const [version, , signature] = value.split(".")
     const promoted = Buffer.from(
-      JSON.stringify({ r: "operator", e: claims.expiresAt, f: claims.fingerprint }),
+      JSON.stringify({ u: "owner", e: claims.expiresAt, f: claims.fingerprint }),
     ).toString("base64url")
-    const otherKey = signSession(new Uint8Array(32).fill(9), { ...claims, role: "operator" })
+    const otherKey = signSession(new Uint8Array(32).fill(9), { ...claims, user: "owner" })
     for (const forged of [
       `${version}.${promoted}.${signature}`,
       otherKey,
@@ -259,7 +259,7 @@ describe("login, cookie and logout", () => {
       url: "/api/me",
       headers: { cookie: viewerCookie },
     })
-    expect(kept.json()).toEqual({ role: "viewer" })
+    expect(kept.json()).toEqual({ user: "viewer", role: "viewer" })
   })
 })
 
@@ -307,8 +307,8 @@ describe("route registration", () => {
     )
     expect(() => app.get("/*", async () => ({}))).toThrow(/declares no auth/)
     expect(() =>
-      app.get("/api/odd", { config: { auth: "admin" as "public" } }, async () => ({})),
-    ).toThrow(/must be "public", "viewer" or "operator"/)
+      app.get("/api/odd", { config: { auth: "root" as "public" } }, async () => ({})),
+    ).toThrow(/must be "public", "viewer", "operator" or "admin"/)
     // Outside /api a route without a decision is public (the dashboard's static files).
     expect(() => app.get("/robots.txt", async () => "")).not.toThrow()
   })
@@ -378,7 +378,7 @@ describe("Origin checks", () => {
       { headers: bearer("operator") },
       { onInit: (ws) => ws.once("message", (data) => resolveMessage(String(data))) },
     )
-    expect(JSON.parse(await message)).toEqual({ role: "operator" })
+    expect(JSON.parse(await message)).toEqual({ role: "admin" })
     socket.terminate()
   })
 
@@ -417,7 +417,7 @@ describe("Origin checks", () => {
       })
       expect(await open(`${ws}/api/test/ws`, { headers: bearer("operator") })).toEqual({
         status: 101,
-        message: JSON.stringify({ role: "operator" }),
+        message: JSON.stringify({ role: "admin" }),
       })
       const cookie = cookiePair(await login(app, testTokens.viewer))
       expect(await open(`${ws}/api/test/ws`, { headers: { cookie } })).toMatchObject({

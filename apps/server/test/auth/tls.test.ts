@@ -112,7 +112,7 @@ describe.skipIf(!hasOpenssl)("TLS", () => {
       },
     )
     expect(reply.status).toBe(200)
-    expect(JSON.parse(reply.body)).toEqual({ role: "operator" })
+    expect(JSON.parse(reply.body)).toEqual({ user: "owner", role: "admin" })
     expect(reply.cookie).toContain("; Secure")
     expect(reply.cookie).toContain("; HttpOnly")
     expect(reply.cookie).toContain("; SameSite=Strict")

@@ -102,7 +102,8 @@ export const startServer = async (options: TestServerOptions = {}) => {
     const tmuxVersion = await domain.runPromise(Effect.flatMap(AiRunnerPort, (r) => r.tmuxVersion))
     const built = await buildApp({
       tmuxVersion: tmuxVersion.raw,
-      auth: testAuth,
+      // users.json in the data dir, like `geppetto serve`.
+      auth: { ...testAuth, dataDir },
       api: {
         runtime: domain,
         providers: makeProviderCatalog(process.env),
