@@ -79,7 +79,7 @@ describe("dashboard, end to end", () => {
     expect(url.pathname).toBe("/")
     expect(url.search).not.toContain("token")
     await page.getByText("No runners yet").waitFor()
-    await page.getByText("Operator", { exact: true }).waitFor()
+    await page.getByText("owner · admin", { exact: true }).waitFor()
   })
 
   it("says so when the pasted token is wrong", async () => {
@@ -95,7 +95,7 @@ describe("dashboard, end to end", () => {
       await p.getByRole("button", { name: "Log in" }).click()
       // Back where it was going, as a viewer.
       await p.getByText("No such runner").waitFor()
-      await p.getByText("Viewer · read-only").waitFor()
+      await p.getByText("viewer · read-only").waitFor()
     } finally {
       await context.close()
     }

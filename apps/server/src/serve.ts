@@ -42,7 +42,7 @@ const loginLink = (url: string, token: string): string =>
 export const startBanner = (config: ServeConfig, url: string, tokens: LoadedTokens): string => {
   const operator =
     tokens.source.operator === "file"
-      ? `  open:        ${loginLink(url, tokens.tokens.operator)}  (operator)`
+      ? `  open:        ${loginLink(url, tokens.tokens.operator)}  (owner, admin)`
       : `  open:        ${url}/  (log in with GEPPETTO_TOKEN)`
   const viewer =
     tokens.source.viewer === "file"

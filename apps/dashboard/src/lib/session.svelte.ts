@@ -8,19 +8,24 @@ export type LoginReason = "expired" | "logged-out"
 /** Who is logged in, shared by every page. The cookie is the truth; this mirrors it. */
 class Session {
   role = $state<Role | undefined>(undefined)
+  /** The user's name (`owner`, `viewer`, or a named user). */
+  user = $state<string | undefined>(undefined)
 
+  /** May act on runners: an operator, or an admin (operator and more). */
   get operator(): boolean {
-    return this.role === "operator"
+    return this.role === "operator" || this.role === "admin"
   }
 
   /** Asks the server who the cookie says we are; undefined when nobody (or an expired session). */
   async check(fetcher?: typeof fetch): Promise<{ role?: Role; expired: boolean }> {
     try {
-      const { role } = await api.me(fetcher)
+      const { role, user } = await api.me(fetcher)
       this.role = role
+      this.user = user
       return { role, expired: false }
     } catch (error) {
       this.role = undefined
+      this.user = undefined
       const e = error as ApiError
       if (e.status === 401) return { expired: /expired|no longer valid/i.test(e.message) }
       throw error

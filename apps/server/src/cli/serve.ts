@@ -7,7 +7,7 @@ export const usage = `usage: geppetto serve [--host HOST] [--port PORT] [--tmux-
 Starts the server and the dashboard. Flags win over GEPPETTO_HOST (default 127.0.0.1),
 GEPPETTO_PORT (7420), GEPPETTO_TMUX_SOCKET (tmux's default server), GEPPETTO_DATA_DIR
 ($XDG_STATE_HOME/geppetto, else ~/.local/state/geppetto), GEPPETTO_TLS_CERT/_KEY.
-Tokens: GEPPETTO_TOKEN (operator) and GEPPETTO_VIEWER_TOKEN; unset, they are generated
+Tokens: GEPPETTO_TOKEN (user owner, admin) and GEPPETTO_VIEWER_TOKEN; unset, they are generated
 once into DATA_DIR/tokens.json and the banner prints the login links.
 The log (JSON lines, readable on a terminal) goes to stdout; GEPPETTO_LOG_LEVEL sets its level
 (fatal, error, warn, info (default), debug, trace, silent).`

@@ -130,7 +130,7 @@ const contentType = fc.constantFrom(
 )
 
 interface Attempt {
-  readonly method: "GET" | "POST" | "DELETE" | "HEAD"
+  readonly method: "GET" | "POST" | "PATCH" | "DELETE" | "HEAD"
   readonly url: string
   readonly payload?: string
   readonly headers: Record<string, string>
@@ -219,6 +219,75 @@ const ATTEMPTS: Readonly<Record<string, fc.Arbitrary<Attempt>>> = {
         // Header values are Latin-1 on the wire.
         .map((range) => ({ range: range.replace(/[^\x20-\x7e]/g, "") })),
     ),
+  }),
+  "GET /api/runners/:id/diff": fc.record({
+    method: fc.constant("GET" as const),
+    url: fc
+      .tuple(fc.oneof(fc.constant("SINK"), segment), query)
+      .map(([id, q]) => `/api/runners/${id}/diff?${q}`),
+    headers: fc.constant({}),
+  }),
+  "POST /api/runners/:id/commit": fc.record({
+    method: fc.constant("POST" as const),
+    url: fc.oneof(fc.constant("SINK"), segment).map((id) => `/api/runners/${id}/commit`),
+    payload: fc
+      .oneof(anyJson, fc.record({ message: nasty }), fc.record({ message: badValue }))
+      .map(body),
+    headers: contentType.map((t) => (t === "" ? {} : { "content-type": t })),
+  }),
+  "POST /api/runners/:id/merge": fc.record({
+    method: fc.constant("POST" as const),
+    url: fc.oneof(fc.constant("SINK"), segment).map((id) => `/api/runners/${id}/merge`),
+    payload: fc
+      .oneof(
+        anyJson,
+        fc.record({ into: fc.oneof(nasty, badValue), strategy: fc.oneof(nasty, badValue) }),
+      )
+      .map(body),
+    headers: contentType.map((t) => (t === "" ? {} : { "content-type": t })),
+  }),
+  "GET /api/git": fc.record({
+    method: fc.constant("GET" as const),
+    url: fc
+      .oneof(
+        query,
+        // Absolute or not; lone surrogates replaced (encodeURIComponent throws on them).
+        fc
+          .tuple(fc.constantFrom("", "/", "/tmp/"), nasty)
+          .map(
+            ([lead, cwd]) =>
+              `cwd=${encodeURIComponent(`${lead}${cwd}`.replace(/[\uD800-\uDFFF]/g, "?"))}`,
+          ),
+      )
+      .map((q) => `/api/git?${q}`),
+    headers: fc.constant({}),
+  }),
+  "GET /api/users": fc.record({
+    method: fc.constant("GET" as const),
+    url: query.map((q) => `/api/users?${q}`),
+    headers: fc.constant({}),
+  }),
+  "POST /api/users": fc.record({
+    method: fc.constant("POST" as const),
+    url: fc.constant("/api/users"),
+    payload: fc
+      .oneof(
+        anyJson,
+        fc.record({ name: fc.oneof(nasty, badValue), role: fc.oneof(nasty, badValue) }),
+      )
+      .map(body),
+    headers: contentType.map((t) => (t === "" ? {} : { "content-type": t })),
+  }),
+  "PATCH /api/users/:name": fc.record({
+    method: fc.constant("PATCH" as const),
+    url: segment.map((name) => `/api/users/${name}`),
+    payload: fc.oneof(anyJson, fc.record({ role: fc.oneof(nasty, badValue) })).map(body),
+    headers: fc.constant({ "content-type": "application/json" }),
+  }),
+  "DELETE /api/users/:name": fc.record({
+    method: fc.constant("DELETE" as const),
+    url: segment.map((name) => `/api/users/${name}`),
+    headers: fc.constant({}),
   }),
   "GET /metrics": fc.record({
     method: fc.constantFrom("GET" as const, "HEAD" as const),
