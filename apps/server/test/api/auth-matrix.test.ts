@@ -46,6 +46,21 @@ const sleeper = async (s: TestServer) =>
   (await s.start({ provider: "shell", command: ["sh", "-c", "exec sleep 600"] })).id
 const sharedId = async () => shared.id
 
+/** The start of a runner's log, for a failure's message. */
+const logOf = (s: TestServer, id: string) => {
+  try {
+    return execFileSync(
+      "sh",
+      ["-c", 'cat "$0"/out-* 2>/dev/null | head -c 2000', join(s.dataDir, "runners", id)],
+      {
+        encoding: "utf8",
+      },
+    )
+  } catch {
+    return ""
+  }
+}
+
 let repo: string | undefined
 let gitCounter = 0
 /** A git repository in the server's data dir, made once, for the workspace routes. */
@@ -80,10 +95,17 @@ const gitRunner = async (s: TestServer, commit: boolean) => {
     worktree: true,
   })
   const path = started.workspace?.path ?? ""
-  await waitFor(() => {
-    const status = execFileSync("git", ["-C", path, "status", "--porcelain"], { encoding: "utf8" })
-    return commit ? status === "" && existsSync(join(path, file)) : status.includes(file)
-  }, `${file} in ${path}`)
+  const status = () =>
+    execFileSync("git", ["-C", path, "status", "--porcelain"], { encoding: "utf8" })
+  await waitFor(
+    () => {
+      const now = status()
+      return commit ? now === "" && existsSync(join(path, file)) : now.includes(file)
+    },
+    () =>
+      `${file} in ${path} (git status: ${JSON.stringify(status())}, log: ${JSON.stringify(logOf(s, started.id))})`,
+    60_000,
+  )
   return started.id
 }
 

@@ -20,8 +20,12 @@ import { applyExit, newRunnerState, type RunnerState, toSummary } from "./runner
 import type { Watch } from "./watch.js"
 import type { WorkspaceOps } from "./workspace.js"
 
-/** At start-up, how long a runner that ended while the server was down may take to finish. */
-const ENDED_AWAY_WAIT = Duration.seconds(5)
+/**
+ * At start-up, how long a runner that ended while the server was down may take to finish (its
+ * log settled and counted) before it is listed anyway. Milliseconds on a quiet machine; 5 s
+ * was once too short beside a full test run on 2 cores. Only ended runners wait for it.
+ */
+const ENDED_AWAY_WAIT = Duration.seconds(15)
 
 /**
  * The runners a server finds when it starts: its journal's, and sessions marked as ours that
