@@ -95,8 +95,12 @@ const gitRunner = async (s: TestServer, commit: boolean) => {
     worktree: true,
   })
   const path = started.workspace?.path ?? ""
+  // `--no-optional-locks`: a plain `git status` takes the worktree's index.lock to refresh
+  // it, and polling that every 20 ms made the runner's own `git commit` fail now and then.
   const status = () =>
-    execFileSync("git", ["-C", path, "status", "--porcelain"], { encoding: "utf8" })
+    execFileSync("git", ["--no-optional-locks", "-C", path, "status", "--porcelain"], {
+      encoding: "utf8",
+    })
   await waitFor(
     () => {
       const now = status()
@@ -104,7 +108,8 @@ const gitRunner = async (s: TestServer, commit: boolean) => {
     },
     () =>
       `${file} in ${path} (git status: ${JSON.stringify(status())}, log: ${JSON.stringify(logOf(s, started.id))})`,
-    60_000,
+    // Inside the test's own 60 s, so a failure says what the worktree holds.
+    45_000,
   )
   return started.id
 }
