@@ -140,8 +140,16 @@ export const processWorld = () => {
       spawnSync("tmux", ["-L", socket, ...args], { encoding: "utf8" }),
     /** SIGKILLs every server process still running, kills tmux, removes the files. */
     close: async () => {
+      const ended = [...children].map(
+        (child) => new Promise<void>((resolve) => child.once("exit", () => resolve())),
+      )
       for (const child of children) child.kill("SIGKILL")
+      await Promise.all(ended)
       spawnSync("tmux", ["-L", socket, "kill-server"])
+      // A server killed while it was starting tmux leaves that tmux client running, which
+      // then starts a server nobody kills (seen: tmux servers with only the control session,
+      // their socket file already deleted). Every process of this socket goes, by its argv.
+      spawnSync("pkill", ["-KILL", "-f", "--", `tmux -L ${socket} `])
       rmSync(join(process.env.TMUX_TMPDIR ?? "/tmp", `tmux-${process.getuid?.() ?? 0}`, socket), {
         force: true,
       })
