@@ -4,6 +4,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
 import { serve } from "../src/serve.js"
+import { waitFor } from "./helpers/server.js"
 
 describe("geppetto serve: the runners' environment", () => {
   const cleanups: Array<() => void | Promise<void>> = []
@@ -67,12 +68,13 @@ describe("geppetto serve: the runners' environment", () => {
     })
     expect(started.status).toBe(201)
     const { id } = (await started.json()) as { id: string }
-    let runner: { status: string; exitCode?: number } | undefined
-    for (const deadline = Date.now() + 20_000; Date.now() < deadline; ) {
-      runner = (await (await api(`/api/runners/${id}`)).json()) as typeof runner
-      if (runner?.status === "completed" || runner?.status === "failed") break
-      await new Promise((resolve) => setTimeout(resolve, 100))
-    }
+    const runner = await waitFor(async () => {
+      const now = (await (await api(`/api/runners/${id}`)).json()) as {
+        status: string
+        exitCode?: number
+      }
+      return (now.status === "completed" || now.status === "failed") && now
+    }, "the claude runner to end")
     // The bug: `failed`, exit 127, "claude: not found" on the older start's PATH.
     expect(runner).toMatchObject({ status: "completed", exitCode: 0 })
     const log = await (await api(`/api/runners/${id}/log`)).text()

@@ -1,25 +1,12 @@
-import { execFileSync } from "node:child_process"
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { existsSync, readFileSync, rmSync } from "node:fs"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either } from "effect"
+import { git, makeRepo as makeRepoAt } from "../workspaces/helpers.js"
 import { registryWorld } from "./harness.js"
 
-const git = (cwd: string, ...args: string[]) =>
-  execFileSync("git", ["-C", cwd, ...args], { encoding: "utf8" }).trim()
-
-/** A repository with one commit on `main`, in the test's data dir. */
-const makeRepo = (dataDir: string) => {
-  const repo = join(dataDir, "repo")
-  mkdirSync(repo)
-  git(repo, "init", "-q", "-b", "main")
-  git(repo, "config", "user.name", "Test")
-  git(repo, "config", "user.email", "test@example.com")
-  writeFileSync(join(repo, "README.md"), "hello\n")
-  git(repo, "add", "-A")
-  git(repo, "commit", "-q", "-m", "initial")
-  return repo
-}
+/** A repository with one commit of `README.md` on `main`, in the test's data dir. */
+const makeRepo = (dataDir: string) => makeRepoAt(join(dataDir, "repo"))
 
 /** A runner that writes one file into its own cwd and ends. */
 const writer = (repo: string, name: string, file: string) => ({
