@@ -1,6 +1,8 @@
 import * as z from "zod/mini"
 import { PaneId, RunnerId, SAFE_ID_PATTERN, SessionName, TmuxSocketName } from "./ids.js"
+import { Role } from "./role.js"
 import { RunnerMode, RunnerSummary } from "./runner-summary.js"
+import { Viewer } from "./team.js"
 import { WorktreeRequest } from "./workspace.js"
 
 const KiB = 1024
@@ -51,12 +53,7 @@ export type QueryOffset = z.infer<typeof QueryOffset>
 // ---------------------------------------------------------------------------------------
 // Auth
 
-/**
- * `viewer < operator < admin`: a viewer reads and watches; an operator may do everything to
- * runners; an admin is an operator who also manages users.
- */
-export const Role = z.enum(["viewer", "operator", "admin"])
-export type Role = z.infer<typeof Role>
+export { Role } from "./role.js"
 
 /** `POST /api/login`. The token is one of the server's two tokens. */
 export const LoginRequest = z.strictObject({
@@ -234,6 +231,8 @@ export const RunnerDetail = z.extend(RunnerSummary, {
   metrics: RunnerMetrics,
   session: RunnerSession,
   answers: z.optional(z.array(QuickAnswer)),
+  /** Who has the runner's terminal open now (see `Viewer`). */
+  viewers: z.optional(z.array(Viewer)),
 })
 export type RunnerDetail = z.infer<typeof RunnerDetail>
 

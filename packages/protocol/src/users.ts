@@ -1,5 +1,5 @@
 import * as z from "zod/mini"
-import { Role } from "./api.js"
+import { Role } from "./role.js"
 
 /**
  * A user name: a lowercase ASCII letter, then up to 31 of `a-z 0-9 _ -`. ASCII only, so no
