@@ -3,6 +3,7 @@ import { boundedText, Cols, MAX_INPUT_BYTES, Rows } from "./api.js"
 import { RunnerId } from "./ids.js"
 import { AttentionReason, ErrorPayload, ProcessEvent, RunnerStatus } from "./process-event.js"
 import { RunnerSummary } from "./runner-summary.js"
+import { PresenceMessage } from "./team.js"
 
 const Offset = z.int().check(z.nonnegative(), z.maximum(Number.MAX_SAFE_INTEGER))
 
@@ -11,14 +12,16 @@ const Offset = z.int().check(z.nonnegative(), z.maximum(Number.MAX_SAFE_INTEGER)
 
 /**
  * Server → client on `WS /api/events`: `runners` once on connect (the whole board), then
- * `runner` on every change, `removed` when a runner is forgotten, and `event` for each
- * `ProcessEvent` other than raw output.
+ * `runner` on every change, `removed` when a runner is forgotten, `event` for each
+ * `ProcessEvent` other than raw output, and `presence` when a runner's viewers change (on
+ * connect, one per runner that has viewers).
  */
 export const EventsServerMessage = z.discriminatedUnion("type", [
   z.object({ type: z.literal("runners"), runners: z.array(RunnerSummary) }),
   z.object({ type: z.literal("runner"), runner: RunnerSummary }),
   z.object({ type: z.literal("removed"), runnerId: RunnerId }),
   z.object({ type: z.literal("event"), runnerId: RunnerId, event: ProcessEvent }),
+  PresenceMessage,
 ])
 export type EventsServerMessage = z.infer<typeof EventsServerMessage>
 
