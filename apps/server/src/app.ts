@@ -17,6 +17,7 @@ import {
   registerMetricsRoute,
   type ServerMetrics,
 } from "./observability/metrics.js"
+import { registerAuditRoute } from "./routes/audit.js"
 import type { ApiContext } from "./routes/context.js"
 import { registerEventsRoute } from "./routes/events.js"
 import { registerLogRoute } from "./routes/log.js"
@@ -24,6 +25,7 @@ import { registerRunnerRoutes } from "./routes/runners.js"
 import { registerTerminalRoute } from "./routes/terminal.js"
 import { registerUserRoutes } from "./routes/users.js"
 import { registerWorkspaceRoutes } from "./routes/workspace.js"
+import { decorateAudit, decoratePresence } from "./team/register.js"
 import { serverVersion } from "./version.js"
 
 /** The largest WebSocket message a client may send: a 64 KiB input, JSON-escaped, fits. */
@@ -120,6 +122,7 @@ export const buildApp = async (options: AppOptions): Promise<FastifyInstance> =>
   app.addHook("onRequest", async (request, reply) => {
     void reply.header("x-request-id", request.id)
   })
+  decorateAudit(app, options.api?.runtime)
   // Then, before any route: every route registered from here on must declare its auth.
   await registerAuth(app, {
     ...options.auth,
@@ -148,8 +151,10 @@ export const buildApp = async (options: AppOptions): Promise<FastifyInstance> =>
     }
   })
 
+  decoratePresence(app)
   registerUserRoutes(app)
   if (options.api !== undefined) {
+    registerAuditRoute(app)
     registerRunnerRoutes(app, options.api)
     registerWorkspaceRoutes(app, options.api)
     registerLogRoute(app, options.api)

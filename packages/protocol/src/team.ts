@@ -22,6 +22,7 @@ export const AuditAction = z.enum([
   "workspace.commit",
   "workspace.merge",
   "user.add",
+  "user.role",
   "user.remove",
   "schedule.add",
   "schedule.remove",
@@ -30,7 +31,7 @@ export type AuditAction = z.infer<typeof AuditAction>
 
 /**
  * One entry of the trail. `at` is epoch milliseconds; `user` is who acted (on `login.failed`,
- * `unknown`: what the client offered is never recorded, only its `address`).
+ * `anonymous`: what the client offered is never recorded, only its `address`).
  * `detail` is a short note, never keystroke content: `runner.input` says only `N bytes`.
  */
 export const AuditEntry = z.object({

@@ -1,4 +1,5 @@
 import { Layer } from "effect"
+import { AuditLog } from "./audit/audit-log.js"
 import { RunnerConfig, type RunnerConfigShape } from "./config.js"
 import { JournalStore } from "./journal/journal-store.js"
 import { LogStore } from "./logs/log-store.js"
@@ -21,17 +22,18 @@ export const RunnerLive = (config: RunnerConfigShape) => {
 }
 
 /**
- * Everything plus the runner registry: what the server runs. Building it rediscovers the
- * runners already in tmux and in the journal.
+ * Everything plus the runner registry and the audit trail: what the server runs. Building it
+ * rediscovers the runners already in tmux and in the journal.
  */
 export const AiRunnerLive = (config: RunnerConfigShape, settings: RunnerSettingsShape) => {
   const base = RunnerLive(config)
   const configLayer = Layer.succeed(RunnerConfig, config)
   const journal = JournalStore.Default.pipe(Layer.provide(configLayer))
   const workspaces = Workspaces.Default.pipe(Layer.provide(configLayer))
+  const audit = AuditLog.Default.pipe(Layer.provide(configLayer))
   return AiRunnerRegistryLive.pipe(
     Layer.provideMerge(
-      Layer.mergeAll(base, journal, workspaces, Layer.succeed(RunnerSettings, settings)),
+      Layer.mergeAll(base, journal, workspaces, audit, Layer.succeed(RunnerSettings, settings)),
     ),
   )
 }

@@ -256,10 +256,22 @@ export const registerAuth = async (app: FastifyInstance, options: AuthOptions): 
     return true
   }
 
+  /**
+   * A login (`POST /api/login`, or a login link) in the trail, with the client's address; a
+   * failed one as `anonymous`: what was offered is never recorded, not even in part.
+   */
+  const auditLogin = (request: FastifyRequest, user: UserEntry | undefined) =>
+    app.audit.record(
+      user === undefined
+        ? { user: "anonymous", action: "login.failed", address: request.ip }
+        : { user: user.name, action: "login", address: request.ip },
+    )
+
   /** `/?token=TOKEN`: the link the start banner prints. The token leaves the address bar at once. */
-  const loginLink = (request: FastifyRequest, reply: FastifyReply, token: unknown) => {
+  const loginLink = async (request: FastifyRequest, reply: FastifyReply, token: unknown) => {
     if (tooManyAttempts(request, reply)) return reply
     const user = typeof token === "string" ? users.resolveToken(token) : undefined
+    await auditLogin(request, user)
     if (user === undefined) {
       // A person followed this link: the login page says what went wrong, no cookie is set.
       return reply.header("cache-control", "no-store").redirect("/login?reason=bad-link", 303)
@@ -356,6 +368,7 @@ export const registerAuth = async (app: FastifyInstance, options: AuthOptions): 
         )
       }
       const user = users.resolveToken(body.data.token)
+      await auditLogin(request, user)
       if (user === undefined) {
         return sendDomainError(reply, new AuthenticationError({ message: "invalid token" }))
       }

@@ -14,6 +14,30 @@ const CLOSE_GRACE_MS = 500
  */
 export class UserSockets {
   private readonly byUser = new Map<string, Set<WebSocket>>()
+  private readonly watchers = new Map<string, Set<() => void>>()
+
+  /**
+   * `listener` runs each time `user` is removed or their role changes (`changed`): for what is
+   * open as the user and is not a WebSocket (a followed HTTP stream). Returns its removal.
+   */
+  onChange(user: string, listener: () => void): () => void {
+    let set = this.watchers.get(user)
+    if (set === undefined) {
+      set = new Set()
+      this.watchers.set(user, set)
+    }
+    set.add(listener)
+    return () => {
+      const current = this.watchers.get(user)
+      current?.delete(listener)
+      if (current?.size === 0) this.watchers.delete(user)
+    }
+  }
+
+  /** `user` was removed or given another role: their `onChange` listeners run. */
+  changed(user: string): void {
+    for (const listener of [...(this.watchers.get(user) ?? [])]) listener()
+  }
 
   track(user: string, socket: WebSocket): void {
     let set = this.byUser.get(user)
@@ -36,6 +60,7 @@ export class UserSockets {
 
   /** Closes each of `user`'s sockets with `REVOKED_CLOSE_CODE`; returns how many there were. */
   revoke(user: string, reason: string): number {
+    this.changed(user)
     const set = this.byUser.get(user)
     if (set === undefined) return 0
     const sockets = [...set]

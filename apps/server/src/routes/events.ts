@@ -6,6 +6,7 @@ import type { FastifyInstance } from "fastify"
 import type { WebSocket } from "ws"
 import { parseWith } from "../http/run-effect.js"
 import type { ServerMetrics } from "../observability/metrics.js"
+import type { Presence } from "../team/presence.js"
 import type { ApiContext } from "./context.js"
 
 /** Bytes queued on one watcher's socket before it is considered behind. */
@@ -42,7 +43,7 @@ const encodedOnce = (event: object, message: EventsServerMessage): Buffer => {
 }
 
 /**
- * One watcher: the whole list, then every change. Each watcher reads its own queue; one
+ * One watcher: the whole list and who watches what, then every change. Each watcher reads its own queue; one
  * that cannot keep up (its socket buffer past the bound, or queue overflow seen as a `seq`
  * gap) skips what it missed and gets the whole list again once its socket drains — woken by
  * the drain itself, not by the next change, which may never come.
@@ -53,6 +54,8 @@ export const watchEvents = (
   onDelivered?: (type: EventsServerMessage["type"], seconds: number) => void,
   /** The connection under the socket: a burst of changes is written with one syscall. */
   connection?: Pick<Socket, "cork" | "uncork">,
+  /** Who watches which runner: `presence` messages (none without it). */
+  presence?: Pick<Presence, "snapshot" | "subscribe">,
 ) =>
   Effect.gen(function* () {
     const registry = yield* AiRunnerPort
@@ -60,26 +63,43 @@ export const watchEvents = (
     /** Bytes handed to the socket and not yet written to the kernel (from `send` callbacks). */
     let unflushed = 0
     const drained = yield* Queue.sliding<void>(1)
-    const send = (message: EventsServerMessage, takenAt?: number, encoded?: Buffer) =>
-      Effect.sync(() => {
-        if (socket.readyState !== socket.OPEN) return
-        const data = encoded ?? Buffer.from(JSON.stringify(message))
-        const size = data.length
-        unflushed += size
-        // A text frame, though the bytes are a Buffer: JSON, as the protocol says.
-        socket.send(data, { binary: false }, () => {
-          unflushed -= size
-          if (unflushed <= WATCHER_BOUND) Queue.unsafeOffer(drained, undefined)
-          if (takenAt !== undefined)
-            onDelivered?.(message.type, (performance.now() - takenAt) / 1000)
-        })
+    const sendNow = (message: EventsServerMessage, takenAt?: number, encoded?: Buffer) => {
+      if (socket.readyState !== socket.OPEN) return
+      const data = encoded ?? Buffer.from(JSON.stringify(message))
+      const size = data.length
+      unflushed += size
+      // A text frame, though the bytes are a Buffer: JSON, as the protocol says.
+      socket.send(data, { binary: false }, () => {
+        unflushed -= size
+        if (unflushed <= WATCHER_BOUND) Queue.unsafeOffer(drained, undefined)
+        if (takenAt !== undefined) onDelivered?.(message.type, (performance.now() - takenAt) / 1000)
       })
+    }
+    const send = (message: EventsServerMessage, takenAt?: number, encoded?: Buffer) =>
+      Effect.sync(() => sendNow(message, takenAt, encoded))
+    /** Every runner's viewers, after the list (a runner nobody watches has no message). */
+    const sendPresence = Effect.sync(() => {
+      for (const message of presence?.snapshot() ?? []) sendNow(message)
+    })
     const resync = Effect.flatMap(registry.listRunners, (list) =>
-      send({ type: "runners", runners: [...list] }),
+      Effect.zipRight(send({ type: "runners", runners: [...list] }), sendPresence),
     )
     yield* send({ type: "runners", runners: [...runners] })
+    yield* sendPresence
     let last = seq
     let behind = false
+    // Presence changes come from other sockets' callbacks, straight to this one; while behind
+    // they are dropped like the feed's, and the resync sends every runner's viewers again.
+    if (presence !== undefined) {
+      yield* Effect.acquireRelease(
+        Effect.sync(() =>
+          presence.subscribe((message) => {
+            if (!behind && unflushed <= WATCHER_BOUND) sendNow(message)
+          }),
+        ),
+        (unsubscribe) => Effect.sync(unsubscribe),
+      )
+    }
     for (;;) {
       if (behind && unflushed <= WATCHER_BOUND) {
         behind = false
@@ -145,6 +165,7 @@ export const registerEventsRoute = (
           socket,
           (type, seconds) => metrics?.eventDelivery.observe({ type }, seconds),
           request.raw.socket,
+          app.presence,
         ),
       )
       socket.on("close", (code) => {

@@ -7,10 +7,11 @@ import {
   type SessionListing,
   StartRunnerRequest,
 } from "@geppetto/protocol"
-import { type AiRunner, AiRunnerPort } from "@geppetto/runner"
+import { type AiRunner, AiRunnerPort, inputBurst } from "@geppetto/runner"
 import { Effect } from "effect"
 import type { FastifyInstance } from "fastify"
 import { parseWith, runEffect } from "../http/run-effect.js"
+import { actor } from "../team/register.js"
 import { type ApiContext, toWireDetail } from "./context.js"
 
 const ACTION_LOG = {
@@ -53,12 +54,19 @@ export const registerRunnerRoutes = (app: FastifyInstance, ctx: ApiContext) => {
       { runnerId: detail.runner.id, provider: detail.runner.provider, mode: detail.runner.mode },
       "runner started",
     )
+    await app.audit.record({
+      user: actor(request),
+      action: "runner.start",
+      runnerId: detail.runner.id,
+      detail: `${detail.runner.name} (${detail.runner.provider}, ${detail.runner.mode})`,
+    })
     return reply.code(201).send(toWireDetail(detail, ctx.tmuxSocket))
   })
 
   app.get("/api/runners/:id", { config: { auth: "viewer" } }, async (request) => {
     const id = idOf(request.params)
-    return toWireDetail(await withRegistry((r) => r.getRunner(id)), ctx.tmuxSocket)
+    const detail = toWireDetail(await withRegistry((r) => r.getRunner(id)), ctx.tmuxSocket)
+    return { ...detail, viewers: app.presence.viewers(id) }
   })
 
   for (const action of ["pause", "resume", "terminate"] as const) {
@@ -72,6 +80,12 @@ export const registerRunnerRoutes = (app: FastifyInstance, ctx: ApiContext) => {
             : r.terminateRunner(id),
       )
       request.log.info({ runnerId: id, action, status: detail.runner.status }, ACTION_LOG[action])
+      await app.audit.record({
+        user: actor(request),
+        action: `runner.${action}`,
+        runnerId: id,
+        detail: detail.runner.name,
+      })
       return toWireDetail(detail, ctx.tmuxSocket)
     })
   }
@@ -80,13 +94,17 @@ export const registerRunnerRoutes = (app: FastifyInstance, ctx: ApiContext) => {
     const id = idOf(request.params)
     await withRegistry((r) => r.removeRunner(id))
     request.log.info({ runnerId: id, action: "remove" }, "runner removed")
+    await app.audit.record({ user: actor(request), action: "runner.remove", runnerId: id })
     return reply.code(204).send()
   })
 
   app.post("/api/runners/:id/input", { config: { auth: "operator" } }, async (request, reply) => {
     const id = idOf(request.params)
     const { data } = parseWith(InputRequest, request.body, "body")
-    await withRegistry((r) => r.write(id, Buffer.from(data, "utf8")))
+    const bytes = Buffer.from(data, "utf8")
+    await withRegistry((r) => r.write(id, bytes))
+    // One request is one burst: its size, never its content.
+    await app.audit.record(inputBurst({ user: actor(request), runnerId: id, bytes: bytes.length }))
     return reply.code(204).send()
   })
 
@@ -111,6 +129,12 @@ export const registerRunnerRoutes = (app: FastifyInstance, ctx: ApiContext) => {
       const { name } = parseWith(AdoptParams, request.params, "params")
       const detail = await withRegistry((r) => r.adoptSession(name))
       request.log.info({ runnerId: detail.runner.id, session: name }, "session adopted")
+      await app.audit.record({
+        user: actor(request),
+        action: "session.adopt",
+        runnerId: detail.runner.id,
+        detail: name,
+      })
       return reply.code(201).send(toWireDetail(detail, ctx.tmuxSocket))
     },
   )

@@ -42,6 +42,8 @@ export const registerTerminalRoute = (
       const query = parseWith(TerminalQuery, request.query, "query")
       const role = request.auth.role === "anonymous" ? "viewer" : request.auth.role
       const user = request.auth.user
+      // Watching, and typing: on the runner page and cards of everyone, via /api/events.
+      const seat = user === undefined ? undefined : app.presence.join(id, user, role)
       const target: TerminalTarget = {
         runnerId: id,
         paneId: query.pane === undefined ? undefined : PaneId(query.pane),
@@ -49,6 +51,7 @@ export const registerTerminalRoute = (
         role,
         // Per frame, from the store: a demoted operator's next keystroke is refused.
         ...(user !== undefined ? { currentRole: () => app.users.roleOf(user) } : {}),
+        ...(seat !== undefined ? { onInput: seat.input } : {}),
       }
       // Who watched what, never what they saw or typed.
       const where = { runnerId: id, pane: query.pane, user, role, resume: query.from !== undefined }
@@ -65,6 +68,7 @@ export const registerTerminalRoute = (
         ),
       )
       socket.on("close", (code) => {
+        seat?.leave()
         metrics?.terminalViewers.dec({ role })
         request.log.info({ ...where, code }, "terminal socket closed")
         ctx.runtime.runFork(Fiber.interrupt(fiber))

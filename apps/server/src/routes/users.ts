@@ -9,6 +9,7 @@ import type { FastifyInstance } from "fastify"
 import { userInfo } from "../auth/users.js"
 import { badRequest, HttpError } from "../http/domain-errors.js"
 import { parseWith } from "../http/run-effect.js"
+import { actor } from "../team/register.js"
 
 const builtinRefused = (name: string, what: string) =>
   badRequest(
@@ -37,6 +38,11 @@ export const registerUserRoutes = (app: FastifyInstance) => {
         throw new HttpError(409, "ConflictError", `a user named ${body.name} exists`)
       }
       request.log.info({ user: body.name, role: body.role, by: request.auth.user }, "user added")
+      await app.audit.record({
+        user: actor(request),
+        action: "user.add",
+        detail: `${body.name} as ${body.role}`,
+      })
       void reply.code(201)
       return { name: added.entry.name, role: added.entry.role, token: added.token }
     },
@@ -55,9 +61,18 @@ export const registerUserRoutes = (app: FastifyInstance) => {
       const { name } = parseWith(UserParams, request.params, "params")
       const { role } = parseWith(UpdateUserRequest, request.body, "body")
       if (users.get(name)?.builtin === true) throw builtinRefused(name, "given another role")
+      const before = users.roleOf(name)
       const entry = await users.setRole(name, role)
       if (entry === undefined) throw noSuchUser(name)
+      app.userSockets.changed(name)
       request.log.info({ user: name, role, by: request.auth.user }, "user role changed")
+      if (before !== role) {
+        await app.audit.record({
+          user: actor(request),
+          action: "user.role",
+          detail: `${name}: ${before ?? "?"} → ${role}`,
+        })
+      }
       return userInfo(entry)
     },
   )
@@ -68,6 +83,7 @@ export const registerUserRoutes = (app: FastifyInstance) => {
     if (!(await users.remove(name))) throw noSuchUser(name)
     const closed = app.userSockets.revoke(name, `user ${name} was removed`)
     request.log.info({ user: name, by: request.auth.user, sockets: closed }, "user removed")
+    await app.audit.record({ user: actor(request), action: "user.remove", detail: name })
     return reply.code(204).send()
   })
 }

@@ -12,6 +12,7 @@ import { type AiRunner, AiRunnerPort, NotFoundError } from "@geppetto/runner"
 import { Effect } from "effect"
 import type { FastifyInstance } from "fastify"
 import { parseWith, runEffect } from "../http/run-effect.js"
+import { actor } from "../team/register.js"
 import type { ApiContext } from "./context.js"
 
 /** A runner's git workspace: its diff (viewers too), commit and merge (operators). */
@@ -45,6 +46,12 @@ export const registerWorkspaceRoutes = (app: FastifyInstance, ctx: ApiContext) =
       const { message } = parseWith(CommitRequest, request.body, "body")
       const result = await withRunners((r) => r.commit(id, message))
       request.log.info({ runnerId: id, commit: result.commit }, "workspace committed")
+      await app.audit.record({
+        user: actor(request),
+        action: "workspace.commit",
+        runnerId: id,
+        detail: `${result.commit.slice(0, 12)} ${message.split("\n", 1)[0] ?? ""}`,
+      })
       return { commit: result.commit }
     },
   )
@@ -65,6 +72,12 @@ export const registerWorkspaceRoutes = (app: FastifyInstance, ctx: ApiContext) =
         { runnerId: id, commit: result.commit, strategy: body.strategy ?? "merge" },
         "workspace merged",
       )
+      await app.audit.record({
+        user: actor(request),
+        action: "workspace.merge",
+        runnerId: id,
+        detail: `${result.commit.slice(0, 12)} into ${body.into ?? "its base branch"} (${body.strategy ?? "merge"})`,
+      })
       return { commit: result.commit }
     },
   )

@@ -31,6 +31,8 @@ export interface TerminalTarget {
    * role change applies to the next one; a Map lookup, cheap per keystroke. Without it, `role`.
    */
   readonly currentRole?: () => Role | undefined
+  /** Bytes of each input let through to the pane (presence's typing, the audit's bursts). */
+  readonly onInput?: (bytes: number) => void
 }
 
 const INTERNAL_ERROR = 1011
@@ -292,6 +294,7 @@ export const serveTerminal = (
           const bytes = Buffer.from(m.data, "utf8")
           if (!limiter.allow(bytes.length, Date.now()))
             return sendError("RateLimitError", "input arrives too fast; dropped")
+          target.onInput?.(bytes.length)
           return perform(frameSize(raw), registry.write(runnerId, bytes, paneId))
         }
         case "resize":

@@ -21,6 +21,7 @@ export const AuditAction = Schema.Literal(
   "workspace.commit",
   "workspace.merge",
   "user.add",
+  "user.role",
   "user.remove",
   "schedule.add",
   "schedule.remove",

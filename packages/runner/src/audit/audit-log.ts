@@ -1,6 +1,17 @@
 import { chmod, type FileHandle, mkdir, open, readdir, stat, unlink } from "node:fs/promises"
 import { join } from "node:path"
-import { Clock, Context, Effect, Either, PubSub, Schedule, Schema, Stream } from "effect"
+import {
+  Clock,
+  Context,
+  Effect,
+  Either,
+  PubSub,
+  type Queue,
+  Schedule,
+  Schema,
+  type Scope,
+  Stream,
+} from "effect"
 import { RunnerConfig } from "../config.js"
 import { describeCause } from "../domain/errors.js"
 import {
@@ -380,6 +391,17 @@ export class AuditLog extends Effect.Service<AuditLog>()("geppetto/AuditLog", {
     const follow = (filter: AuditFilter = {}): Stream.Stream<AuditEntry> =>
       Stream.fromPubSub(pubsub).pipe(Stream.filter((entry) => matchesFilter(entry, filter)))
 
+    /**
+     * A subscription for as long as the scope lives: every entry recorded from the moment this
+     * returns, unfiltered (bounded like `follow`). For a reader that must subscribe *before*
+     * it queries the backlog, so that nothing recorded in between is missed.
+     */
+    const subscribe: Effect.Effect<
+      Queue.Dequeue<AuditEntry>,
+      never,
+      Scope.Scope
+    > = PubSub.subscribe(pubsub)
+
     const stats: Effect.Effect<AuditLogStats> = Effect.sync(() => ({ recorded, failed }))
 
     if (options.syncIntervalMs > 0) {
@@ -401,6 +423,6 @@ export class AuditLog extends Effect.Service<AuditLog>()("geppetto/AuditLog", {
       lock.withPermits(1)(Effect.promise(() => closeHandle(true).catch(() => undefined))),
     )
 
-    return { dir, record, query, follow, stats } as const
+    return { dir, record, query, follow, subscribe, stats } as const
   }),
 }) {}
