@@ -1,15 +1,20 @@
 import {
+  type AuditAction,
+  AuditResponse,
   CommitResult,
+  CreatedUser,
   ErrorResponse,
   GitWorkTree,
   LoginResponse,
   type MergeRequest,
   ProviderInfo,
+  type Role,
   RunnerDetail,
   type RunnerDetail as RunnerDetailType,
   type RunnerSummary,
   SessionListing,
   type StartRunnerRequest,
+  UserInfo,
   WorkspaceDiff,
 } from "@geppetto/protocol"
 import * as z from "zod/mini"
@@ -112,6 +117,25 @@ async function call<T>(
 }
 
 const runnerPath = (id: string) => `/api/runners/${encodeURIComponent(id)}`
+const userPath = (name: string) => `/api/users/${encodeURIComponent(name)}`
+
+/** The filters of `GET /api/audit` (admins); `limit` is 1..1000, the server's default 100. */
+export interface AuditFilter {
+  readonly user?: string | undefined
+  readonly runner?: string | undefined
+  readonly action?: AuditAction | undefined
+  readonly limit?: number | undefined
+}
+
+const auditPath = (filter: AuditFilter): string => {
+  const query = new URLSearchParams()
+  for (const key of ["user", "runner", "action", "limit"] as const) {
+    const value = filter[key]
+    if (value !== undefined && value !== "") query.set(key, String(value))
+  }
+  const q = query.toString()
+  return `/api/audit${q === "" ? "" : `?${q}`}`
+}
 
 export const api = {
   me: (fetch?: Fetch) =>
@@ -140,7 +164,22 @@ export const api = {
     call(`${runnerPath(id)}/merge`, CommitResult, { method: "POST", body: request }),
   /** The git work tree `cwd` lies in; a 404 `ApiError` when it is in none. */
   gitWorkTree: (cwd: string) => call(`/api/git?cwd=${encodeURIComponent(cwd)}`, GitWorkTree),
+  /** Everyone who may log in (admins). */
+  users: () => call("/api/users", z.array(UserInfo)),
+  /** A new user; the answer's token is shown this once (the server keeps only its hash). */
+  addUser: (name: string, role: Role) =>
+    call("/api/users", CreatedUser, { method: "POST", body: { name, role } }),
+  setRole: (name: string, role: Role) =>
+    call(userPath(name), UserInfo, { method: "PATCH", body: { role } }),
+  /** Ends the user's sessions at once: their open sockets close, their next call is a 401. */
+  removeUser: (name: string) => call(userPath(name), undefined, { method: "DELETE" }),
+  /** The audit trail, newest first (admins). */
+  audit: (filter: AuditFilter = {}) => call(auditPath(filter), AuditResponse),
 }
+
+/** The link that logs a new user in: the server swaps the token for a cookie and drops it. */
+export const loginLink = (token: string): string =>
+  `${location.origin}/?token=${encodeURIComponent(token)}`
 
 /** The URL of a runner's whole kept log, for a download link. */
 export const logUrl = (id: string): string => `${runnerPath(id)}/log`

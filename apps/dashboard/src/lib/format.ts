@@ -32,3 +32,8 @@ export const formatAgo = (then: number, now: number): string => {
 const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" })
 
 export const formatDate = (ms: number): string => dateTime.format(ms)
+
+const instant = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" })
+
+/** A date and time to the second (an audit entry's). */
+export const formatInstant = (ms: number): string => instant.format(ms)

@@ -1,4 +1,4 @@
-import { EventsServerMessage, type RunnerSummary } from "@geppetto/protocol"
+import { EventsServerMessage, type RunnerSummary, type Viewer } from "@geppetto/protocol"
 import { SvelteMap } from "svelte/reactivity"
 import { type ApiError, api } from "./api"
 import { session } from "./session.svelte"
@@ -48,6 +48,11 @@ type WaitingListener = (runner: RunnerSummary) => void
 class LiveRunners {
   readonly runners = new SvelteMap<string, RunnerSummary>()
   readonly traces = new SvelteMap<string, Trace>()
+  /**
+   * Who has each runner's terminal open, from the `presence` frames. Once `loaded`, a runner
+   * missing here has nobody watching (the server resends every non-empty list on connect).
+   */
+  readonly presence = new SvelteMap<string, ReadonlyArray<Viewer>>()
   /** True once the first full list arrived. */
   loaded = $state(false)
   readonly socket: ReconnectingSocket
@@ -58,9 +63,10 @@ class LiveRunners {
     this.socket = new ReconnectingSocket({
       url: () => wsUrl("/api/events"),
       onMessage: (data) => this.#onMessage(data),
-      onDown: async (failures) => {
+      onDown: async (failures, code) => {
         // The upgrade of an expired session fails like a network error: ask the REST API.
-        if (failures < 2) return "retry"
+        // 4401 is the server revoking this user (removed): ask at once, not after a retry.
+        if (failures < 2 && code !== UNAUTHORIZED_CLOSE) return "retry"
         try {
           await api.me()
           return "retry"
@@ -95,7 +101,13 @@ class LiveRunners {
     this.socket.close()
     this.runners.clear()
     this.traces.clear()
+    this.presence.clear()
     this.loaded = false
+  }
+
+  /** Who is watching a runner; `fallback` (the page's fetched detail) until the stream is up. */
+  viewers(id: string, fallback?: ReadonlyArray<Viewer>): ReadonlyArray<Viewer> {
+    return this.presence.get(id) ?? (this.loaded ? [] : (fallback ?? []))
   }
 
   /** Called once per transition into "waiting for you" (not for runners already waiting at load). */
@@ -133,9 +145,15 @@ class LiveRunners {
         for (const id of [...this.runners.keys()]) {
           if (!seen.has(id)) this.#forget(id)
         }
+        // A (re)connect: the presence frames that follow are the whole truth again.
+        this.presence.clear()
         this.loaded = true
         return
       }
+      case "presence":
+        if (message.viewers.length === 0) this.presence.delete(message.runnerId)
+        else this.presence.set(message.runnerId, message.viewers)
+        return
       case "runner":
         this.#update(message.runner)
         return
@@ -175,8 +193,12 @@ class LiveRunners {
   #forget(id: string): void {
     this.runners.delete(id)
     this.traces.delete(id)
+    this.presence.delete(id)
   }
 }
+
+/** The close code the server sends on a removed user's sockets. */
+const UNAUTHORIZED_CLOSE = 4401
 
 const rank = (r: RunnerSummary): number => (isWaiting(r) ? 0 : isLive(r) ? 1 : 2)
 

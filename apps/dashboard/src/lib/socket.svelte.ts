@@ -9,9 +9,10 @@ export interface SocketOptions {
   /**
    * Called when the socket dropped, before the next attempt; `stop` gives up (the runner was
    * removed, the session expired). A WebSocket says nothing about why an upgrade failed, so
-   * the owner asks the REST API.
+   * the owner asks the REST API. `code` is the close code of a socket that was open (the
+   * server closes a removed user's sockets with 4401); 1006 or undefined otherwise.
    */
-  readonly onDown?: (failures: number) => Promise<"retry" | "stop">
+  readonly onDown?: (failures: number, code: number | undefined) => Promise<"retry" | "stop">
 }
 
 const MIN_DELAY_MS = 250
@@ -91,18 +92,19 @@ export class ReconnectingSocket {
     }
     ws.onmessage = (event: MessageEvent<string | ArrayBuffer>) =>
       this.#options.onMessage(event.data)
-    ws.onclose = () => {
+    ws.onclose = (event: CloseEvent) => {
       if (this.#ws !== ws) return
       this.#ws = undefined
-      void this.#down()
+      void this.#down(event.code)
     }
   }
 
-  async #down(): Promise<void> {
+  async #down(code?: number): Promise<void> {
     if (this.#stopped) return
     this.failures++
     this.state = "reconnecting"
-    const verdict = (await this.#options.onDown?.(this.failures).catch(() => "retry")) ?? "retry"
+    const verdict =
+      (await this.#options.onDown?.(this.failures, code).catch(() => "retry")) ?? "retry"
     if (this.#stopped) return
     if (verdict === "stop") {
       this.close()
