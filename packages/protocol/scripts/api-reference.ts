@@ -293,6 +293,19 @@ export const SCHEMA_GROUPS: ReadonlyArray<SchemaGroup> = [
     ],
   },
   {
+    title: "Team",
+    intro:
+      "The audit trail of who did what (admins read it), and presence: who has each runner's terminal open and who is typing. The trail never holds keystroke content: typing is recorded per burst as a byte count.",
+    schemas: [
+      { name: "AuditAction", schema: p.AuditAction },
+      { name: "AuditEntry", schema: p.AuditEntry },
+      { name: "AuditQuery", schema: p.AuditQuery },
+      { name: "AuditResponse", schema: p.AuditResponse },
+      { name: "Viewer", schema: p.Viewer },
+      { name: "PresenceMessage", schema: p.PresenceMessage },
+    ],
+  },
+  {
     title: "Workspaces",
     intro:
       "A runner whose `cwd` lies in a git work tree has a `workspace`; one started with `worktree` works in a worktree and on a branch of its own under `DATA_DIR/worktrees/`.",

@@ -122,6 +122,23 @@ export const API_ROUTES: ReadonlyArray<ApiRoute> = [
   },
   {
     method: "GET",
+    path: "/api/audit",
+    auth: "admin",
+    summary: "The audit trail, newest first: who did what, when, to which runner.",
+    query: "AuditQuery",
+    responses: [
+      { status: 200, schema: "AuditResponse" },
+      { status: 200, text: "`application/x-ndjson` with `follow=true`: one AuditEntry per line" },
+    ],
+    errors: ["`400 ValidationError`: an unknown action, a limit outside 1..1000"],
+    notes: [
+      "Every given filter must match (`user`, `runner`, `action`). Durable across restarts: `DATA_DIR/audit/` (0700), segments of 16 MB (0600) kept to 256 MB, each line checksummed.",
+      "`follow=true` sends the newest `limit` entries oldest first, then each new one as it is recorded, with none missed or repeated in between; it ends when the client goes, or when its user is removed or is no longer an admin.",
+      "Recorded: `login`, `login.failed` (with the client's `address`; the user is `anonymous`), `runner.start`, `runner.pause`, `runner.resume`, `runner.terminate`, `runner.remove`, `runner.input` (`N bytes` per burst of typing: a burst ends after 2 s without input or when the socket closes; a `POST /api/runners/:id/input` is one burst), `session.adopt`, `workspace.commit`, `workspace.merge`, `user.add`, `user.role`, `user.remove`. The routes that record do so before they answer.",
+    ],
+  },
+  {
+    method: "GET",
     path: "/api/providers",
     auth: "viewer",
     summary:
@@ -156,7 +173,8 @@ export const API_ROUTES: ReadonlyArray<ApiRoute> = [
     method: "GET",
     path: "/api/runners/:id",
     auth: "viewer",
-    summary: "One runner with its metrics, its tmux session and, while it waits, quick answers.",
+    summary:
+      "One runner with its metrics, its tmux session, who is watching it (`viewers`) and, while it waits, quick answers.",
     params: "RunnerParams",
     responses: [{ status: 200, schema: "RunnerDetail" }],
   },
@@ -303,6 +321,9 @@ export const API_ROUTES: ReadonlyArray<ApiRoute> = [
     summary: "The board's live feed: the list of runners, then every change.",
     query: "EventsQuery",
     responses: [{ status: 101, schema: "EventsServerMessage", text: "JSON text frames" }],
+    notes: [
+      "After the list, one `presence` message per runner someone is watching; then one each time a runner's viewers change (a terminal socket opens or closes, typing starts, or stops 3 s after the last keystroke).",
+    ],
   },
   {
     method: "GET",

@@ -3,16 +3,62 @@ import { existsSync, mkdirSync } from "node:fs"
 import { join } from "node:path"
 import type { RunnerDetail } from "@geppetto/protocol"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { SESSION_COOKIE, signSession, tokenFingerprint } from "../../src/auth/credentials.js"
 import { type AuthLevel, listAuthRoutes } from "../../src/auth/plugin.js"
+import { testSecret } from "../helpers/auth.js"
 import { startServer, type TestServer, waitFor } from "../helpers/server.js"
 import { upgrade, WsClient } from "../helpers/ws.js"
 
 /**
  * `admin` is the server's own token (the built-in user `owner`); `operator` is a named user
  * with the operator role, added in `beforeAll`, so operator and admin differ where they should.
+ * Each role also as a session cookie (`POST /api/login`); then a removed user's token and
+ * cookie, and a cookie past its expiry: those three must get what no credential gets.
  */
-type Credential = "none" | "wrong" | "viewer" | "operator" | "admin"
-const CREDENTIALS: ReadonlyArray<Credential> = ["none", "wrong", "viewer", "operator", "admin"]
+type Role = "viewer" | "operator" | "admin"
+type Credential =
+  | "none"
+  | "wrong"
+  | Role
+  | `${Role} cookie`
+  | "revoked token"
+  | "revoked cookie"
+  | "expired cookie"
+const CREDENTIALS: ReadonlyArray<Credential> = [
+  "none",
+  "wrong",
+  "viewer",
+  "operator",
+  "admin",
+  "viewer cookie",
+  "operator cookie",
+  "admin cookie",
+  "revoked token",
+  "revoked cookie",
+  "expired cookie",
+]
+const UNAUTHENTICATED: ReadonlySet<Credential> = new Set([
+  "none",
+  "wrong",
+  "revoked token",
+  "revoked cookie",
+  "expired cookie",
+])
+const roleOf = (who: Credential): Role | undefined =>
+  UNAUTHENTICATED.has(who) ? undefined : (who.replace(" cookie", "") as Role)
+const DESCRIBED: Readonly<Record<Credential, string>> = {
+  none: "no credential",
+  wrong: "a wrong token",
+  viewer: "a viewer token",
+  operator: "an operator token",
+  admin: "an admin token",
+  "viewer cookie": "a viewer cookie",
+  "operator cookie": "an operator cookie",
+  "admin cookie": "an admin cookie",
+  "revoked token": "a removed user's token",
+  "revoked cookie": "a removed user's cookie",
+  "expired cookie": "an expired cookie",
+}
 
 interface Sample {
   readonly url: string
@@ -172,6 +218,16 @@ const ROUTES: Readonly<Record<string, RouteCase>> = {
     websocket: false,
     sample: async (s) => ({ url: `/api/users/${await someUser(s)}` }),
   },
+  "GET /api/audit": {
+    auth: "admin",
+    websocket: false,
+    sample: async () => ({ url: "/api/audit?limit=5" }),
+  },
+  "HEAD /api/audit": {
+    auth: "admin",
+    websocket: false,
+    sample: async () => ({ url: "/api/audit?limit=5" }),
+  },
   "GET /api/providers": {
     auth: "viewer",
     websocket: false,
@@ -326,9 +382,8 @@ const ROUTES: Readonly<Record<string, RouteCase>> = {
   },
 }
 
-const RANK: Readonly<Record<Credential | AuthLevel, number>> = {
+const RANK: Readonly<Record<Role | "none" | AuthLevel, number>> = {
   none: 0,
-  wrong: 0,
   public: 0,
   viewer: 1,
   operator: 2,
@@ -336,27 +391,45 @@ const RANK: Readonly<Record<Credential | AuthLevel, number>> = {
 }
 
 /** What each credential must get on a route of each level: `viewer < operator < admin`. */
-const allowed = (level: AuthLevel, who: Credential): boolean => RANK[who] >= RANK[level]
+const allowed = (level: AuthLevel, who: Credential): boolean =>
+  RANK[roleOf(who) ?? "none"] >= RANK[level]
 
 const refusal = (level: AuthLevel, who: Credential): number =>
-  who === "none" || who === "wrong" ? 401 : RANK[who] < RANK[level] ? 403 : 0
+  roleOf(who) === undefined ? 401 : allowed(level, who) ? 0 : 403
 
-const tokenOf = (who: "viewer" | "operator" | "admin"): string =>
-  who === "viewer"
+const tokenOf = (role: Role): string =>
+  role === "viewer"
     ? server.tokens.viewer
-    : who === "operator"
+    : role === "operator"
       ? operatorToken
       : server.tokens.operator
 
-const headersFor = (who: Credential): Record<string, string> =>
-  who === "none"
-    ? {}
-    : who === "wrong"
-      ? { authorization: "Bearer not-a-token-of-this-server" }
-      : { authorization: `Bearer ${tokenOf(who)}` }
+/** `Cookie` header values, made in `beforeAll`. */
+const cookies: Partial<Record<Credential, string>> = {}
+let revokedToken = ""
+
+const headersFor = (who: Credential): Record<string, string> => {
+  const cookie = cookies[who]
+  if (cookie !== undefined) return { cookie }
+  if (who === "none") return {}
+  if (who === "wrong") return { authorization: "Bearer not-a-token-of-this-server" }
+  if (who === "revoked token") return { authorization: `Bearer ${revokedToken}` }
+  const role = roleOf(who)
+  if (role === undefined) throw new Error(`no credential made for ${who}`)
+  return { authorization: `Bearer ${tokenOf(role)}` }
+}
+
+/** Logs in with `token` and returns the `Cookie` header that carries the session. */
+const loginCookie = async (token: string): Promise<string> => {
+  const reply = await server.app.inject({ method: "POST", url: "/api/login", payload: { token } })
+  if (reply.statusCode !== 200) throw new Error(`login: ${reply.body}`)
+  const header = reply.headers["set-cookie"]
+  return ((Array.isArray(header) ? header[0] : header) ?? "").split(";")[0] ?? ""
+}
 
 beforeAll(async () => {
-  server = await startServer()
+  // Logins here are the sample of POST /api/login and how cookies are made, not an attack.
+  server = await startServer({ auth: { loginRateLimit: { limit: 1000, windowMs: 60_000 } } })
   shared = await server.start({ provider: "shell", command: ["sh"] })
   const added = await server.app.inject({
     method: "POST",
@@ -366,6 +439,33 @@ beforeAll(async () => {
   })
   if (added.statusCode !== 201) throw new Error(`add the operator: ${added.body}`)
   operatorToken = added.json().token
+  for (const role of ["viewer", "operator", "admin"] as const) {
+    cookies[`${role} cookie`] = await loginCookie(tokenOf(role))
+  }
+  // A user who had both a token and a session, then was removed.
+  const doomed = await server.app.inject({
+    method: "POST",
+    url: "/api/users",
+    headers: headersFor("admin"),
+    payload: { name: "matrix-removed", role: "admin" },
+  })
+  if (doomed.statusCode !== 201) throw new Error(`add the doomed user: ${doomed.body}`)
+  revokedToken = doomed.json().token
+  cookies["revoked cookie"] = await loginCookie(revokedToken)
+  const removed = await server.app.inject({
+    method: "DELETE",
+    url: "/api/users/matrix-removed",
+    headers: headersFor("admin"),
+  })
+  if (removed.statusCode !== 204) throw new Error(`remove the doomed user: ${removed.body}`)
+  // The named operator's session, signed right but past its expiry.
+  const entry = server.app.users.get("matrix-operator")
+  if (entry === undefined) throw new Error("no matrix-operator")
+  cookies["expired cookie"] = `${SESSION_COOKIE}=${signSession(testSecret, {
+    user: entry.name,
+    expiresAt: Date.now() - 1000,
+    fingerprint: tokenFingerprint(testSecret, entry.name, entry.tokenHash),
+  })}`
 })
 afterAll(async () => {
   await server?.close()
@@ -390,8 +490,11 @@ describe("the auth matrix, from the app's own route table", () => {
     const [method = "", path = ""] = key.split(" ")
     const upgradeRoute = route.websocket && method === "GET"
     for (const who of CREDENTIALS) {
-      it(`${key} with ${{ none: "no", wrong: "a wrong", viewer: "a viewer", operator: "an operator", admin: "an admin" }[who]} token`, async () => {
-        const sample = await route.sample(server, who)
+      it(`${key} with ${DESCRIBED[who]}`, async () => {
+        // A refused caller never reaches the route: the path alone (nothing made for it).
+        const sample = allowed(route.auth, who)
+          ? await route.sample(server, who)
+          : { url: path.replace(":id", shared.id).replace(":name", "matrix-nobody") }
         expect(sample.url.split("?")[0]?.split("/").length).toBe(path.split("/").length)
         if (upgradeRoute) {
           const result = await upgrade(`${server.wsOrigin}${sample.url}`, headersFor(who))
@@ -406,7 +509,7 @@ describe("the auth matrix, from the app's own route table", () => {
             if (!result.opened) {
               expect(result.status).toBe(refusal(route.auth, who))
               expect(JSON.parse(result.body).error.code).toBe(
-                who === "none" || who === "wrong" ? "AuthenticationError" : "ForbiddenError",
+                roleOf(who) === undefined ? "AuthenticationError" : "ForbiddenError",
               )
             }
           }

@@ -289,6 +289,30 @@ const ATTEMPTS: Readonly<Record<string, fc.Arbitrary<Attempt>>> = {
     url: segment.map((name) => `/api/users/${name}`),
     headers: fc.constant({}),
   }),
+  "GET /api/audit": fc.record({
+    method: fc.constantFrom("GET" as const, "HEAD" as const),
+    url: fc
+      .oneof(
+        query,
+        fc
+          .record({
+            user: fc.oneof(nasty, badValue),
+            runner: fc.oneof(nasty, badValue),
+            action: fc.oneof(fc.constantFrom("login", "runner.input", "nope"), nasty),
+            limit: fc.oneof(fc.constantFrom("0", "1", "1000", "1001", "-1", "1e3"), nasty),
+          })
+          .map((q) =>
+            Object.entries(q)
+              .map(
+                ([k, v]) =>
+                  `${k}=${encodeURIComponent(String(v).replace(/[\uD800-\uDFFF]/g, "?"))}`,
+              )
+              .join("&"),
+          ),
+      )
+      .map((q) => `/api/audit?${q}`),
+    headers: fc.constant({}),
+  }),
   "GET /metrics": fc.record({
     method: fc.constantFrom("GET" as const, "HEAD" as const),
     url: query.map((q) => `/metrics?${q}`),

@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process"
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { ErrorResponse, GitWorkTree, WorkspaceDiff } from "@geppetto/protocol"
+import { AuditResponse, ErrorResponse, GitWorkTree, WorkspaceDiff } from "@geppetto/protocol"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type CliServer, cliEnv, runCli, startCliServer } from "../cli/harness.js"
 import { startServer, type TestServer, waitFor } from "../helpers/server.js"
@@ -99,6 +99,20 @@ describe("workspace routes (real server, tmux and git)", () => {
     expect(git(repo, "rev-parse", "main")).toBe(merged.json().commit)
     expect(readFileSync(join(repo, "notes.txt"), "utf8")).toBe("one\ntwo\n")
     expect(git(repo, "status", "--porcelain")).toBe("")
+
+    // The trail has the commit and the merge (the refused ones are not in it), by the owner.
+    const trail = await server.get(`/api/audit?runner=${started.id}`, "operator")
+    expect(trail.statusCode, trail.body).toBe(200)
+    const entries = AuditResponse.parse(trail.json()).entries
+    expect(entries.map((e) => [e.action, e.user])).toEqual([
+      ["workspace.merge", "owner"],
+      ["workspace.commit", "owner"],
+      ["runner.start", "owner"],
+    ])
+    expect(entries[0]?.detail).toBe(
+      `${merged.json().commit.slice(0, 12)} into its base branch (squash)`,
+    )
+    expect(entries[1]?.detail).toBe(`${committed.json().commit.slice(0, 12)} two`)
   })
 
   it("a conflicting merge is a 409 that names the files and changes nothing", async () => {

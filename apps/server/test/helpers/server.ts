@@ -63,6 +63,8 @@ export interface TestServerOptions {
   readonly metrics?: ServerMetrics
   /** The app's log (off by default). */
   readonly logger?: AppOptions["logger"]
+  /** Auth options over the test tokens and cookie key (e.g. a looser login rate limit). */
+  readonly auth?: Partial<AppOptions["auth"]>
 }
 
 /**
@@ -103,7 +105,7 @@ export const startServer = async (options: TestServerOptions = {}) => {
     const built = await buildApp({
       tmuxVersion: tmuxVersion.raw,
       // users.json in the data dir, like `geppetto serve`.
-      auth: { ...testAuth, dataDir },
+      auth: { ...testAuth, dataDir, ...options.auth },
       api: {
         runtime: domain,
         providers: makeProviderCatalog(process.env),
