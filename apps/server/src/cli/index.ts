@@ -37,6 +37,10 @@ const COMMANDS: Readonly<Record<string, CommandEntry>> = {
     summary: "add, list, remove users or change their role (admins)",
     load: () => import("./users.js"),
   },
+  audit: {
+    summary: "print or follow (-f) who did what (admins)",
+    load: () => import("./audit.js"),
+  },
   doctor: {
     summary: "check tmux, the data dir, disk, providers and the port",
     load: () => import("./doctor.js"),
