@@ -220,6 +220,25 @@ describe("a team on the LAN, end to end", () => {
     await screenshot(admin, "team-activity")
   })
 
+  it("the admin makes alice a viewer; her next key is refused and her page turns read-only", async () => {
+    const admin = pageOf("admin")
+    const alice = pageOf("alice")
+    await admin.getByRole("link", { name: "People", exact: true }).click()
+    await admin.getByLabel("Role of alice").selectOption("viewer")
+    await admin.getByRole("button", { name: "Save" }).click()
+    await admin.getByText("alice is now viewer (read-only).").waitFor()
+    expect(await admin.locator('tr[data-user="alice"] select').inputValue()).toBe("viewer")
+
+    // Still in control on her page: the server refuses the key, and the page asks who she is.
+    await alice.getByRole("button", { name: "Release control" }).waitFor()
+    await alice.keyboard.type("x")
+    await alice.getByText("alice · read-only", { exact: true }).waitFor()
+    await alice.getByText("Read-only", { exact: true }).waitFor()
+    expect(await alice.getByRole("button", { name: "Take control" }).count()).toBe(0)
+    const pane = (await server.api<RunnerDetail>(`/api/runners/${runnerId}`)).session.panes[0]
+    expect(server.capture(pane?.id ?? "").at(-1)).toBe("e2e$")
+  })
+
   it("the admin removes alice with a confirm step; her page drops to the login screen", async () => {
     const admin = pageOf("admin")
     const alice = pageOf("alice")

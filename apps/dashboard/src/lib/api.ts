@@ -48,11 +48,23 @@ const FlatError = z.object({ code: z.optional(z.string()), message: z.string() }
 
 type Unauthorized = (error: ApiError) => void
 let onUnauthorized: Unauthorized = () => {}
+let onForbidden: () => void = () => {}
 
 /** Who hears about a 401 on any call: the session, which sends the user back to log in. */
 export const setUnauthorizedHandler = (handler: Unauthorized): void => {
   onUnauthorized = handler
 }
+
+/**
+ * Who hears about a refusal for want of a role (a 403, or a terminal's `ForbiddenError`
+ * frame): the session, which asks again who we are. An admin may have changed our role.
+ */
+export const setForbiddenHandler = (handler: () => void): void => {
+  onForbidden = handler
+}
+
+/** A refusal for want of a role seen outside `call` (a terminal socket's error frame). */
+export const reportForbidden = (): void => onForbidden()
 
 const errorFrom = async (response: Response): Promise<ApiError> => {
   const body: unknown = await response.json().catch(() => undefined)
@@ -106,6 +118,7 @@ async function call<T>(
   if (!response.ok) {
     const error = await errorFrom(response)
     if (response.status === 401 && options.expect401 !== true) onUnauthorized(error)
+    if (response.status === 403 && options.expect401 !== true) onForbidden()
     throw error
   }
   if (schema === undefined || response.status === 204) return undefined

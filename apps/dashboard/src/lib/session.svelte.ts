@@ -1,6 +1,6 @@
 import type { Role } from "@geppetto/protocol"
 import { goto } from "$app/navigation"
-import { type ApiError, api, setUnauthorizedHandler } from "./api"
+import { type ApiError, api, setForbiddenHandler, setUnauthorizedHandler } from "./api"
 
 /** Why the login page is shown: nobody logged in yet, or a session that stopped working. */
 export type LoginReason = "expired" | "logged-out"
@@ -32,6 +32,31 @@ class Session {
     }
   }
 
+  #refreshing: Promise<void> | undefined
+
+  /**
+   * Asks again who we are after a refusal: an admin may have changed our role, which the
+   * server applies at once. Concurrent calls share one request; a 401 means log in again.
+   */
+  refresh(): Promise<void> {
+    if (this.role === undefined) return Promise.resolve()
+    this.#refreshing ??= api
+      .me()
+      .then(
+        ({ role, user }) => {
+          this.role = role
+          this.user = user
+        },
+        (error: unknown) => {
+          if ((error as ApiError).status === 401) this.expire()
+        },
+      )
+      .finally(() => {
+        this.#refreshing = undefined
+      })
+    return this.#refreshing
+  }
+
   async logout(): Promise<void> {
     await api.logout().catch(() => {})
     this.role = undefined
@@ -50,3 +75,4 @@ class Session {
 export const session = new Session()
 
 setUnauthorizedHandler(() => session.expire())
+setForbiddenHandler(() => void session.refresh())

@@ -4,7 +4,7 @@ import {
   type TerminalClientMessage,
   TerminalServerMessage,
 } from "@geppetto/protocol"
-import { type ApiError, api } from "../api"
+import { type ApiError, api, reportForbidden } from "../api"
 import { ReconnectingSocket, wsUrl } from "../socket.svelte"
 
 /** Where the stream draws: the xterm of the runner page (or a test double). */
@@ -169,6 +169,8 @@ export class TerminalStream {
         return
       case "error":
         this.error = { code: m.code, message: m.message, at: Date.now() }
+        // Typing refused for want of a role: we may have just been made a viewer.
+        if (m.code === "ForbiddenError") reportForbidden()
         return
     }
   }
