@@ -40,7 +40,7 @@ describe("server killed with SIGKILL while 10 runners print", () => {
   const world = processWorld()
   afterAll(world.close)
 
-  it("comes back 10 times with every runner, its status and its log byte-exact; the journal reads clean", async () => {
+  it("comes back 10 times with every runner, its status and its log byte-exact, and the audit trail whole; the journal reads clean", async () => {
     const random = seeded(0x9e9)
     let server = await world.start()
     if (!isStarted(server)) throw new Error(`server failed: ${server.failed}`)
@@ -91,10 +91,26 @@ describe("server killed with SIGKILL while 10 runners print", () => {
       }
     }
 
+    /** The audit trail's entries of one action, oldest first (as the owner, an admin). */
+    const trail = async (s: ServerProcess, action: string) => {
+      const reply = await world.fetchJson(s, `/api/audit?action=${action}&limit=1000`)
+      expect(reply.status, reply.body.toString()).toBe(200)
+      return (
+        JSON.parse(reply.body.toString()) as {
+          entries: Array<{ runnerId?: string; detail?: string }>
+        }
+      ).entries.reverse()
+    }
     for (let kill = 0; kill < KILLS; kill++) {
       const live = server
       // Wait until at least one more line has been logged, then a random moment more.
       await check(live)
+      // Answered 201 only once audited: it must be in the trail after the kill.
+      const added = await world.fetchJson(live, "/api/users", {
+        method: "POST",
+        body: JSON.stringify({ name: `killed-${kill}`, role: "viewer" }),
+      })
+      expect(added.status, added.body.toString()).toBe(201)
       await new Promise((resolve) => setTimeout(resolve, 100 + Math.floor(random() * 1400)))
       live.child.kill("SIGKILL")
       await live.exited
@@ -102,6 +118,13 @@ describe("server killed with SIGKILL while 10 runners print", () => {
       if (!isStarted(next)) throw new Error(`restart ${kill + 1} failed: ${next.failed}`)
       server = next
       await check(server)
+      // The audit trail came through the kill: every start, and every input so far.
+      expect((await trail(server, "runner.start")).map((e) => e.runnerId)).toEqual([
+        ...expected.keys(),
+      ])
+      expect((await trail(server, "user.add")).map((e) => e.detail)).toEqual(
+        Array.from({ length: kill + 1 }, (_, k) => `killed-${k} as viewer`),
+      )
       record({ faults: 1 })
     }
 
