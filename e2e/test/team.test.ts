@@ -199,6 +199,20 @@ describe("a team on the LAN, end to end", () => {
       /\d{4}/,
     )
 
+    // Live: the open tab follows the trail, so a new entry shows without Refresh.
+    const rows = admin.locator("#view-activity tbody tr")
+    await admin.locator("#view-activity").getByText("live", { exact: true }).waitFor()
+    const before = await rows.count()
+    await server.api(`/api/runners/${runnerId}/input`, {
+      method: "POST",
+      body: { data: "echo live-entry\r" },
+    })
+    await waitFor(
+      async () => (await rows.count()) === before + 1,
+      "the owner's input to appear in the open Activity tab",
+    )
+    expect(await rows.first().textContent()).toMatch(/owner\s*typed\s*\d+ bytes/)
+
     await admin.getByRole("link", { name: "Activity", exact: true }).click()
     await admin.getByRole("heading", { name: "Activity", level: 1 }).waitFor()
     await admin.getByLabel("User", { exact: true }).fill("alice")

@@ -1,5 +1,6 @@
 import {
   type AuditAction,
+  AuditEntry,
   AuditResponse,
   CommitResult,
   CreatedUser,
@@ -140,12 +141,13 @@ export interface AuditFilter {
   readonly limit?: number | undefined
 }
 
-const auditPath = (filter: AuditFilter): string => {
+const auditPath = (filter: AuditFilter, follow = false): string => {
   const query = new URLSearchParams()
   for (const key of ["user", "runner", "action", "limit"] as const) {
     const value = filter[key]
     if (value !== undefined && value !== "") query.set(key, String(value))
   }
+  if (follow) query.set("follow", "true")
   const q = query.toString()
   return `/api/audit${q === "" ? "" : `?${q}`}`
 }
@@ -193,6 +195,50 @@ export const api = {
 /** The link that logs a new user in: the server swaps the token for a cookie and drops it. */
 export const loginLink = (token: string): string =>
   `${location.origin}/?token=${encodeURIComponent(token)}`
+
+/**
+ * Follows the audit trail (`follow=true`, NDJSON): `onEntry` for the newest `limit` matching
+ * entries, oldest first, then for each new one as it is recorded. Resolves when the server
+ * ends the stream (it restarted, or we are no longer an admin); rejects when `signal` aborts.
+ */
+export const followAudit = async (
+  filter: AuditFilter,
+  onEntry: (entry: AuditEntry) => void,
+  signal: AbortSignal,
+): Promise<void> => {
+  const path = auditPath(filter, true)
+  const response = await fetch(path, {
+    headers: { accept: "application/x-ndjson" },
+    credentials: "same-origin",
+    signal,
+  })
+  if (!response.ok) {
+    const error = await errorFrom(response)
+    if (response.status === 401) onUnauthorized(error)
+    if (response.status === 403) onForbidden()
+    throw error
+  }
+  if (response.body === null) return
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader()
+  let partial = ""
+  for (;;) {
+    const { value, done } = await reader.read()
+    if (done) return
+    const lines = (partial + value).split("\n")
+    partial = lines.pop() ?? ""
+    for (const line of lines) {
+      if (line.trim() === "") continue
+      let json: unknown
+      try {
+        json = JSON.parse(line)
+      } catch {
+        continue
+      }
+      const parsed = z.safeParse(AuditEntry, json)
+      if (parsed.success) onEntry(parsed.data)
+    }
+  }
+}
 
 /** The URL of a runner's whole kept log, for a download link. */
 export const logUrl = (id: string): string => `${runnerPath(id)}/log`
