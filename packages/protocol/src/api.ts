@@ -1,7 +1,7 @@
 import * as z from "zod/mini"
 import { PaneId, RunnerId, SAFE_ID_PATTERN, SessionName, TmuxSocketName } from "./ids.js"
 import { Role } from "./role.js"
-import { RunnerMode, RunnerSummary } from "./runner-summary.js"
+import { AutoApprove, RunnerMode, RunnerSummary } from "./runner-summary.js"
 import { Viewer } from "./team.js"
 import { WorktreeRequest } from "./workspace.js"
 
@@ -146,6 +146,8 @@ export const StartRunnerRequest = z.strictObject({
   rows: z.optional(Rows),
   /** Run in a new git worktree of `cwd`'s repository, on a new branch (see `WorktreeRequest`). */
   worktree: z.optional(WorktreeRequest),
+  /** Answer the permission prompts whose detail an `allow` pattern matches (see `AutoApprove`). */
+  autoApprove: z.optional(AutoApprove),
 })
 export type StartRunnerRequest = z.infer<typeof StartRunnerRequest>
 
@@ -156,6 +158,16 @@ export const InputRequest = z.strictObject({
   data: boundedText(MAX_INPUT_BYTES, { nul: true }),
 })
 export type InputRequest = z.infer<typeof InputRequest>
+
+/**
+ * `POST /api/runners/:id/reply`: type the quick answer `label` of the prompt `attentionId`,
+ * only while that prompt is still the one waiting (else `409`, nothing typed).
+ */
+export const ReplyRequest = z.strictObject({
+  attentionId: z.string().check(z.minLength(1), z.maxLength(200)),
+  label: z.string().check(z.minLength(1), z.maxLength(200)),
+})
+export type ReplyRequest = z.infer<typeof ReplyRequest>
 
 /** The `:id` of every `/api/runners/:id/...` route. */
 export const RunnerParams = z.strictObject({ id: RunnerId })

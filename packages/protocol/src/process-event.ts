@@ -86,6 +86,20 @@ export const LogGapEvent = z.object({
   reason: z.string(),
 })
 
+/**
+ * The server answered a permission prompt for a person: `autoApprove` allowed `detail`, and
+ * the rule's yes answer `label` was typed, once, for the prompt `attentionId`.
+ */
+export const AutoReplyEvent = z.object({
+  type: z.literal("auto-reply"),
+  timestamp: Timestamp,
+  attentionId: z.string(),
+  detail: z.string(),
+  label: z.string(),
+  /** The `allow` pattern that matched. */
+  pattern: z.string(),
+})
+
 /** Everything a monitored process reports, in the order it happened. */
 export const ProcessEvent = z.discriminatedUnion("type", [
   OutputEvent,
@@ -95,5 +109,6 @@ export const ProcessEvent = z.discriminatedUnion("type", [
   AttentionEvent,
   StatusEvent,
   LogGapEvent,
+  AutoReplyEvent,
 ])
 export type ProcessEvent = z.infer<typeof ProcessEvent>

@@ -6,6 +6,33 @@ import { Workspace } from "./workspace.js"
 export const RunnerMode = z.enum(["interactive", "oneshot"])
 export type RunnerMode = z.infer<typeof RunnerMode>
 
+/** Patterns of an `autoApprove.allow`: at most 50, each at most 500 characters, each compiles. */
+export const MAX_AUTO_APPROVE_PATTERNS = 50
+const ApprovePattern = z.string().check(
+  z.minLength(1),
+  z.maxLength(500),
+  z.refine(
+    (source) => {
+      try {
+        new RegExp(source, "u")
+        return true
+      } catch {
+        return false
+      }
+    },
+    { message: "must be a valid regular expression (JavaScript, u flag)" },
+  ),
+)
+
+/**
+ * Answer a permission prompt with its rule's "yes" only when what it asks for
+ * (`attentionDetail`) matches one of `allow` as a whole (`^(?:PATTERN)$`).
+ */
+export const AutoApprove = z.strictObject({
+  allow: z.array(ApprovePattern).check(z.minLength(1), z.maxLength(MAX_AUTO_APPROVE_PATTERNS)),
+})
+export type AutoApprove = z.infer<typeof AutoApprove>
+
 /** What the board, the CLI and the API show for one runner, live or finished. */
 export const RunnerSummary = z.object({
   id: RunnerId,
@@ -16,6 +43,13 @@ export const RunnerSummary = z.object({
   activity: ActivityState,
   waitingForInput: z.boolean(),
   attentionReason: z.optional(AttentionReason),
+  /**
+   * While waiting: which prompt it waits on. A new prompt (or the same dialog changed) gets a
+   * new id; `POST /api/runners/:id/reply` answers only while the id is still this one.
+   */
+  attentionId: z.optional(z.string()),
+  /** While a permission prompt waits: what it asks for, as its rule extracts it (`npm test`). */
+  attentionDetail: z.optional(z.string()),
   cwd: z.string(),
   prompt: z.optional(z.string()),
   createdAt: z.int(),
@@ -28,5 +62,9 @@ export const RunnerSummary = z.object({
   lastLine: z.optional(z.string().check(z.maxLength(500))),
   /** Where the runner works in git, when its `cwd` lies in a git work tree. */
   workspace: z.optional(Workspace),
+  /** The permission prompts answered for a person (see `AutoApprove`). */
+  autoApprove: z.optional(AutoApprove),
+  /** The schedule that started it (`POST /api/schedules`). */
+  scheduleId: z.optional(z.string()),
 })
 export type RunnerSummary = z.infer<typeof RunnerSummary>
