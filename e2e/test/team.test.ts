@@ -258,8 +258,21 @@ describe("a team on the LAN, end to end", () => {
     const alice = pageOf("alice")
     const viewer = pageOf("viewer")
     await admin.getByRole("link", { name: "People", exact: true }).click()
+    // By keyboard: Enter asks, the focus is on the confirm button, Escape takes it back.
+    await admin.getByRole("button", { name: "Remove alice" }).focus()
+    await admin.keyboard.press("Enter")
+    await waitFor(
+      async () =>
+        (await admin.evaluate(() => document.activeElement?.textContent?.trim())) ===
+        "Yes, remove alice",
+      "the focus on the confirm button",
+    )
+    await admin.keyboard.press("Escape")
+    await admin.getByRole("button", { name: "Remove alice" }).waitFor()
+    expect(await admin.evaluate(() => document.activeElement?.id)).toBe("remove-alice")
+    expect(await admin.locator('tr[data-user="alice"]').count()).toBe(1)
+    // Not yet: Cancel keeps her too.
     await admin.getByRole("button", { name: "Remove alice" }).click()
-    // Not yet: the confirm step, and Cancel keeps her.
     await admin.getByRole("button", { name: "Cancel" }).click()
     expect(await admin.locator('tr[data-user="alice"]').count()).toBe(1)
     await admin.getByRole("button", { name: "Remove alice" }).click()
