@@ -16,6 +16,7 @@ import type { PaneId, ProcessId, SessionName } from "./domain/ids.js"
 import type {
   RegistryEvent,
   RunnerDetail,
+  StartRunnerOptions,
   StartRunnerRequest,
   UnmanagedSession,
 } from "./domain/runner.js"
@@ -273,8 +274,10 @@ export type StartRunnerError =
  * tests may build it over an in-memory `ProcessMonitorPort`.
  */
 export interface AiRunner {
+  /** `options` are the server's own (a schedule's run), never a client's. */
   readonly startRunner: (
     request: StartRunnerRequest,
+    options?: StartRunnerOptions,
   ) => Effect.Effect<RunnerDetail, StartRunnerError>
   readonly getRunner: (id: string) => Effect.Effect<RunnerDetail, NotFoundError>
   readonly listRunners: Effect.Effect<ReadonlyArray<RunnerSummary>>

@@ -26,6 +26,12 @@ export interface StartRunnerRequest {
   readonly worktree?: WorktreeRequest | undefined
 }
 
+/** What the server itself adds to a start, never a client: who started the runner. */
+export interface StartRunnerOptions {
+  /** The schedule whose run this is (`RunnerSummary.scheduleId`). */
+  readonly scheduleId?: string | undefined
+}
+
 export interface RunnerSession {
   readonly name: string
   readonly sessionId: string

@@ -126,6 +126,7 @@ export const makeRediscovery = (ctx: RegistryContext, watching: Watch, workspace
             maxDurationMs: meta?.maxDurationMs,
             adopted: meta?.adopted ?? false,
             workspace: meta?.workspace,
+            scheduleId: meta?.scheduleId,
             at: meta?.createdAt ?? at,
           }),
         )

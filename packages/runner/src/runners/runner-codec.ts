@@ -63,6 +63,7 @@ export const RunnerStateSchema = Schema.Struct({
   lastError: optional(Schema.String),
   lastLine: optional(Schema.String),
   workspace: optional(WorkspaceSchema),
+  scheduleId: optional(Schema.String),
   metrics: RunnerMetricsSchema,
 })
 

@@ -20,6 +20,7 @@ const RunnerMeta = Schema.Struct({
   accountId: Schema.optional(Schema.String),
   maxDurationMs: Schema.optional(Schema.Number),
   workspace: Schema.optional(WorkspaceSchema),
+  scheduleId: Schema.optional(Schema.String),
 })
 export type RunnerMeta = typeof RunnerMeta.Type
 
@@ -34,6 +35,7 @@ export const encodeRunnerMeta = (s: RunnerState): string => {
     ...(s.accountId !== undefined ? { accountId: s.accountId } : {}),
     ...(s.maxDurationMs !== undefined ? { maxDurationMs: s.maxDurationMs } : {}),
     ...(s.workspace !== undefined ? { workspace: s.workspace } : {}),
+    ...(s.scheduleId !== undefined ? { scheduleId: s.scheduleId } : {}),
   }
   return Buffer.from(JSON.stringify(meta)).toString("base64url")
 }

@@ -78,6 +78,8 @@ export interface RunnerState {
   readonly lastLine?: string
   /** Where the runner works in git (its own worktree when `isolated`). */
   readonly workspace?: WorkspaceState
+  /** The schedule that started it. */
+  readonly scheduleId?: string
   readonly metrics: RunnerMetrics
 }
 
@@ -137,6 +139,7 @@ export const toSummary = (s: RunnerState): RunnerSummary => {
     bytesOut: s.metrics.bytesOut,
     ...opt("lastLine", s.lastLine),
     ...opt("workspace", s.workspace),
+    ...opt("scheduleId", s.scheduleId),
   }
 }
 
@@ -341,6 +344,7 @@ export const newRunnerState = (input: {
   readonly cols?: number | undefined
   readonly rows?: number | undefined
   readonly workspace?: WorkspaceState | undefined
+  readonly scheduleId?: string | undefined
 }): RunnerState => ({
   id: input.id,
   name: input.name,
@@ -354,6 +358,7 @@ export const newRunnerState = (input: {
   ...opt("cols", input.cols),
   ...opt("rows", input.rows),
   ...opt("workspace", input.workspace),
+  ...opt("scheduleId", input.scheduleId),
   createdAt: input.at,
   startedAt: input.at,
   live: true,

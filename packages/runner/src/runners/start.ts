@@ -1,7 +1,7 @@
 import { Clock, Effect, ExecutionStrategy, Exit, Scope } from "effect"
 import { AiRunnerError, ValidationError } from "../domain/errors.js"
 import { decodeSessionName, generateProcessId, ProcessId } from "../domain/ids.js"
-import type { StartRunnerRequest } from "../domain/runner.js"
+import type { StartRunnerOptions, StartRunnerRequest } from "../domain/runner.js"
 import { validateCwd, validateEnv, validateSize } from "../domain/validate.js"
 import { agentHooks, withHookArgs, writeHookFiles } from "../providers/hooks.js"
 import { checkLimits, type RunnerSlot } from "../providers/limits.js"
@@ -39,7 +39,7 @@ export const makeStart = (ctx: RegistryContext, watching: Watch, workspace: Work
         return false
       })
 
-    const startRunner = (request: StartRunnerRequest) =>
+    const startRunner = (request: StartRunnerRequest, options: StartRunnerOptions = {}) =>
       Effect.gen(function* () {
         const provider = yield* getProvider(request.provider).pipe(
           Effect.mapError((e) => invalid("provider", e.message)),
@@ -121,6 +121,7 @@ export const makeStart = (ctx: RegistryContext, watching: Watch, workspace: Work
             accountId,
             maxDurationMs,
             adopted: false,
+            scheduleId: options.scheduleId,
             at: now,
             cols,
             rows,
