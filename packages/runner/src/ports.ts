@@ -23,6 +23,7 @@ import type {
 import type { LogFollower, LogSubscription } from "./logs/log-feed.js"
 import type { LogBounds, LogChunk } from "./logs/log-store.js"
 import type { TierLimitError } from "./providers/limits.js"
+import type { WaitOptions } from "./runners/wait.js"
 import type { TmuxStatus } from "./tmux/control-client.js"
 import type { RunnerSnapshot } from "./tmux/pane-snapshot.js"
 import type { TmuxVersion } from "./tmux/version.js"
@@ -289,8 +290,15 @@ export interface AiRunner {
   readonly terminateRunner: (
     id: string,
   ) => Effect.Effect<RunnerDetail, NotFoundError | AiRunnerError>
-  /** Resolves with the final detail once the runner has ended (at once for a finished one). */
-  readonly waitForCompletion: (id: string) => Effect.Effect<RunnerDetail, NotFoundError>
+  /**
+   * Resolves once the runner reaches `options.for` (default `done`: it ended; `waiting`: it
+   * waits for a person; `idle`: an agent back at its prompt), at once when it is there; a
+   * runner that ends first resolves it with its final detail. Fails when it is removed.
+   */
+  readonly waitForCompletion: (
+    id: string,
+    options?: WaitOptions,
+  ) => Effect.Effect<RunnerDetail, NotFoundError>
   /** Exact bytes as keys into the runner's main pane, or into `paneId` of its session. */
   readonly write: (
     id: string,

@@ -1,4 +1,4 @@
-import { Deferred, Effect, Layer } from "effect"
+import { Effect, Layer } from "effect"
 import { type AiRunner, AiRunnerPort } from "../ports.js"
 import { makeAdopt } from "./adopt.js"
 import { makeControl } from "./control.js"
@@ -6,6 +6,7 @@ import { makeOutput } from "./output.js"
 import { makeRediscovery } from "./rediscover.js"
 import { makeRegistryContext } from "./registry-context.js"
 import { makeStart } from "./start.js"
+import { makeWait } from "./wait.js"
 import { makeWatch } from "./watch.js"
 import { makeWorkspaceOps } from "./workspace.js"
 
@@ -29,12 +30,7 @@ export const makeAiRunnerRegistry = Effect.gen(function* () {
 
   const getRunner = (id: string) => Effect.flatMap(ctx.entryOf(id), ctx.detailOf)
 
-  const waitForCompletion = (id: string) =>
-    Effect.gen(function* () {
-      const entry = yield* ctx.entryOf(id)
-      yield* Deferred.await(entry.done)
-      return yield* ctx.detailOf(entry)
-    })
+  const waitForCompletion = makeWait(ctx)
 
   return {
     startRunner,
