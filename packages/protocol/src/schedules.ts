@@ -59,11 +59,13 @@ export const isTimeZone = (zone: string): boolean => {
 }
 
 /** An IANA time zone (`Europe/Berlin`, `UTC`); the server's own zone when a schedule has none. */
-export const TimeZone = z.string().check(
-  z.minLength(1),
-  z.maxLength(64),
-  z.refine(isTimeZone, { message: "must be an IANA time zone such as Europe/Berlin or UTC" }),
-)
+export const TimeZone = z
+  .string()
+  .check(
+    z.minLength(1),
+    z.maxLength(64),
+    z.refine(isTimeZone, { message: "must be an IANA time zone such as Europe/Berlin or UTC" }),
+  )
 export type TimeZone = z.infer<typeof TimeZone>
 
 /**

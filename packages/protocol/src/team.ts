@@ -26,6 +26,8 @@ export const AuditAction = z.enum([
   "user.remove",
   "schedule.add",
   "schedule.remove",
+  "schedule.pause",
+  "schedule.resume",
 ])
 export type AuditAction = z.infer<typeof AuditAction>
 

@@ -25,6 +25,8 @@ export const AuditAction = Schema.Literal(
   "user.remove",
   "schedule.add",
   "schedule.remove",
+  "schedule.pause",
+  "schedule.resume",
 )
 export type AuditAction = typeof AuditAction.Type
 

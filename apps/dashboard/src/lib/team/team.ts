@@ -86,6 +86,8 @@ const ACTION_LABEL: Partial<Record<AuditAction, string>> = {
   "user.remove": "removed a user",
   "schedule.add": "added a schedule",
   "schedule.remove": "removed a schedule",
+  "schedule.pause": "paused a schedule",
+  "schedule.resume": "resumed a schedule",
 }
 
 export const actionLabel = (action: string): string => ACTION_LABEL[action as AuditAction] ?? action
