@@ -11,6 +11,7 @@ import { errorBody } from "./errors.js"
 import { frameworkError, HttpError } from "./http/domain-errors.js"
 import { runEffect } from "./http/run-effect.js"
 import { closeGoingAway } from "./http/websocket-shutdown.js"
+import { type NotifyOptions, registerNotifications } from "./notify/register.js"
 import { fastifyLogger, type LoggerSetup } from "./observability/logger.js"
 import {
   createServerMetrics,
@@ -21,6 +22,7 @@ import { registerAuditRoute } from "./routes/audit.js"
 import type { ApiContext } from "./routes/context.js"
 import { registerEventsRoute } from "./routes/events.js"
 import { registerLogRoute } from "./routes/log.js"
+import { registerReplyRoute } from "./routes/reply.js"
 import { registerRunnerRoutes } from "./routes/runners.js"
 import { registerTerminalRoute } from "./routes/terminal.js"
 import { registerUserRoutes } from "./routes/users.js"
@@ -47,6 +49,8 @@ export interface AppOptions {
   readonly auth: Omit<AuthOptions, "tls"> & { readonly tls?: boolean }
   /** The runner domain; without it only health, auth and the dashboard are served. */
   readonly api?: ApiContext
+  /** Web Push and webhooks (with `api`); the data dir defaults to `auth.dataDir`. */
+  readonly notify?: NotifyOptions
   /** PEM certificate and key: serve HTTPS instead of HTTP. */
   readonly https?: { readonly cert: string | Buffer; readonly key: string | Buffer }
 }
@@ -158,6 +162,11 @@ export const buildApp = async (options: AppOptions): Promise<FastifyInstance> =>
     registerRunnerRoutes(app, options.api)
     registerWorkspaceRoutes(app, options.api)
     registerLogRoute(app, options.api)
+    registerReplyRoute(app, options.api)
+    await registerNotifications(app, options.api, {
+      dataDir: options.auth.dataDir,
+      ...options.notify,
+    })
     registerEventsRoute(app, options.api, metrics)
     registerTerminalRoute(app, options.api, metrics)
   }

@@ -18,6 +18,7 @@ import {
 import { ConfigError, type ServeConfig } from "./config.js"
 import { defaultDashboardDir } from "./dashboard.js"
 import { acquireDataDirLock } from "./lock.js"
+import { loadNotificationsConfig, SERVER_CONFIG_KEYS } from "./notify/config.js"
 import { createServerMetrics } from "./observability/metrics.js"
 import { serverVersion } from "./version.js"
 
@@ -96,7 +97,7 @@ const serveLocked = async (
       ? undefined
       : { cert: await readFile(config.tls.certFile), key: await readFile(config.tls.keyFile) }
   const settings = await Effect.runPromise(
-    loadRunnerSettings(config.dataDir).pipe(
+    loadRunnerSettings(config.dataDir, { ignoreKeys: SERVER_CONFIG_KEYS }).pipe(
       Effect.mapError((e) => new ConfigError(e.message)),
       Effect.either,
     ),
@@ -104,6 +105,8 @@ const serveLocked = async (
     if (result._tag === "Left") throw result.left
     return result.right
   })
+  // A bad `notifications` key stops the start with a message naming it, like the rest of config.json.
+  const notifications = await loadNotificationsConfig(config.dataDir)
   // Made before the runner domain, whose tmux client reports each command's latency into it.
   const metrics = createServerMetrics()
   const runtime = ManagedRuntime.make(
@@ -125,6 +128,7 @@ const serveLocked = async (
       auth: { tokens: tokens.tokens, secret, dataDir: config.dataDir },
       api: { runtime, providers: makeProviderCatalog(env), tmuxSocket: config.tmuxSocket },
       metrics,
+      notify: { config: notifications, dataDir: config.dataDir },
       ...(options.logger === undefined ? {} : { logger: options.logger }),
       ...(https === undefined ? {} : { https }),
     })

@@ -1,6 +1,7 @@
 export * from "./api.js"
 export * from "./health.js"
 export * from "./ids.js"
+export * from "./notify.js"
 export * from "./process-event.js"
 export * from "./runner-summary.js"
 export * from "./schedules.js"

@@ -14,6 +14,7 @@ import {
 import { Effect, ManagedRuntime } from "effect"
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from "fastify"
 import { type AppOptions, buildApp } from "../../src/app.js"
+import { SERVER_CONFIG_KEYS } from "../../src/notify/config.js"
 import type { ServerMetrics } from "../../src/observability/metrics.js"
 import type { ApiContext } from "../../src/routes/context.js"
 import { bearer, testAuth, testTokens } from "./auth.js"
@@ -65,6 +66,8 @@ export interface TestServerOptions {
   readonly logger?: AppOptions["logger"]
   /** Auth options over the test tokens and cookie key (e.g. a looser login rate limit). */
   readonly auth?: Partial<AppOptions["auth"]>
+  /** Web Push and webhooks (the push service's TLS agent, shorter retries, `notifications`). */
+  readonly notify?: AppOptions["notify"]
 }
 
 /**
@@ -88,7 +91,9 @@ export const startServer = async (options: TestServerOptions = {}) => {
     if (options.config !== undefined) {
       writeFileSync(join(dataDir, "config.json"), JSON.stringify(options.config))
     }
-    const settings = await Effect.runPromise(loadRunnerSettings(dataDir))
+    const settings = await Effect.runPromise(
+      loadRunnerSettings(dataDir, { ignoreKeys: SERVER_CONFIG_KEYS }),
+    )
     const config = defaultRunnerConfig(dataDir, {
       tmuxSocket: socket,
       idleThresholdMs: 500,
@@ -114,6 +119,7 @@ export const startServer = async (options: TestServerOptions = {}) => {
       },
       ...(options.metrics !== undefined ? { metrics: options.metrics } : {}),
       ...(options.logger !== undefined ? { logger: options.logger } : {}),
+      ...(options.notify !== undefined ? { notify: options.notify } : {}),
     })
     app = built
     built.addHook("onClose", async () => {
