@@ -65,7 +65,8 @@ export const NotificationsConfig = z.strictObject({
     .optional(),
   /**
    * A runner back to waiting this soon after it stopped waiting, on a prompt that looks the same
-   * (same reason, same detail), is not announced again: a prompt that flickers is one prompt.
+   * (same reason, detail and last line of output), is not announced again: a prompt that
+   * flickers is one prompt. One answered through a reply is over: the next one is news.
    */
   debounceMs: z.number().int().min(0).max(600_000).default(10_000),
   webhooks: z.array(WebhookConfig).max(20).default([]),

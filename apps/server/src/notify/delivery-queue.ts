@@ -82,7 +82,7 @@ export class DeliveryQueue {
 
   /** Resolves once nothing is pending (for tests and an orderly shutdown). */
   idle(): Promise<void> {
-    if (this.pending === 0) return Promise.resolve()
+    if (this.pending === 0 || this.closed) return Promise.resolve()
     return new Promise((resolve) => this.idleWaiters.push(resolve))
   }
 
@@ -134,7 +134,7 @@ export class DeliveryQueue {
       clearTimeout(timer)
       this.inFlight.delete(controller)
     }
-    if (this.closed) return
+    if (this.closed) return this.settleIdle()
     if (outcome.kind === "retry" && pending.attempts < this.options.maxAttempts) {
       const backoff = Math.min(
         this.options.maxDelayMs,

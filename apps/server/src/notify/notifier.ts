@@ -172,6 +172,11 @@ export class Notifier {
     })
   }
 
+  /** A reply answered `attentionId`: the runner's next prompt is news (see `TransitionTracker`). */
+  answered(runnerId: string, attentionId: string): void {
+    this.deps.tracker.answered(runnerId, attentionId)
+  }
+
   close(): void {
     this.queue.close()
   }

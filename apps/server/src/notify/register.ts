@@ -74,7 +74,8 @@ export const registerNotifications = async (
     ),
   )
   app.addHook("onClose", async () => {
-    await ctx.runtime.runPromise(Fiber.interrupt(fiber))
+    // Interrupting needs no service: run outside the domain runtime, which may be disposed first.
+    await Effect.runPromise(Fiber.interrupt(fiber))
     notifier.close()
     await Promise.all([subscriptions.flush(), tracker.flush()])
   })

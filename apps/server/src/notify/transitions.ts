@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto"
 import { join } from "node:path"
 import type { NotifyEvent, RunnerSummary } from "@geppetto/protocol"
 import { z } from "zod"
@@ -15,9 +16,9 @@ export interface Transition {
 
 /** What was last announced for one runner, by key (see `waitingKey`, `endKey`). */
 interface SentEntry {
-  /** The prompt last announced: its `attentionId` (or reason and detail, before ids). */
+  /** The prompt last announced: its `attentionId` (or what it looked like, without one). */
   readonly waiting?: string
-  /** What that prompt looked like: reason and detail. */
+  /** What that prompt looked like (`looksOf`). */
   readonly waitingLooks?: string
   /** The end last announced: status and `endedAt`. */
   readonly ended?: string
@@ -37,8 +38,15 @@ const SentFile = z.object({
   ),
 })
 
+/**
+ * What a prompt looks like: its reason, its detail and the last line of output (where a
+ * question usually is), hashed: the state file keeps no terminal text.
+ */
 const looksOf = (r: RunnerSummary): string =>
-  JSON.stringify([r.attentionReason ?? "", r.attentionDetail ?? ""])
+  createHash("sha256")
+    .update(JSON.stringify([r.attentionReason ?? "", r.attentionDetail ?? "", r.lastLine ?? ""]))
+    .digest("base64url")
+    .slice(0, 22)
 const waitingKey = (r: RunnerSummary): string => r.attentionId ?? `looks:${looksOf(r)}`
 const endKey = (r: RunnerSummary): string => `${r.status}@${r.endedAt ?? ""}`
 const isEnd = (r: RunnerSummary): r is RunnerSummary & { status: "completed" | "failed" } =>
@@ -48,8 +56,9 @@ const isEnd = (r: RunnerSummary): r is RunnerSummary & { status: "completed" | "
  * Decides, from the runner change feed, which transitions to announce — each once:
  *
  * - into `waiting`: once per prompt (`attentionId`). A runner back to waiting within
- *   `debounceMs` of leaving it, on a prompt that looks the same (reason and detail), is the
- *   same prompt flickering, and is not announced again.
+ *   `debounceMs` of leaving it, on a prompt that looks the same (reason, detail and last
+ *   line of output), is the same prompt flickering, and is not announced again — unless the
+ *   prompt it left was answered through a reply (`answered`).
  * - to `completed` / `failed`: once per end (`status` and `endedAt`).
  *
  * What was announced is written to `DATA_DIR/notify-state.json` (0600, atomically) before
@@ -59,8 +68,10 @@ const isEnd = (r: RunnerSummary): r is RunnerSummary & { status: "completed" | "
  */
 export class TransitionTracker {
   private readonly sent = new Map<string, SentEntry>()
-  /** Runners waiting now, as last seen: what their prompt looked like. */
-  private readonly waitingNow = new Map<string, string>()
+  /** Runners waiting now, as last seen: their prompt's key and what it looked like. */
+  private readonly waitingNow = new Map<string, { readonly key: string; readonly looks: string }>()
+  /** The prompt of each runner last answered through a reply. */
+  private readonly answeredPrompt = new Map<string, string>()
   /** Runners that stopped waiting: when, and what the prompt looked like. */
   private readonly leftWaiting = new Map<string, { readonly at: number; readonly looks: string }>()
   private readonly saver: FileSaver
@@ -124,8 +135,8 @@ export class TransitionTracker {
       const sent = this.sent.get(runner.id)
       if (runner.waitingForInput) {
         const looks = looksOf(runner)
-        this.waitingNow.set(runner.id, looks)
         const key = waitingKey(runner)
+        this.waitingNow.set(runner.id, { key, looks })
         if (sent?.waiting === key) continue
         if (sent?.waitingLooks === looks) {
           this.mark(runner.id, { waiting: key, waitingLooks: looks })
@@ -151,9 +162,9 @@ export class TransitionTracker {
     const sent = this.sent.get(runner.id)
     if (runner.waitingForInput) {
       const looks = looksOf(runner)
-      const wasWaiting = this.waitingNow.get(runner.id)
-      this.waitingNow.set(runner.id, looks)
       const key = waitingKey(runner)
+      const wasWaiting = this.waitingNow.get(runner.id)
+      this.waitingNow.set(runner.id, { key, looks })
       const left = this.leftWaiting.get(runner.id)
       this.leftWaiting.delete(runner.id)
       const sameLooksSoon =
@@ -166,15 +177,19 @@ export class TransitionTracker {
       ) {
         return undefined
       }
-      const flicker = wasWaiting === looks || sameLooksSoon
+      const flicker = (wasWaiting?.looks === looks && wasWaiting.key !== key) || sameLooksSoon
       this.mark(runner.id, { waiting: key, waitingLooks: looks })
       void this.saver.save()
       return flicker ? undefined : { event: "waiting", runner }
     }
-    const looks = this.waitingNow.get(runner.id)
-    if (looks !== undefined) {
+    const was = this.waitingNow.get(runner.id)
+    if (was !== undefined) {
       this.waitingNow.delete(runner.id)
-      this.leftWaiting.set(runner.id, { at: now, looks })
+      // An answered prompt is over: what comes next is news, however alike it looks.
+      if (this.answeredPrompt.get(runner.id) !== was.key) {
+        this.leftWaiting.set(runner.id, { at: now, looks: was.looks })
+      }
+      this.answeredPrompt.delete(runner.id)
     }
     if (isEnd(runner)) {
       const key = endKey(runner)
@@ -186,10 +201,20 @@ export class TransitionTracker {
     return undefined
   }
 
+  /**
+   * Someone answered the runner's prompt through `POST /api/runners/:id/reply`: whatever it
+   * waits on next is another prompt, however alike it looks.
+   */
+  answered(id: string, attentionId: string): void {
+    this.answeredPrompt.set(id, attentionId)
+    this.leftWaiting.delete(id)
+  }
+
   /** A runner was removed: nothing more to remember of it. */
   removed(id: string): void {
     this.waitingNow.delete(id)
     this.leftWaiting.delete(id)
+    this.answeredPrompt.delete(id)
     if (this.sent.delete(id)) void this.saver.save()
   }
 

@@ -49,6 +49,7 @@ export const registerReplyRoute = (app: FastifyInstance, ctx: ApiContext) => {
         Effect.flatMap(AiRunnerPort, (r) => r.write(id, Buffer.from(answer.keys, "utf8"))),
       )
       request.log.info({ runnerId: id, attentionId: body.attentionId }, "quick answer typed")
+      app.notifier.answered(id, body.attentionId)
       await app.audit.record({
         user: actor(request),
         action: "runner.reply",
