@@ -107,6 +107,25 @@ const logOf = (s: TestServer, id: string) => {
   }
 }
 
+/** A runner that stops at "Continue? [y/N]" (the generic yes/no rule: Yes and No). */
+const asker = async (s: TestServer) =>
+  (
+    await s.start({
+      provider: "shell",
+      command: ["sh", "-c", "printf 'Continue? [y/N] '; read a; exec sleep 600"],
+    })
+  ).id
+let pushCounter = 0
+/** A browser's subscription JSON; its push service is a closed port (nothing is pushed here). */
+const pushSubscription = () => ({
+  endpoint: `https://127.0.0.1:9/matrix-${++pushCounter}`,
+  expirationTime: null,
+  keys: {
+    p256dh: Buffer.concat([Buffer.from([4]), Buffer.alloc(64, 1)]).toString("base64url"),
+    auth: Buffer.alloc(16, 2).toString("base64url"),
+  },
+})
+
 let repo: string | undefined
 let gitCounter = 0
 /** A git repository in the server's data dir, made once, for the workspace routes. */
@@ -290,6 +309,44 @@ const ROUTES: Readonly<Record<string, RouteCase>> = {
     auth: "operator",
     websocket: false,
     sample: async () => ({ url: `/api/runners/${await sharedId()}/input`, payload: { data: "" } }),
+  },
+  "POST /api/runners/:id/reply": {
+    auth: "operator",
+    websocket: false,
+    sample: async (s) => {
+      const id = await asker(s)
+      const detail = await waitFor(async () => {
+        const d = await s.runner(id)
+        return d.waitingForInput && d.attentionId !== undefined ? d : undefined
+      }, "the asker waiting on its prompt")
+      return {
+        url: `/api/runners/${id}/reply`,
+        payload: { attentionId: detail.attentionId, label: "Yes" },
+      }
+    },
+  },
+  "GET /api/push/key": {
+    auth: "viewer",
+    websocket: false,
+    sample: async () => ({ url: "/api/push/key" }),
+  },
+  "HEAD /api/push/key": {
+    auth: "viewer",
+    websocket: false,
+    sample: async () => ({ url: "/api/push/key" }),
+  },
+  "POST /api/push/subscriptions": {
+    auth: "viewer",
+    websocket: false,
+    sample: async () => ({ url: "/api/push/subscriptions", payload: pushSubscription() }),
+  },
+  "DELETE /api/push/subscriptions": {
+    auth: "viewer",
+    websocket: false,
+    sample: async () => ({
+      url: "/api/push/subscriptions",
+      payload: { endpoint: pushSubscription().endpoint },
+    }),
   },
   "GET /api/runners/:id/log": {
     auth: "viewer",

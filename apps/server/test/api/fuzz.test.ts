@@ -115,6 +115,29 @@ const startBody = fc.oneof(
   ),
 )
 
+/** Push endpoints: valid ones go to a closed loopback port (nothing is ever pushed there). */
+const pushEndpoint = fc.oneof(
+  fc.nat(1000).map((n) => `https://127.0.0.1:9/fuzz-${n}`),
+  fc.constantFrom("http://127.0.0.1:9/x", "https://u:p@127.0.0.1:9/", "ftp://x", "https://"),
+)
+
+/** A subscription with one field replaced by something else (or an unknown key added). */
+const pushBody = fc
+  .tuple(
+    fc.constantFrom("endpoint", "keys", "p256dh", "auth", "events", "expirationTime", "extra"),
+    fc.oneof(badValue, pushEndpoint),
+  )
+  .map(([key, value]) => {
+    const keys = {
+      p256dh: Buffer.concat([Buffer.from([4]), Buffer.alloc(64, 1)]).toString("base64url"),
+      auth: Buffer.alloc(16, 2).toString("base64url"),
+    }
+    const sub: Record<string, unknown> = { endpoint: "https://127.0.0.1:9/fuzz", keys }
+    if (key === "p256dh" || key === "auth") sub.keys = { ...keys, [key]: value }
+    else sub[key] = value
+    return sub
+  })
+
 const query = fc
   .array(fc.tuple(fc.constantFrom("from", "pane", "token", "x", ""), nasty), { maxLength: 4 })
   .map((pairs) => new URLSearchParams(pairs).toString())
@@ -200,6 +223,21 @@ const ATTEMPTS: Readonly<Record<string, fc.Arbitrary<Attempt>>> = {
     method: fc.constant("POST" as const),
     url: fc.oneof(fc.constant("SINK"), segment).map((id) => `/api/runners/${id}/input`),
     payload: fc.oneof(anyJson, fc.record({ data: nasty }), fc.record({ data: badValue })).map(body),
+    headers: contentType.map((t) => (t === "" ? {} : { "content-type": t })),
+  }),
+  "POST /api/runners/:id/reply": fc.record({
+    method: fc.constant("POST" as const),
+    url: fc.oneof(fc.constant("SINK"), segment).map((id) => `/api/runners/${id}/reply`),
+    payload: fc
+      .oneof(
+        anyJson,
+        fc.record({ attentionId: fc.oneof(nasty, badValue), label: fc.oneof(nasty, badValue) }),
+        fc.record({
+          attentionId: fc.constantFrom("a0", "a1", "a2"),
+          label: fc.constantFrom("Yes", "No"),
+        }),
+      )
+      .map(body),
     headers: contentType.map((t) => (t === "" ? {} : { "content-type": t })),
   }),
   "GET /api/runners/:id/log": fc.record({
@@ -312,6 +350,25 @@ const ATTEMPTS: Readonly<Record<string, fc.Arbitrary<Attempt>>> = {
       )
       .map((q) => `/api/audit?${q}`),
     headers: fc.constant({}),
+  }),
+  "GET /api/push/key": fc.record({
+    method: fc.constantFrom("GET" as const, "HEAD" as const),
+    url: query.map((q) => `/api/push/key?${q}`),
+    headers: fc.constant({}),
+  }),
+  "POST /api/push/subscriptions": fc.record({
+    method: fc.constant("POST" as const),
+    url: fc.constant("/api/push/subscriptions"),
+    payload: fc.oneof(anyJson, pushBody).map(body),
+    headers: contentType.map((t) => (t === "" ? {} : { "content-type": t })),
+  }),
+  "DELETE /api/push/subscriptions": fc.record({
+    method: fc.constant("DELETE" as const),
+    url: fc.constant("/api/push/subscriptions"),
+    payload: fc
+      .oneof(anyJson, fc.record({ endpoint: fc.oneof(nasty, badValue, pushEndpoint) }))
+      .map(body),
+    headers: contentType.map((t) => (t === "" ? {} : { "content-type": t })),
   }),
   "GET /metrics": fc.record({
     method: fc.constantFrom("GET" as const, "HEAD" as const),
