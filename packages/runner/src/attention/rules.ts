@@ -30,6 +30,18 @@ export type ScreenRegion = typeof ScreenRegion.Type
 export const ScreenRuleKind = Schema.Literal("waiting", "busy", "ready")
 export type ScreenRuleKind = typeof ScreenRuleKind.Type
 
+/**
+ * What a permission dialog asks for, read from the rule's region only: `pattern` (flags `mu`)
+ * runs over the region's rows joined with newlines, and its group `detail` (else group 1) is
+ * the detail, cleaned by `cleanDetail`; `prefix` goes before it (`"Create file: "`), so that a
+ * file operation never reads as a command.
+ */
+export const ScreenDetail = Schema.Struct({
+  pattern: NonEmpty,
+  prefix: Schema.optionalWith(Schema.String, { exact: true }),
+})
+export type ScreenDetail = typeof ScreenDetail.Type
+
 export const ScreenRule = Schema.Struct({
   id: NonEmpty,
   kind: ScreenRuleKind,
@@ -40,6 +52,13 @@ export const ScreenRule = Schema.Struct({
   all: Schema.NonEmptyArray(NonEmpty),
   none: Schema.optionalWith(Schema.Array(NonEmpty), { exact: true }),
   answers: Schema.optionalWith(Schema.Array(ScreenAnswer), { exact: true }),
+  /** Where the dialog says what it asks for; the first pattern that matches gives it. */
+  detail: Schema.optionalWith(Schema.NonEmptyArray(ScreenDetail), { exact: true }),
+  /**
+   * The label of the answer that says yes to this dialog, once: what auto-approve types. A
+   * rule without it is never answered for a person.
+   */
+  yes: Schema.optionalWith(NonEmpty, { exact: true }),
 })
 export type ScreenRule = typeof ScreenRule.Type
 /** The plain-JSON shape of one rule. */
@@ -77,6 +96,7 @@ export interface CompiledScreenRule extends ScreenRule {
   readonly compiled: {
     readonly all: ReadonlyArray<RegExp>
     readonly none: ReadonlyArray<RegExp>
+    readonly detail: ReadonlyArray<RegExp>
   }
 }
 
@@ -87,9 +107,10 @@ const compilePattern = (
   source: string,
   ruleId: string,
   pattern: string,
+  flags = REGEX_FLAGS,
 ): Effect.Effect<RegExp, ScreenRuleError> =>
   Effect.try({
-    try: () => new RegExp(pattern, REGEX_FLAGS),
+    try: () => new RegExp(pattern, flags),
     catch: (cause) =>
       new ScreenRuleError({
         source,
@@ -109,8 +130,46 @@ export const compileRules = (
     Effect.all({
       all: Effect.forEach(rule.all, (p) => compilePattern(source, rule.id, p)),
       none: Effect.forEach(rule.none ?? [], (p) => compilePattern(source, rule.id, p)),
-    }).pipe(Effect.map((compiled): CompiledScreenRule => ({ ...rule, compiled }))),
+      detail: Effect.forEach(rule.detail ?? [], (d) =>
+        compilePattern(source, rule.id, d.pattern, DETAIL_FLAGS),
+      ),
+      yes: checkYes(source, rule),
+    }).pipe(
+      Effect.map(
+        ({ all, none, detail }): CompiledScreenRule => ({
+          ...rule,
+          compiled: { all, none, detail },
+        }),
+      ),
+    ),
   )
+
+// Rows joined with newlines: `^`/`$` per row, and a pattern may span the rows of a dialog.
+const DETAIL_FLAGS = "mu"
+
+/** A rule's `yes` must name one of its answers, and needs a `detail` to be of any use. */
+const checkYes = (source: string, rule: ScreenRule): Effect.Effect<void, ScreenRuleError> => {
+  if (rule.yes === undefined) return Effect.void
+  if (!(rule.answers ?? []).some((a) => a.label === rule.yes)) {
+    return Effect.fail(
+      new ScreenRuleError({
+        source,
+        ruleId: rule.id,
+        message: `rule "${rule.id}": yes "${rule.yes}" is not the label of one of its answers`,
+      }),
+    )
+  }
+  if (rule.detail === undefined || rule.reason !== "permission") {
+    return Effect.fail(
+      new ScreenRuleError({
+        source,
+        ruleId: rule.id,
+        message: `rule "${rule.id}": yes needs reason "permission" and a detail to answer against`,
+      }),
+    )
+  }
+  return Effect.void
+}
 
 /** The id of the rule an issue path points into (`rules.3.all.0` → `rules[3].id`), if any. */
 export const ruleIdAt = (input: unknown, path: ReadonlyArray<PropertyKey>): string | undefined => {

@@ -8,6 +8,12 @@ export interface AttentionState {
   readonly reason?: string
   readonly ruleId?: string
   readonly answers?: ReadonlyArray<ScreenAnswer>
+  /** What a permission dialog asks for (`ScreenVerdict.detail`). */
+  readonly detail?: string
+  /** The dialog's "yes" answer, when its rule declares one. */
+  readonly yes?: ScreenAnswer
+  /** Which dialog this is (`ScreenVerdict.fingerprint`): another one is another prompt. */
+  readonly fingerprint?: string
 }
 
 export const NOT_WAITING: AttentionState = { waitingForInput: false }
@@ -86,13 +92,26 @@ export const candidateOf = (v: ScreenVerdict, bell: boolean): AttentionState | u
       reason: v.reason ?? v.kind,
       ...(v.ruleId !== undefined ? { ruleId: v.ruleId } : {}),
       ...(v.answers !== undefined ? { answers: v.answers } : {}),
+      ...(v.detail !== undefined ? { detail: v.detail } : {}),
+      ...(v.yes !== undefined ? { yes: v.yes } : {}),
+      ...(v.fingerprint !== undefined ? { fingerprint: v.fingerprint } : {}),
     }
   }
   return bell ? { waitingForInput: true, reason: "bell" } : undefined
 }
 
-const sameCandidate = (a: AttentionState, b: AttentionState): boolean =>
-  a.reason === b.reason && a.ruleId === b.ruleId
+/**
+ * Whether two states show the same prompt: the same rule on the same dialog asking the same
+ * thing. Two captures must agree on all of it before a prompt is published, and a re-check
+ * that finds another dialog of the same rule publishes it as a new prompt.
+ */
+export const samePrompt = (a: AttentionState, b: AttentionState): boolean =>
+  a.reason === b.reason &&
+  a.ruleId === b.ruleId &&
+  a.detail === b.detail &&
+  a.fingerprint === b.fingerprint
+
+const sameCandidate = samePrompt
 
 export interface AttentionStep {
   readonly model: AttentionModel

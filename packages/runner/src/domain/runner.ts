@@ -24,6 +24,11 @@ export interface StartRunnerRequest {
   readonly rows?: number | undefined
   /** Run in a new git worktree of `cwd`'s repository, on a new branch. */
   readonly worktree?: WorktreeRequest | undefined
+  /**
+   * Answer the permission prompts whose detail one of `allow` matches as a whole (see
+   * `runners/auto-approve.ts`); a pattern that does not compile matches nothing.
+   */
+  readonly autoApprove?: { readonly allow: ReadonlyArray<string> } | undefined
 }
 
 /** What the server itself adds to a start, never a client: who started the runner. */

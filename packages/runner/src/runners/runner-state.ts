@@ -1,5 +1,6 @@
 import type { RunnerStatus, RunnerSummary } from "@geppetto/protocol"
 import type { ScreenAnswer } from "../attention/rules.js"
+import type { AttentionState } from "../attention/signals.js"
 import type { ActivityState } from "../domain/events.js"
 import type { ProviderMode } from "../providers/provider.js"
 
@@ -72,6 +73,18 @@ export interface RunnerState {
   readonly attentionReason?: string
   readonly attentionSince?: number
   readonly answers?: ReadonlyArray<ScreenAnswer>
+  /** While waiting: which prompt (see `applyAttention`); a new one gets a new id. */
+  readonly attentionId?: string
+  /** While waiting: the rule that matched, what it asks for, and which dialog it is. */
+  readonly attentionRuleId?: string
+  readonly attentionDetail?: string
+  readonly attentionFingerprint?: string
+  /** While waiting: the rule's "yes" answer, when it declares one. */
+  readonly attentionYes?: ScreenAnswer
+  /** The permission prompts to answer for a person (`StartRunnerRequest.autoApprove`). */
+  readonly autoApprove?: { readonly allow: ReadonlyArray<string> }
+  /** The prompt auto-approve last answered: never answered twice, even across a restart. */
+  readonly autoAnsweredId?: string
   /** The last error the monitor reported (a vanished session, a lost exit status). */
   readonly lastError?: string
   /** The last non-blank line of output as plain text (see `lastLineOf`). */
@@ -129,6 +142,8 @@ export const toSummary = (s: RunnerState): RunnerSummary => {
     activity: s.live ? s.activity : "idle",
     waitingForInput: waiting,
     ...opt("attentionReason", waiting ? s.attentionReason : undefined),
+    ...opt("attentionId", waiting ? s.attentionId : undefined),
+    ...opt("attentionDetail", waiting ? s.attentionDetail : undefined),
     cwd: s.cwd,
     ...opt("prompt", s.prompt),
     createdAt: s.createdAt,
@@ -140,6 +155,7 @@ export const toSummary = (s: RunnerState): RunnerSummary => {
     ...opt("lastLine", s.lastLine),
     ...opt("workspace", s.workspace),
     ...opt("scheduleId", s.scheduleId),
+    ...opt("autoApprove", s.autoApprove && { allow: [...s.autoApprove.allow] }),
   }
 }
 
@@ -275,14 +291,42 @@ export interface Attention {
   readonly waitingForInput: boolean
   readonly reason?: string | undefined
   readonly answers?: ReadonlyArray<ScreenAnswer> | undefined
+  readonly ruleId?: string | undefined
+  readonly detail?: string | undefined
+  readonly fingerprint?: string | undefined
+  readonly yes?: ScreenAnswer | undefined
 }
+
+/** The prompt a runner's state shows, in the detector's terms (a restart starts from it). */
+export const attentionOf = (s: RunnerState): AttentionState =>
+  s.waitingForInput
+    ? {
+        waitingForInput: true,
+        ...opt("reason", s.attentionReason),
+        ...opt("answers", s.answers),
+        ...opt("ruleId", s.attentionRuleId),
+        ...opt("detail", s.attentionDetail),
+        ...opt("fingerprint", s.attentionFingerprint),
+        ...opt("yes", s.attentionYes),
+      }
+    : { waitingForInput: false }
 
 /** A detector transition; counts each entry into waiting once, and the time spent there. */
 export const applyAttention = (s: RunnerState, a: Attention, at: number): RunnerState => {
   const wasWaiting = s.waitingForInput
   const closed =
     wasWaiting && s.attentionSince !== undefined ? Math.max(0, at - s.attentionSince) : 0
-  const { attentionReason: _r, attentionSince: _s, answers: _a, ...rest } = s
+  const {
+    attentionReason: _r,
+    attentionSince: _s,
+    answers: _a,
+    attentionId: _i,
+    attentionRuleId: _u,
+    attentionDetail: _d,
+    attentionFingerprint: _f,
+    attentionYes: _y,
+    ...rest
+  } = s
   const metrics = {
     ...s.metrics,
     waitingMs: s.metrics.waitingMs + closed,
@@ -295,6 +339,13 @@ export const applyAttention = (s: RunnerState, a: Attention, at: number): Runner
     ...opt("attentionReason", a.reason),
     attentionSince: at,
     ...opt("answers", a.answers),
+    // Each prompt entered is counted once: its count is its id, unique within the runner and
+    // kept by the journal, so a reply or a push made before a restart still names it.
+    attentionId: `a${metrics.attentionCount}`,
+    ...opt("attentionRuleId", a.ruleId),
+    ...opt("attentionDetail", a.detail),
+    ...opt("attentionFingerprint", a.fingerprint),
+    ...opt("attentionYes", a.yes),
     metrics,
   }
 }
@@ -345,6 +396,7 @@ export const newRunnerState = (input: {
   readonly rows?: number | undefined
   readonly workspace?: WorkspaceState | undefined
   readonly scheduleId?: string | undefined
+  readonly autoApprove?: { readonly allow: ReadonlyArray<string> } | undefined
 }): RunnerState => ({
   id: input.id,
   name: input.name,
@@ -359,6 +411,7 @@ export const newRunnerState = (input: {
   ...opt("rows", input.rows),
   ...opt("workspace", input.workspace),
   ...opt("scheduleId", input.scheduleId),
+  ...opt("autoApprove", input.autoApprove),
   createdAt: input.at,
   startedAt: input.at,
   live: true,

@@ -1,18 +1,25 @@
 import { Clock, Deferred, Duration, Effect, Exit, FiberId, Runtime, Scope, Stream } from "effect"
 import { makeAttentionDetector } from "../attention/detector.js"
+import { evaluateScreen } from "../attention/evaluate.js"
 import { loadRuleSet } from "../attention/load-rules.js"
 import type { CompiledScreenRule } from "../attention/rules.js"
+import { candidateOf, samePrompt } from "../attention/signals.js"
+import { AuditLog } from "../audit/audit-log.js"
 import type { LogStoreError } from "../domain/errors.js"
 import { type ControlEvent, toWireEvent } from "../domain/events.js"
 import type { LogSubscription } from "../logs/log-feed.js"
 import type { LogChunk } from "../logs/log-store.js"
 import type { PaneSummary, ProcessMonitorHandle } from "../ports.js"
 import { agentHooks, followHookFile } from "../providers/hooks.js"
+import { decideAutoApprove } from "./auto-approve.js"
 import type { Control } from "./control.js"
 import type { RegistryContext } from "./registry-context.js"
 import { type RunnerEntry, readState } from "./runner-entry.js"
-import { applyActivity, applyAttention, tallyOutput } from "./runner-state.js"
+import { applyActivity, applyAttention, attentionOf, tallyOutput } from "./runner-state.js"
 import type { WorkspaceOps } from "./workspace.js"
+
+/** Who the audit trail says answered a prompt that auto-approve answered. */
+export const AUTO_APPROVE_USER = "auto-approve"
 
 /** How long a runner's exit waits for the output before it to be read (a restart's backlog). */
 const OUTPUT_WAIT = Duration.seconds(30)
@@ -24,6 +31,8 @@ const OUTPUT_WAIT = Duration.seconds(30)
 export const makeWatch = (ctx: RegistryContext, control: Control, workspace: WorkspaceOps) =>
   Effect.gen(function* () {
     const { settings, update, persist, emitEvent, markUnflushed } = ctx
+    // Taken here, in the registry's context: auto-approve records to it when the server has one.
+    const audit = yield* Effect.serviceOption(AuditLog)
     // For output callbacks, which run outside any fiber.
     const clock = yield* Effect.clock
     const runFork = Runtime.runFork(yield* Effect.runtime<never>())
@@ -127,13 +136,9 @@ export const makeWatch = (ctx: RegistryContext, control: Control, workspace: Wor
         const state = yield* readState(entry)
         const rules = yield* loadRules(state.provider)
         const hooked = agentHooks(state.provider, entry.logDir)
-        const restored = state.waitingForInput
-          ? {
-              waitingForInput: true,
-              ...(state.attentionReason !== undefined ? { reason: state.attentionReason } : {}),
-              ...(state.answers !== undefined ? { answers: state.answers } : {}),
-            }
-          : undefined
+        // A restart starts from the prompt the journal kept, its rule and dialog included, so
+        // that the re-check finds the same prompt (same id) rather than a new one.
+        const restored = state.waitingForInput ? attentionOf(state) : undefined
         const detector = yield* makeAttentionDetector({
           handle,
           capture: handle.captureScreen,
@@ -153,7 +158,11 @@ export const makeWatch = (ctx: RegistryContext, control: Control, workspace: Wor
             Effect.gen(function* () {
               const s = yield* readState(entry)
               if (!s.live) return
-              if (a.waitingForInput === s.waitingForInput && a.reason === s.attentionReason) {
+              const before = attentionOf(s)
+              if (
+                a.waitingForInput === before.waitingForInput &&
+                (!a.waitingForInput || samePrompt(a, before))
+              ) {
                 return
               }
               yield* update(
@@ -169,10 +178,74 @@ export const makeWatch = (ctx: RegistryContext, control: Control, workspace: Wor
                 ],
               )
               yield* persist(entry)
+              if (a.waitingForInput) yield* autoApprove(entry, handle, rules)
             }),
           ),
           Effect.forkIn(scope),
         )
+      })
+
+    /**
+     * Answers the prompt the runner now waits on, when `decideAutoApprove` says so and one
+     * more capture shows the very same dialog asking the very same thing. Marked answered
+     * before the keys go, so a prompt is answered at most once even if typing fails.
+     */
+    const autoApprove = (
+      entry: RunnerEntry,
+      handle: ProcessMonitorHandle,
+      rules: ReadonlyArray<CompiledScreenRule>,
+    ) =>
+      Effect.gen(function* () {
+        const s = yield* readState(entry)
+        const decision = decideAutoApprove(s)
+        if (!decision.approve) return
+        const screen = yield* handle.captureScreen.pipe(Effect.option)
+        if (screen._tag === "None") return
+        const seen = candidateOf(evaluateScreen(screen.value, rules), false)
+        if (seen === undefined || !samePrompt(seen, attentionOf(s))) {
+          return yield* Effect.logInfo(
+            `auto-approve ${entry.id}: the prompt changed before it could be answered; left for a person`,
+          )
+        }
+        let mine = false
+        yield* update(entry, (st) => {
+          mine = st.attentionId === decision.attentionId && st.autoAnsweredId !== st.attentionId
+          return mine ? { ...st, autoAnsweredId: decision.attentionId } : st
+        })
+        if (!mine) return
+        yield* persist(entry)
+        const typed = yield* handle.write(new TextEncoder().encode(decision.answer.keys)).pipe(
+          Effect.as(true),
+          Effect.catchAll((e) =>
+            Effect.as(
+              Effect.logWarning(`auto-approve ${entry.id}: could not type: ${e.message}`),
+              false,
+            ),
+          ),
+        )
+        if (!typed) return
+        yield* update(
+          entry,
+          (st) => st,
+          (now) => [
+            {
+              type: "auto-reply",
+              timestamp: now,
+              attentionId: decision.attentionId,
+              detail: decision.detail,
+              label: decision.answer.label,
+              pattern: decision.pattern,
+            },
+          ],
+        )
+        if (audit._tag === "Some") {
+          yield* audit.value.record({
+            user: AUTO_APPROVE_USER,
+            action: "runner.auto-approve",
+            runnerId: entry.id,
+            detail: `${decision.detail} (${decision.answer.label}; allowed by ${decision.pattern})`,
+          })
+        }
       })
 
     /** Resizes by anyone reach viewers as one `resize` per changed pane. */

@@ -22,6 +22,8 @@ const ScreenEntry = Schema.Struct({
   exitStatus: Schema.optional(Schema.Number),
   expected: Schema.Literal("waiting", "busy", "ready", "unknown"),
   reason: Schema.optional(Schema.String),
+  /** What a permission dialog asks for, as its rule must extract it; absent: no detail. */
+  detail: Schema.optional(Schema.String),
   note: Schema.optional(Schema.String),
 })
 
@@ -45,6 +47,7 @@ describe("real CLI screens", () => {
         const verdict = evaluateScreen({ lines, title: entry.title }, rules)
         expect(verdict.kind, `rule ${verdict.ruleId ?? "(none)"}`).toBe(entry.expected)
         if (entry.reason !== undefined) expect(verdict.reason).toBe(entry.reason)
+        expect(verdict.detail).toBe(entry.detail)
       }),
     )
   }
