@@ -330,6 +330,26 @@ export const SCHEMA_GROUPS: ReadonlyArray<SchemaGroup> = [
     ],
   },
   {
+    title: "Notifications",
+    intro:
+      "Reaching people away from the tab: Web Push to each subscribed browser (RFC 8291 `aes128gcm`, VAPID RFC 8292) and the webhooks of `config.json`, once per transition into waiting, completed or failed; and answering a prompt from the notification (`POST /api/runners/:id/reply`).",
+    schemas: [
+      { name: "NotifyEvent", schema: p.NotifyEvent },
+      { name: "NotifyEvents", schema: p.NotifyEvents },
+      { name: "PushEndpoint", schema: p.PushEndpoint },
+      { name: "PushKeyResponse", schema: p.PushKeyResponse },
+      {
+        name: "PushSubscriptionRequest",
+        schema: p.PushSubscriptionRequest,
+        fields: { events: 'What to push to this browser; default `["waiting"]`.' },
+      },
+      { name: "PushSubscriptionCreated", schema: p.PushSubscriptionCreated },
+      { name: "PushUnsubscribeRequest", schema: p.PushUnsubscribeRequest },
+      { name: "NotificationPayload", schema: p.NotificationPayload },
+      { name: "ReplyRequest", schema: p.ReplyRequest },
+    ],
+  },
+  {
     title: "Process events",
     intro:
       "What a monitored process reports, in the order it happened. `WS /api/events` carries every kind but `output` (raw output travels on the terminal socket and the log route).",

@@ -139,6 +139,40 @@ export const API_ROUTES: ReadonlyArray<ApiRoute> = [
   },
   {
     method: "GET",
+    path: "/api/push/key",
+    auth: "viewer",
+    summary:
+      "The server's VAPID public key: the `applicationServerKey` of `pushManager.subscribe`.",
+    responses: [{ status: 200, schema: "PushKeyResponse" }],
+    notes: [
+      "Made once into `DATA_DIR/vapid.json` (0600). A new key pair (the file deleted) orphans every subscription: browsers must subscribe again.",
+    ],
+  },
+  {
+    method: "POST",
+    path: "/api/push/subscriptions",
+    auth: "viewer",
+    summary:
+      "Subscribes this browser to Web Push for the caller: the browser's `PushSubscription` JSON, plus the events it wants (default `waiting`). The same endpoint posted again replaces its events.",
+    body: "PushSubscriptionRequest",
+    responses: [{ status: 201, schema: "PushSubscriptionCreated" }],
+    errors: ["`400 ValidationError`: an endpoint that is not `https:`, keys of the wrong size"],
+    notes: [
+      "Kept per user in `DATA_DIR/push-subscriptions.json` (0600), at most 10 a user (the oldest goes). A push service's `404`/`410` drops the subscription; `429`/`5xx` are retried with backoff. Viewers' pushes carry no quick answers. Needs a secure context in the browser (HTTPS, or `localhost`).",
+    ],
+  },
+  {
+    method: "DELETE",
+    path: "/api/push/subscriptions",
+    auth: "viewer",
+    summary:
+      "Unsubscribes one of the caller's browsers (by endpoint). Idempotent: an unknown endpoint also answers `204`.",
+    body: "PushUnsubscribeRequest",
+    responses: [{ status: 204, text: "no body" }],
+    errors: ["`400 ValidationError`: not an `https:` endpoint"],
+  },
+  {
+    method: "GET",
     path: "/api/providers",
     auth: "viewer",
     summary:
@@ -223,6 +257,23 @@ export const API_ROUTES: ReadonlyArray<ApiRoute> = [
     body: "InputRequest",
     responses: [{ status: 204, text: "no body" }],
     errors: ["`409 AiProviderOperationError`: the runner has ended"],
+  },
+  {
+    method: "POST",
+    path: "/api/runners/:id/reply",
+    auth: "operator",
+    summary:
+      "Types the keys of the quick answer `label` (one of `answers` of `GET /api/runners/:id`), only while the runner still waits on the prompt `attentionId`. What a notification's action and the dashboard's quick replies post.",
+    params: "RunnerParams",
+    body: "ReplyRequest",
+    responses: [{ status: 204, text: "no body" }],
+    errors: [
+      "`400 ValidationError`: the body, or a `label` the prompt does not offer",
+      "`409 ConflictError`: the runner waits on another prompt, or on none (answered, gone, ended); nothing was typed",
+    ],
+    notes: [
+      "A stale notification must never press a key on a later dialog: the prompt is checked against the runner's `attentionId` as the request is served. Recorded in the audit trail as `runner.reply` with the label.",
+    ],
   },
   {
     method: "GET",
