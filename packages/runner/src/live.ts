@@ -5,6 +5,7 @@ import { JournalStore } from "./journal/journal-store.js"
 import { LogStore } from "./logs/log-store.js"
 import { AiRunnerRegistryLive } from "./runners/registry.js"
 import { RunnerSettings, type RunnerSettingsShape } from "./runners/settings.js"
+import { Schedules } from "./schedules/schedules.js"
 import { TmuxControlClient } from "./tmux/control-client.js"
 import { TmuxSessionManager } from "./tmux/session-manager.js"
 import { TmuxProcessMonitorLive } from "./tmux/tmux-process-monitor.js"
@@ -22,8 +23,9 @@ export const RunnerLive = (config: RunnerConfigShape) => {
 }
 
 /**
- * Everything plus the runner registry and the audit trail: what the server runs. Building it
- * rediscovers the runners already in tmux and in the journal.
+ * Everything plus the runner registry, the audit trail and the schedules: what the server runs.
+ * Building it rediscovers the runners already in tmux and in the journal, then starts the kept
+ * schedules (whose loops end before the registry does).
  */
 export const AiRunnerLive = (config: RunnerConfigShape, settings: RunnerSettingsShape) => {
   const base = RunnerLive(config)
@@ -31,9 +33,10 @@ export const AiRunnerLive = (config: RunnerConfigShape, settings: RunnerSettings
   const journal = JournalStore.Default.pipe(Layer.provide(configLayer))
   const workspaces = Workspaces.Default.pipe(Layer.provide(configLayer))
   const audit = AuditLog.Default.pipe(Layer.provide(configLayer))
-  return AiRunnerRegistryLive.pipe(
+  const registry = AiRunnerRegistryLive.pipe(
     Layer.provideMerge(
       Layer.mergeAll(base, journal, workspaces, audit, Layer.succeed(RunnerSettings, settings)),
     ),
   )
+  return Schedules.Default.pipe(Layer.provideMerge(registry))
 }

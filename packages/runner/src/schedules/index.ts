@@ -1,0 +1,3 @@
+export * from "./cron.js"
+export * from "./schedule-store.js"
+export * from "./schedules.js"
