@@ -28,6 +28,9 @@ in between unless you name one), or your login shell when there is none.
   --branch BRANCH        that branch's name (default geppetto/NAME; implies --worktree)
   --base REF             the branch or commit it starts from (default: HEAD's branch;
                          implies --worktree)
+  --auto-approve REGEX   answer a permission prompt with its "yes" when what it asks for
+                         (e.g. the command) matches REGEX as a whole (repeatable; e.g.
+                         'npm (test|run lint)'); any other prompt waits for you
   --attach               attach this terminal to it right away (tmux attach)
   --json                 print the runner as JSON
 
@@ -82,6 +85,7 @@ export const run = async (argv: ReadonlyArray<string>, ctx: CliContext): Promise
     worktree: { type: "boolean" },
     branch: { type: "string" },
     base: { type: "string" },
+    "auto-approve": { type: "string", multiple: true },
     attach: { type: "boolean" },
     json: { type: "boolean" },
   })
@@ -98,6 +102,14 @@ export const run = async (argv: ReadonlyArray<string>, ctx: CliContext): Promise
   const cols = integer("cols", values.cols)
   const rows = integer("rows", values.rows)
   const env = envEntries(values.env ?? [])
+  const allow = values["auto-approve"] ?? []
+  for (const pattern of allow) {
+    try {
+      new RegExp(pattern, "u")
+    } catch (error) {
+      throw usageError(`--auto-approve ${JSON.stringify(pattern)}: ${String(error)}`)
+    }
+  }
   const worktree =
     values.branch !== undefined || values.base !== undefined
       ? {
@@ -120,6 +132,7 @@ export const run = async (argv: ReadonlyArray<string>, ctx: CliContext): Promise
     ...(rows !== undefined ? { rows } : {}),
     ...(env !== undefined ? { env } : {}),
     ...(worktree !== undefined ? { worktree } : {}),
+    ...(allow.length > 0 ? { autoApprove: { allow } } : {}),
   }
   const client = await connect(values, ctx.env)
   const runner = await client.json("POST", "/api/runners", RunnerDetail, body)

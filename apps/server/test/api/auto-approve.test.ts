@@ -51,7 +51,7 @@ describe("auto-approve", () => {
       // The first dialog is answered with "1" (Claude's "Yes"), for `npm test`.
       await waitFor(
         async () => (await text(runner.id)).includes("answered 1 for npm test"),
-        async () => `the npm test dialog answered; screen: ${server.capture(runner.name)}`,
+        () => `the npm test dialog answered; screen: ${server.capture(runner.name)}`,
       )
       const reply = await events.nextJson(
         (m) =>
@@ -73,7 +73,7 @@ describe("auto-approve", () => {
           const now = await server.runner(runner.id)
           return now.waitingForInput && now.attentionDetail === "rm -rf build" ? now : undefined
         },
-        async () => `the rm dialog waiting; screen: ${server.capture(runner.name)}`,
+        () => `the rm dialog waiting; screen: ${server.capture(runner.name)}`,
       )
       expect(waiting.attentionReason).toBe("permission")
       expect(waiting.attentionId).not.toBe((reply.event as { attentionId: string }).attentionId)
@@ -109,6 +109,31 @@ describe("auto-approve", () => {
       expect(autoReplies).toHaveLength(1)
     } finally {
       await events.close()
+    }
+  })
+
+  it("takes an account's patterns from config.json unless the start gives its own", async () => {
+    const configured = await startServer({
+      config: { accounts: { ci: { provider: "shell", autoApprove: { allow: ["npm test"] } } } },
+    })
+    try {
+      const inherited = await configured.start({
+        provider: "shell",
+        command: ["true"],
+        accountId: "ci",
+      })
+      expect(inherited.autoApprove).toEqual({ allow: ["npm test"] })
+      const own = await configured.start({
+        provider: "shell",
+        command: ["true"],
+        accountId: "ci",
+        autoApprove: { allow: ["make"] },
+      })
+      expect(own.autoApprove).toEqual({ allow: ["make"] })
+      const none = await configured.start({ provider: "shell", command: ["true"] })
+      expect(none.autoApprove).toBeUndefined()
+    } finally {
+      await configured.close()
     }
   })
 

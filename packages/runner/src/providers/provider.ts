@@ -9,6 +9,8 @@ export interface AccountProfile {
   readonly id: string
   readonly provider: string
   readonly env: Readonly<Record<string, string>>
+  /** Auto-approve for the account's runners when a start does not set its own. */
+  readonly autoApprove?: { readonly allow: ReadonlyArray<string> }
 }
 
 export interface PlanRequest {

@@ -52,6 +52,22 @@ export const defaultRunnerSettings = (
 
 const EnvName = Schema.String.pipe(Schema.pattern(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/))
 const AccountId = Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/))
+/** An auto-approve pattern: it must compile (JavaScript, `u` flag), as the API requires. */
+const ApprovePattern = Schema.String.pipe(
+  Schema.minLength(1),
+  Schema.maxLength(500),
+  Schema.filter(
+    (source) => {
+      try {
+        new RegExp(source, "u")
+        return true
+      } catch {
+        return false
+      }
+    },
+    { message: () => "must be a valid regular expression (JavaScript, u flag)" },
+  ),
+)
 const Limit = Schema.Int.pipe(Schema.between(0, 10_000))
 const Ms = Schema.Int.pipe(Schema.between(0, 600_000))
 const MIB = 1024 * 1024
@@ -69,6 +85,10 @@ export const RunnerSettingsFile = Schema.Struct({
         env: Schema.optionalWith(Schema.Record({ key: EnvName, value: Schema.String }), {
           default: () => ({}),
         }),
+        /** The account's runners answer these permission prompts unless a start says otherwise. */
+        autoApprove: Schema.optional(
+          Schema.Struct({ allow: Schema.NonEmptyArray(ApprovePattern).pipe(Schema.maxItems(50)) }),
+        ),
       }),
     }),
     { default: () => ({}) },
@@ -116,7 +136,12 @@ export const decodeSettingsFile = (
     Effect.flatMap((file) => {
       const accounts: Record<string, AccountProfile> = {}
       for (const [id, account] of Object.entries(file.accounts)) {
-        accounts[id] = { id, provider: account.provider, env: account.env }
+        accounts[id] = {
+          id,
+          provider: account.provider,
+          env: account.env,
+          ...(account.autoApprove === undefined ? {} : { autoApprove: account.autoApprove }),
+        }
       }
       const limits: { perProvider?: Record<string, number>; perAccount?: Record<string, number> } =
         {}

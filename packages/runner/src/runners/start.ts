@@ -122,7 +122,7 @@ export const makeStart = (ctx: RegistryContext, watching: Watch, workspace: Work
             maxDurationMs,
             adopted: false,
             scheduleId: options.scheduleId,
-            autoApprove: request.autoApprove,
+            autoApprove: request.autoApprove ?? account?.autoApprove,
             at: now,
             cols,
             rows,

@@ -103,7 +103,7 @@ describe("decideAutoApprove", () => {
         detail: "rm -rf build",
         pattern: "rm -rf build",
       })
-      const answered = { ...s, autoAnsweredId: s.attentionId }
+      const answered = { ...s, autoAnsweredId: s.attentionId ?? "" }
       expect(decideAutoApprove(answered)).toMatchObject({
         approve: false,
         why: expect.stringMatching(/answered already/),

@@ -36,7 +36,7 @@ describe("runner settings from config.json", () => {
               provider: "claude",
               env: { CLAUDE_CONFIG_DIR: "/home/me/.claude-personal" },
             },
-            work: { provider: "claude" },
+            work: { provider: "claude", autoApprove: { allow: ["npm (?:test|run lint)"] } },
           },
           limits: { perProvider: { claude: 3 }, perAccount: { work: 1 } },
           attention: { debounceMs: 2_000 },
@@ -52,6 +52,7 @@ describe("runner settings from config.json", () => {
         env: { CLAUDE_CONFIG_DIR: "/home/me/.claude-personal" },
       })
       expect(settings.accounts.work?.env).toEqual({})
+      expect(settings.accounts.work?.autoApprove).toEqual({ allow: ["npm (?:test|run lint)"] })
       expect(settings.limits).toEqual({ perProvider: { claude: 3 }, perAccount: { work: 1 } })
       expect(settings.attention).toEqual({ debounceMs: 2_000, confirmMs: 250, recheckMs: 300 })
       expect(settings.runnerConfig).toEqual({
@@ -69,6 +70,14 @@ describe("runner settings from config.json", () => {
     ['{"accounts": {"a b": {"provider": "claude"}}}', "accounts"],
     ['{"accounts": {"x": {"provider": "claude", "env": {"A=B": "1"}}}}', "accounts.x.env"],
     ['{"limits": {"perProvider": {"claude": -1}}}', "limits.perProvider.claude"],
+    [
+      '{"accounts": {"x": {"provider": "claude", "autoApprove": {"allow": ["("]}}}}',
+      "accounts.x.autoApprove.allow.0",
+    ],
+    [
+      '{"accounts": {"x": {"provider": "claude", "autoApprove": {"allow": []}}}}',
+      "accounts.x.autoApprove.allow",
+    ],
     ['{"limits": {"perAccount": {"ghost": 1}}}', "limits.perAccount.ghost"],
     ['{"attention": {"debounceMs": "fast"}}', "attention.debounceMs"],
     ['{"logs": {"segmentBytes": 10}}', "logs.segmentBytes"],
