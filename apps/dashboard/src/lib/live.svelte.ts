@@ -41,6 +41,24 @@ export const isWaiting = (r: RunnerSummary): boolean => r.waitingForInput && isL
 
 type WaitingListener = (runner: RunnerSummary) => void
 
+/** A permission prompt the server answered for a person (an `auto-reply` event), as this tab saw it. */
+export interface AutoReplySeen {
+  readonly attentionId: string
+  /** What the prompt asked for (`npm test`). */
+  readonly detail: string
+  /** The answer typed (`Yes`). */
+  readonly label: string
+  /** The `allow` pattern that matched. */
+  readonly pattern: string
+  /** When the server answered. */
+  readonly at: number
+  /** When this tab heard of it: what "just now" on a card is measured from. */
+  readonly seenAt: number
+}
+
+/** Auto-replies kept per runner (newest first): the events stream has no history to ask again. */
+const AUTO_REPLIES_KEPT = 20
+
 /**
  * Every runner, live over `WS /api/events`: the whole list on each (re)connect, then one
  * frame per change. Frames are validated with the protocol's schema; a bad one is dropped.
@@ -53,6 +71,8 @@ class LiveRunners {
    * missing here has nobody watching (the server resends every non-empty list on connect).
    */
   readonly presence = new SvelteMap<string, ReadonlyArray<Viewer>>()
+  /** The auto-replies seen since this tab connected, newest first, per runner. */
+  readonly autoReplies = new SvelteMap<string, ReadonlyArray<AutoReplySeen>>()
   /** True once the first full list arrived. */
   loaded = $state(false)
   readonly socket: ReconnectingSocket
@@ -102,6 +122,7 @@ class LiveRunners {
     this.runners.clear()
     this.traces.clear()
     this.presence.clear()
+    this.autoReplies.clear()
     this.loaded = false
   }
 
@@ -166,6 +187,12 @@ class LiveRunners {
           const trace = this.traces.get(runnerId)
           if (trace !== undefined)
             this.traces.set(runnerId, { ...trace, lastActivityAt: event.timestamp })
+        } else if (event.type === "auto-reply") {
+          const seen = this.autoReplies.get(runnerId) ?? []
+          if (seen.some((r) => r.attentionId === event.attentionId)) return
+          const { attentionId, detail, label, pattern, timestamp } = event
+          const reply = { attentionId, detail, label, pattern, at: timestamp, seenAt: Date.now() }
+          this.autoReplies.set(runnerId, [reply, ...seen].slice(0, AUTO_REPLIES_KEPT))
         }
         return
       }
@@ -194,6 +221,7 @@ class LiveRunners {
     this.runners.delete(id)
     this.traces.delete(id)
     this.presence.delete(id)
+    this.autoReplies.delete(id)
   }
 }
 
