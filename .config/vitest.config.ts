@@ -8,6 +8,8 @@ export default defineConfig({
       "packages/protocol",
       "packages/runner",
       "apps/server",
+      // The dashboard's plain TypeScript (no Svelte, no DOM); its own config, not vite.config.ts.
+      "apps/dashboard/vitest.config.ts",
       // Fault injection, hostile input, auth audit: ends with the `hardening:` summary line.
       "apps/server/vitest.hardening.config.ts",
       "e2e",
