@@ -17,6 +17,8 @@ const config = {
       precompress: true,
       strict: true,
     }),
+    // Registered by the layout as /sw.js (the server serves the built service-worker.js there).
+    serviceWorker: { register: false },
   },
 }
 

@@ -185,8 +185,10 @@ describe("dashboard, end to end", () => {
 
   it("shows a waiting runner's reason and quick replies, notifies once, and answers with one click", async () => {
     await page.goto(`${server.url}/`)
-    // Opt in to notifications (the context granted the permission).
-    await page.getByRole("button", { name: "Notifications" }).click()
+    // Opt in to notifications in this tab (the context granted the permission), from the bell.
+    await page.getByRole("button", { name: /^Notifications/ }).click()
+    await page.getByRole("checkbox", { name: "Notify me while this tab is open" }).check()
+    await page.getByRole("button", { name: /^Notifications/ }).click()
     await waitFor(
       () => page.evaluate(() => (window as unknown as Hooks).__geppetto.attention.notify),
       "notifications to be on",

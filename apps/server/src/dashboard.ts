@@ -10,7 +10,9 @@ export const defaultDashboardDir = fileURLToPath(new URL("../../dashboard/build/
  * Serves the built dashboard (a static SPA) on the server's own port, brotli or gzip when the
  * browser takes it (the build compresses every file once). Hashed assets under
  * `_app/immutable/` are cached for a year; everything else revalidates. Unknown non-API
- * GETs get `index.html` so client-side routes survive a reload. Returns false when there
+ * GETs get `index.html` so client-side routes survive a reload. `/sw.js` is the built service
+ * worker (`service-worker.js`); `/manifest.webmanifest`, `/offline.html` and `/icons/*` are
+ * static files of the build. Returns false when there
  * is no build to serve (tests, or a checkout that was not built).
  */
 export const serveDashboard = async (app: FastifyInstance, root: string): Promise<boolean> => {
@@ -29,5 +31,13 @@ export const serveDashboard = async (app: FastifyInstance, root: string): Promis
       )
     },
   })
+  // The PWA's service worker, built by SvelteKit as service-worker.js, at the short path the
+  // layout registers. Public like every static file, revalidated on each load (no-cache), so a
+  // new build's worker is picked up at once.
+  if (existsSync(`${root}/service-worker.js`)) {
+    app.get("/sw.js", (_request, reply) =>
+      reply.header("service-worker-allowed", "/").sendFile("service-worker.js"),
+    )
+  }
   return true
 }

@@ -6,7 +6,15 @@ import { normalize, repoRoot, type TestServer, waitFor } from "./server.js"
 /** Screenshots and traces land here (CI keeps `test-results/` as artifacts). */
 export const artifactsDir = join(repoRoot, "test-results", "e2e")
 
-const CHROMIUM = process.env.GEPPETTO_CHROMIUM ?? "/usr/bin/chromium"
+export const CHROMIUM_PATH = process.env.GEPPETTO_CHROMIUM ?? "/usr/bin/chromium"
+export const CHROMIUM_ARGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+]
 
 /**
  * Debian's Chromium, headless. Playwright gives every launch a fresh temporary user-data dir
@@ -14,16 +22,9 @@ const CHROMIUM = process.env.GEPPETTO_CHROMIUM ?? "/usr/bin/chromium"
  */
 export const launchChromium = (): Promise<Browser> =>
   chromium.launch({
-    executablePath: CHROMIUM,
+    executablePath: CHROMIUM_PATH,
     headless: true,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-    ],
+    args: CHROMIUM_ARGS,
   })
 
 /** A context for one person, traced so a failure leaves a trace to open. */

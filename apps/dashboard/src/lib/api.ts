@@ -8,7 +8,10 @@ import {
   GitWorkTree,
   LoginResponse,
   type MergeRequest,
+  type NotifyEvent,
   ProviderInfo,
+  PushKeyResponse,
+  PushSubscriptionCreated,
   type Role,
   RunnerDetail,
   type RunnerDetail as RunnerDetailType,
@@ -190,6 +193,22 @@ export const api = {
   removeUser: (name: string) => call(userPath(name), undefined, { method: "DELETE" }),
   /** The audit trail, newest first (admins). */
   audit: (filter: AuditFilter = {}) => call(auditPath(filter), AuditResponse),
+  /**
+   * Types the quick answer `label` only while the runner still waits on prompt `attentionId`;
+   * a `409` `ApiError` (nothing typed) when that prompt is gone.
+   */
+  reply: (id: string, attentionId: string, label: string) =>
+    call(`${runnerPath(id)}/reply`, undefined, { method: "POST", body: { attentionId, label } }),
+  /** The server's VAPID public key (base64url), for `pushManager.subscribe`. */
+  pushKey: () => call("/api/push/key", PushKeyResponse),
+  /** Files this browser's push subscription (its `toJSON()`) with the events it wants. */
+  pushSubscribe: (subscription: PushSubscriptionJSON, events: ReadonlyArray<NotifyEvent>) =>
+    call("/api/push/subscriptions", PushSubscriptionCreated, {
+      method: "POST",
+      body: { ...subscription, events: [...events] },
+    }),
+  pushUnsubscribe: (endpoint: string) =>
+    call("/api/push/subscriptions", undefined, { method: "DELETE", body: { endpoint } }),
 }
 
 /** The link that logs a new user in: the server swaps the token for a cookie and drops it. */

@@ -1,0 +1,318 @@
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import type { RunnerDetail } from "@geppetto/protocol"
+import {
+  type BrowserContext,
+  type CDPSession,
+  chromium,
+  type Page,
+  type Worker,
+} from "playwright-core"
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
+import {
+  CHROMIUM_ARGS,
+  CHROMIUM_PATH,
+  endTrace,
+  loginWithLink,
+  screenshot,
+} from "./helpers/browser.js"
+import { TestServer, waitFor } from "./helpers/server.js"
+
+/**
+ * The installable PWA (issue 17): the manifest and its icons, Chromium's own installability
+ * check, the service worker caching the shell only and showing the offline page when the
+ * server is gone, and a push's notification whose action answers the prompt — only while that
+ * same prompt still waits.
+ */
+
+const fixtures = join(import.meta.dirname, "fixtures")
+
+let server: TestServer
+let context: BrowserContext
+/** A profile of its own: Chromium does not offer to install from an incognito context. */
+const profile = mkdtempSync(join(tmpdir(), "geppetto-pwa-profile-"))
+let page: Page
+let cdp: CDPSession
+let failed = false
+
+/** Width and height of a PNG, from its IHDR chunk. */
+const pngSize = (bytes: Buffer) => ({
+  width: bytes.readUInt32BE(16),
+  height: bytes.readUInt32BE(20),
+})
+
+const worker = (): Promise<Worker> =>
+  waitFor(
+    () => context.serviceWorkers().find((w) => w.url().endsWith("/sw.js")),
+    "the service worker",
+  )
+
+/** The service worker's global scope, as far as these tests reach into it. */
+interface WorkerScope {
+  readonly registration: {
+    getNotifications(filter: {
+      tag: string
+    }): Promise<
+      Array<Notification & { readonly actions: ReadonlyArray<{ readonly title: string }> }>
+    >
+  }
+  dispatchEvent(event: Event): boolean
+}
+/** The worker's `NotificationEvent` (no DOM type for it in the e2e package's libs). */
+declare const NotificationEvent: new (
+  type: string,
+  init: { notification: Notification; action: string },
+) => Event
+
+/** The registration id CDP names the service worker by (for `deliverPushMessage`). */
+const registrations = new Map<string, string>()
+
+beforeAll(async () => {
+  server = new TestServer()
+  await server.start()
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM_PATH,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport: { width: 1280, height: 900 },
+  })
+  await context.grantPermissions(["notifications"], { origin: server.url })
+  await context.tracing.start({ screenshots: true, snapshots: true })
+  page = context.pages()[0] ?? (await context.newPage())
+  cdp = await context.newCDPSession(page)
+  cdp.on("ServiceWorker.workerRegistrationUpdated", (event) => {
+    for (const r of event.registrations) registrations.set(r.scopeURL, r.registrationId)
+  })
+  await cdp.send("ServiceWorker.enable")
+})
+
+afterEach(async ({ task }) => {
+  if (task.result?.state !== "fail") return
+  failed = true
+  await screenshot(page, `pwa-failed-${task.name.replace(/[^a-z0-9]+/gi, "-").slice(0, 60)}`).catch(
+    () => {},
+  )
+})
+
+afterAll(async () => {
+  if (context !== undefined) await endTrace(context, failed ? "pwa" : undefined)
+  await context?.close()
+  rmSync(profile, { recursive: true, force: true })
+  await server?.stop()
+})
+
+describe("the installable app", () => {
+  it("serves a valid manifest and its icons, without auth", async () => {
+    const response = await fetch(`${server.url}/manifest.webmanifest`)
+    expect(response.status).toBe(200)
+    expect(response.headers.get("content-type")).toContain("application/manifest+json")
+    const manifest = (await response.json()) as {
+      name: string
+      display: string
+      start_url: string
+      theme_color: string
+      icons: Array<{ src: string; sizes: string; type: string; purpose: string }>
+    }
+    expect(manifest).toMatchObject({
+      name: "Geppetto Runners",
+      display: "standalone",
+      start_url: "/",
+    })
+    const purposes = manifest.icons.map((i) => `${i.sizes} ${i.purpose}`)
+    expect(purposes).toEqual(
+      expect.arrayContaining(["192x192 any", "512x512 any", "512x512 maskable"]),
+    )
+    for (const icon of [
+      ...manifest.icons,
+      { src: "/icons/apple-touch-icon.png", sizes: "180x180" },
+    ]) {
+      const got = await fetch(`${server.url}${icon.src}`)
+      expect(got.status, icon.src).toBe(200)
+      const { width, height } = pngSize(Buffer.from(await got.arrayBuffer()))
+      expect(`${width}x${height}`).toBe(icon.sizes)
+    }
+    const sw = await fetch(`${server.url}/sw.js`)
+    expect(sw.status).toBe(200)
+    expect(sw.headers.get("content-type")).toContain("javascript")
+    expect(sw.headers.get("cache-control")).toBe("no-cache")
+  })
+
+  it("registers the service worker and passes Chromium's installability check", async () => {
+    await loginWithLink(page, server, server.operatorToken)
+    const script = await page.evaluate(() =>
+      navigator.serviceWorker.ready.then((r) => r.active?.scriptURL ?? ""),
+    )
+    expect(script).toBe(`${server.url}/sw.js`)
+    let lastErrors = ""
+    const manifest = await cdp.send("Page.getAppManifest")
+    expect(manifest.errors).toEqual([])
+    await waitFor(
+      async () => {
+        const { installabilityErrors } = await cdp.send("Page.getInstallabilityErrors")
+        lastErrors = JSON.stringify(installabilityErrors)
+        return installabilityErrors.length === 0 ? true : undefined
+      },
+      () => `no installability errors (last: ${lastErrors})`,
+    )
+    // The head says the rest for iOS and the browser's chrome.
+    expect(await page.locator('link[rel="apple-touch-icon"]').getAttribute("href")).toMatch(
+      /\/icons\/apple-touch-icon\.png$/,
+    )
+    expect(await page.locator('meta[name="theme-color"]').getAttribute("content")).toBe("#2f6fdb")
+  })
+
+  it("caches the app shell only, never API answers", async () => {
+    await page.evaluate(() => fetch("/api/runners").then((r) => r.text()))
+    const cached = await page.evaluate(async () => {
+      const urls: Array<string> = []
+      for (const key of await caches.keys()) {
+        for (const request of await (await caches.open(key)).keys())
+          urls.push(new URL(request.url).pathname)
+      }
+      return urls
+    })
+    expect(cached).toContain("/offline.html")
+    expect(cached.some((u) => u.startsWith("/_app/immutable/"))).toBe(true)
+    expect(cached.filter((u) => u.startsWith("/api/") || u === "/metrics")).toEqual([])
+  })
+
+  it("says the server cannot be reached when it is gone, and comes back with it", async () => {
+    await server.stopProcess()
+    try {
+      await page.goto(`${server.url}/history`)
+      await page.getByRole("heading", { name: "The Geppetto server cannot be reached" }).waitFor()
+      await screenshot(page, "pwa-offline")
+    } finally {
+      await server.start()
+    }
+    await page.getByRole("link", { name: "Try again" }).click()
+    await page.getByRole("heading", { name: "Runners", level: 1 }).waitFor()
+  })
+})
+
+describe("answering from a notification", () => {
+  it("a push shows the runner, the reason and two answers; its action types one while that prompt waits, and a stale one types nothing", async () => {
+    const runner = await server.api<RunnerDetail>("/api/runners", {
+      method: "POST",
+      body: {
+        provider: "shell",
+        name: "e2e-push-ask",
+        command: ["bash", join(fixtures, "ask.sh")],
+      },
+    })
+    const waiting = await waitFor(
+      async () => {
+        const d = await server.api<RunnerDetail>(`/api/runners/${runner.id}`)
+        return d.waitingForInput && d.attentionId !== undefined ? d : undefined
+      },
+      "the runner waiting on its question",
+      30_000,
+    )
+    const pane = waiting.session.panes[0]?.id ?? ""
+    const registrationId = await waitFor(
+      () => registrations.get(`${server.url}/`),
+      "the registration id",
+    )
+    const sw = await worker()
+    // What the server pushes (its own tests decrypt the real thing); CDP delivers it as a push.
+    const payload = {
+      runnerId: runner.id,
+      name: runner.name,
+      event: "waiting",
+      status: waiting.status,
+      reason: waiting.attentionReason,
+      attentionId: waiting.attentionId,
+      title: `${runner.name} has a question`,
+      body: "Waiting (question): answer Yes or No, or open it.",
+      answers: [{ label: "Yes" }, { label: "No" }],
+      url: `/runners/${runner.id}`,
+      at: Date.now(),
+    }
+    const tag = `geppetto-${runner.id}`
+    let seen = ""
+    const shown = (title: string) =>
+      waitFor(
+        async () => {
+          const all = await sw.evaluate(async (t) => {
+            const list = await (self as unknown as WorkerScope).registration.getNotifications({
+              tag: t,
+            })
+            return list.map((n) => ({
+              title: n.title,
+              body: n.body,
+              actions: n.actions.map((a) => a.title),
+            }))
+          }, tag)
+          seen = JSON.stringify(all)
+          return all.find((n) => n.title === title)
+        },
+        () => `the notification "${title}" (shown: ${seen})`,
+      )
+    const click = (action: string) =>
+      sw.evaluate(
+        async ([t, a]) => {
+          const scope = self as unknown as WorkerScope
+          const [n] = await scope.registration.getNotifications({ tag: t })
+          if (n === undefined) throw new Error("no notification to click")
+          scope.dispatchEvent(
+            new NotificationEvent("notificationclick", { notification: n, action: a }),
+          )
+        },
+        [tag, action] as const,
+      )
+
+    await cdp.send("ServiceWorker.deliverPushMessage", {
+      origin: server.url,
+      registrationId,
+      data: JSON.stringify(payload),
+    })
+    expect(await shown(payload.title)).toEqual({
+      title: payload.title,
+      body: payload.body,
+      actions: ["Yes", "No"],
+    })
+    await click("answer:0")
+    await waitFor(
+      () => server.capture(pane).some((l) => l.includes("answer=y")),
+      "the answer in the pane",
+    )
+
+    // The same notification again, once stale: the prompt it names is gone.
+    await waitFor(async () => {
+      const d = await server.api<RunnerDetail>(`/api/runners/${runner.id}`)
+      return d.attentionId !== waiting.attentionId
+    }, "the answered prompt to be gone")
+    await cdp.send("ServiceWorker.deliverPushMessage", {
+      origin: server.url,
+      registrationId,
+      data: JSON.stringify({ ...payload, at: Date.now() }),
+    })
+    await shown(payload.title)
+    await click("answer:1")
+    const refused = await shown(`${runner.name}: not answered`)
+    expect(refused.body).toContain("nothing was typed")
+    expect(refused.actions).toEqual([])
+    expect(server.capture(pane).join("\n")).not.toContain("answer=n")
+    // Once, by the owner, with the label: in the audit trail.
+    const audit = await server.api<{ entries: Array<{ action: string; detail?: string }> }>(
+      `/api/audit?runner=${runner.id}&action=runner.reply`,
+    )
+    expect(audit.entries.map((e) => e.detail)).toEqual(["Yes"])
+  })
+
+  it("the bell menu offers push to this browser, waiting on by default", async () => {
+    await page.goto(`${server.url}/`)
+    await page.getByRole("button", { name: /^Notifications/ }).click()
+    const menu = page.getByRole("dialog", { name: "Notifications" })
+    await menu.waitFor()
+    await expect(menu.getByRole("checkbox", { name: "Waits for me" }).isChecked()).resolves.toBe(
+      true,
+    )
+    await expect(menu.getByRole("checkbox", { name: "Completed" }).isChecked()).resolves.toBe(false)
+    await expect(menu.getByRole("checkbox", { name: "Failed" }).isChecked()).resolves.toBe(false)
+    await menu.getByRole("button", { name: "Push to this browser" }).waitFor()
+    await screenshot(page, "pwa-bell-menu", false)
+    await page.keyboard.press("Escape")
+  })
+})
