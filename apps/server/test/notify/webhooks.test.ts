@@ -3,11 +3,13 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { NotificationPayload } from "@geppetto/protocol"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { parseServeArgs } from "../../src/config.js"
 import {
   loadNotificationsConfig,
   NotifyConfigError,
   parseNotificationsConfig,
 } from "../../src/notify/config.js"
+import { serve } from "../../src/serve.js"
 import { startServer, type TestServer, waitFor } from "../helpers/server.js"
 import { WebhookReceiver } from "./receivers.js"
 
@@ -163,5 +165,30 @@ describe("the notifications config", () => {
       events: ["waiting"],
       headers: {},
     })
+  })
+
+  it("geppetto serve refuses to start on a bad notifications key, naming it", async () => {
+    const dataDir = join(dir, "serve")
+    const args = [
+      "--data-dir",
+      dataDir,
+      "--port",
+      "0",
+      "--tmux-socket",
+      `notify-serve-${process.pid}`,
+    ]
+    const { mkdirSync } = await import("node:fs")
+    mkdirSync(dataDir, { recursive: true })
+    writeFileSync(
+      join(dataDir, "config.json"),
+      JSON.stringify({ notifications: { webhooks: [{ url: "https://x", format: "teams" }] } }),
+    )
+    const env = { GEPPETTO_TOKEN: "t".repeat(40), GEPPETTO_VIEWER_TOKEN: "v".repeat(40) }
+    const error = await serve(parseServeArgs(args, env), env).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    expect(error).toBeInstanceOf(NotifyConfigError)
+    expect((error as Error).message).toContain("notifications.webhooks[0].format")
   })
 })
