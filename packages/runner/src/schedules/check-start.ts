@@ -7,7 +7,7 @@ import { getProvider } from "../providers/registry.js"
 import type { RunnerSettingsShape } from "../runners/settings.js"
 
 const invalid = (field: string, message: string) =>
-  new ValidationError({ field: `start.${field}`, message })
+  new ValidationError({ field: `start.${field}`, message: `start.${field}: ${message}` })
 
 /**
  * A schedule's `start`, checked when the schedule is made as far as a start would check it

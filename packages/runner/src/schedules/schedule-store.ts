@@ -138,4 +138,6 @@ export const saveSchedules = (
         message: `could not write the schedules to ${path}: ${describeCause(error)}`,
         cause: (error as NodeJS.ErrnoException).code ?? describeCause(error),
       }),
-  })
+    // Never given up half way: an interrupted wait would leave the write landing after its
+    // caller (a shutdown) has moved on.
+  }).pipe(Effect.uninterruptible)

@@ -178,13 +178,18 @@ export class Schedules extends Effect.Service<Schedules>()("geppetto/Schedules",
           return yield* record(id, { at, outcome: "failed", reason: started.left.message })
         }
         const runner = started.right.runner
-        yield* audit.record({
-          user: `schedule:${stored.name}`,
-          action: "runner.start",
-          runnerId: runner.id,
-          detail: `${runner.name} (${runner.provider}, ${runner.mode}) by schedule ${stored.name} (${id})`,
-        })
-        yield* record(id, { at, outcome: "started", runnerId: runner.id, runnerName: runner.name })
+        // Started: written down whole even at shutdown (nothing here forks a fiber).
+        yield* Effect.uninterruptible(
+          Effect.zipRight(
+            audit.record({
+              user: `schedule:${stored.name}`,
+              action: "runner.start",
+              runnerId: runner.id,
+              detail: `${runner.name} (${runner.provider}, ${runner.mode}) by schedule ${stored.name} (${id})`,
+            }),
+            record(id, { at, outcome: "started", runnerId: runner.id, runnerName: runner.name }),
+          ),
+        )
       }).pipe(
         // A bug in a start must not end the schedule: the run is failed, the loop goes on.
         Effect.catchAllDefect((defect) =>
@@ -334,12 +339,11 @@ export class Schedules extends Effect.Service<Schedules>()("geppetto/Schedules",
           Effect.gen(function* () {
             const spec = parseCron(request.cron, request.timezone)
             if (Either.isLeft(spec)) {
-              return yield* invalid(
+              const field =
                 request.timezone !== undefined && spec.left.startsWith("unknown time zone")
                   ? "timezone"
-                  : "cron",
-                spec.left,
-              )
+                  : "cron"
+              return yield* invalid(field, `${field}: ${spec.left}`)
             }
             if ([...entries.values()].some((e) => e.stored.name === request.name)) {
               return yield* invalid("name", `a schedule named ${request.name} already exists`)
@@ -348,7 +352,7 @@ export class Schedules extends Effect.Service<Schedules>()("geppetto/Schedules",
             const now = yield* clock.currentTimeMillis
             const nextRunAt = spec.right.nextAfter(now)
             if (nextRunAt === undefined) {
-              return yield* invalid("cron", `${request.cron} never runs again`)
+              return yield* invalid("cron", `cron ${JSON.stringify(request.cron)} never runs again`)
             }
             const stored: StoredSchedule = {
               id: newScheduleId(),
