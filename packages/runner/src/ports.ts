@@ -24,6 +24,8 @@ import type { LogFollower, LogSubscription } from "./logs/log-feed.js"
 import type { LogBounds, LogChunk } from "./logs/log-store.js"
 import type { TierLimitError } from "./providers/limits.js"
 import type { WaitOptions } from "./runners/wait.js"
+import type { RunnerSearchOptions } from "./search/registry-search.js"
+import type { LogSearchEvent } from "./search/search-logs.js"
 import type { TmuxStatus } from "./tmux/control-client.js"
 import type { RunnerSnapshot } from "./tmux/pane-snapshot.js"
 import type { TmuxVersion } from "./tmux/version.js"
@@ -327,6 +329,13 @@ export interface AiRunner {
     id: string,
     paneId?: PaneId,
   ) => Effect.Effect<LogBounds, NotFoundError | LogStoreError>
+  /**
+   * A literal, case-insensitive search over every kept log byte of every runner (or one),
+   * terminal escapes stripped: hits as found, then an `End` (limit reached, time budget out).
+   */
+  readonly searchLogs: (
+    options: RunnerSearchOptions,
+  ) => Stream.Stream<LogSearchEvent, NotFoundError>
   /** What a new viewer draws first, and the log offset it is true at. */
   readonly snapshot: (
     id: string,

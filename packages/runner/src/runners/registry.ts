@@ -1,5 +1,6 @@
 import { Effect, Layer } from "effect"
 import { type AiRunner, AiRunnerPort } from "../ports.js"
+import { makeRegistrySearch } from "../search/registry-search.js"
 import { makeAdopt } from "./adopt.js"
 import { makeControl } from "./control.js"
 import { makeOutput } from "./output.js"
@@ -25,6 +26,7 @@ export const makeAiRunnerRegistry = Effect.gen(function* () {
   const { unmanagedSessions, adoptSession } = makeAdopt(ctx, watching, workspace)
   const { rediscover } = makeRediscovery(ctx, watching, workspace)
   const { output, follow, logBounds, snapshot } = makeOutput(ctx)
+  const { searchRunnerLogs } = yield* makeRegistrySearch(ctx)
 
   yield* rediscover
 
@@ -46,6 +48,7 @@ export const makeAiRunnerRegistry = Effect.gen(function* () {
     output,
     follow,
     logBounds,
+    searchLogs: searchRunnerLogs,
     snapshot,
     unmanagedSessions,
     adoptSession,

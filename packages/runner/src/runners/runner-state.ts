@@ -184,7 +184,8 @@ const countNewlines = (bytes: Uint8Array): number => {
 }
 
 // CSI (with private and intermediate bytes), OSC/DCS/APC/PM/SOS strings, and 2-byte escapes.
-const ESCAPES =
+// Also what log search strips (search/scanner.ts).
+export const ESCAPES =
   // biome-ignore lint/suspicious/noControlCharactersInRegex: terminal escapes are control characters
   /\x1b\[[0-?]*[ -/]*[@-~]|\x1b[\]PX^_][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]|\x1b[ -/][0-~]/g
 // biome-ignore lint/suspicious/noControlCharactersInRegex: what is left of other controls

@@ -1,0 +1,3 @@
+export * from "./registry-search.js"
+export * from "./scanner.js"
+export * from "./search-logs.js"
