@@ -24,6 +24,8 @@ import { registerEventsRoute } from "./routes/events.js"
 import { registerLogRoute } from "./routes/log.js"
 import { registerReplyRoute } from "./routes/reply.js"
 import { registerRunnerRoutes } from "./routes/runners.js"
+import { registerScheduleRoutes } from "./routes/schedules.js"
+import { registerSearchRoute } from "./routes/search.js"
 import { registerTerminalRoute } from "./routes/terminal.js"
 import { registerUserRoutes } from "./routes/users.js"
 import { registerWorkspaceRoutes } from "./routes/workspace.js"
@@ -161,7 +163,9 @@ export const buildApp = async (options: AppOptions): Promise<FastifyInstance> =>
     registerAuditRoute(app)
     registerRunnerRoutes(app, options.api)
     registerWorkspaceRoutes(app, options.api)
+    registerScheduleRoutes(app, options.api)
     registerLogRoute(app, options.api)
+    registerSearchRoute(app, options.api)
     registerReplyRoute(app, options.api)
     await registerNotifications(app, options.api, {
       dataDir: options.auth.dataDir,

@@ -330,6 +330,43 @@ export const SCHEMA_GROUPS: ReadonlyArray<SchemaGroup> = [
     ],
   },
   {
+    title: "Schedules",
+    intro:
+      "Cron schedules that start runners (`POST /api/schedules`), kept in `DATA_DIR/schedules.json` across restarts. Times are epoch milliseconds; croner reads the expressions, time zones and DST changes included.",
+    schemas: [
+      { name: "ScheduleName", schema: p.ScheduleName },
+      { name: "ScheduleId", schema: p.ScheduleId },
+      { name: "CronExpression", schema: p.CronExpression },
+      { name: "TimeZone", schema: p.TimeZone },
+      { name: "ScheduleOverlap", schema: p.ScheduleOverlap },
+      { name: "CreateScheduleRequest", schema: p.CreateScheduleRequest },
+      { name: "CreatedSchedule", schema: p.CreatedSchedule },
+      { name: "ScheduleParams", schema: p.ScheduleParams },
+      { name: "ScheduleRun", schema: p.ScheduleRun },
+      { name: "ScheduleStart", schema: p.ScheduleStart },
+      { name: "Schedule", schema: p.Schedule },
+    ],
+  },
+  {
+    title: "Search",
+    intro:
+      "`GET /api/search`: a literal, case-insensitive search of the runners' kept logs as plain text (terminal escapes stripped).",
+    schemas: [
+      {
+        name: "SearchQuery",
+        schema: p.SearchQuery,
+        fields: {
+          q: "A literal (not a pattern), 2 to 200 characters, no control characters.",
+          runner: "Search this runner alone (its id).",
+          limit: "Hits at most, 1 to 1000; default 100.",
+        },
+      },
+      { name: "SearchHit", schema: p.SearchHit },
+      { name: "SearchResponse", schema: p.SearchResponse },
+      { name: "SearchStreamLine", schema: p.SearchStreamLine },
+    ],
+  },
+  {
     title: "Notifications",
     intro:
       "Reaching people away from the tab: Web Push to each subscribed browser (RFC 8291 `aes128gcm`, VAPID RFC 8292) and the webhooks of `config.json`, once per transition into waiting, completed or failed; and answering a prompt from the notification (`POST /api/runners/:id/reply`).",

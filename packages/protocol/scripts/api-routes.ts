@@ -330,6 +330,27 @@ export const API_ROUTES: ReadonlyArray<ApiRoute> = [
   },
   {
     method: "GET",
+    path: "/api/search",
+    auth: "viewer",
+    summary:
+      "Searches every kept log byte of every runner (or one) for a literal text, case-insensitively, with terminal escape sequences stripped; hits are streamed as they are found.",
+    query: "SearchQuery",
+    responses: [
+      { status: 200, schema: "SearchResponse" },
+      {
+        status: 200,
+        text: "with `Accept: application/x-ndjson`: one `SearchStreamLine` per line, `hit`s then one `end`",
+      },
+    ],
+    errors: ["`404 NotFoundError`: `runner` names no runner"],
+    notes: [
+      "`q` is a literal, never a regular expression. Runners newest first, then by offset; `offset` is the absolute log offset of the match's first byte (open `GET /api/runners/:id/log?from=OFFSET` there).",
+      "A search reads for at most 2 s (`timedOut: true`, with what it found) and stops at `limit` hits (`truncated: true`). The body is written hit by hit (chunked) either way; a client that goes away stops the search.",
+      "A line longer than 64 KiB without a newline is scanned in overlapping windows; `line` is the hit's line as plain text, cut to 240 characters around the match. An adopted session's other panes are not searched.",
+    ],
+  },
+  {
+    method: "GET",
     path: "/api/runners/:id/log",
     auth: "viewer",
     summary:
@@ -363,6 +384,71 @@ export const API_ROUTES: ReadonlyArray<ApiRoute> = [
       "Makes an existing tmux session a runner: each of its panes is logged and watched; the session is not restarted.",
     params: "AdoptParams",
     responses: [{ status: 201, schema: "RunnerDetail" }],
+  },
+  {
+    method: "POST",
+    path: "/api/schedules",
+    auth: "operator",
+    summary:
+      "Adds a schedule: `start` (a `POST /api/runners` body) is started at each time `cron` names, in `timezone` (default: the server's).",
+    body: "CreateScheduleRequest",
+    responses: [{ status: 201, schema: "CreatedSchedule" }],
+    errors: [
+      "`400 ValidationError`: a cron expression croner refuses or one that never runs again, an unknown time zone, a name another schedule has, or a `start` that a start would refuse now (unknown provider, a `cwd` that is no folder, an unknown account, `worktree.branch`, a `start.name` over 44 characters); nothing is kept",
+      "`507 StorageError`: `DATA_DIR/schedules.json` cannot be written; nothing is kept",
+    ],
+    notes: [
+      "Each run starts a runner named `start.name` (else the schedule's name) plus `-YYYYMMDD-HHMMSS` (its time in the schedule's zone; `-2`, `-3`… on a clash), with `scheduleId` set. The audit trail has `schedule.add`, and each run's `runner.start` by user `schedule:NAME`.",
+      '`overlap: "skip"` (the default) skips a run while a runner the schedule started still lives (recorded as `skipped`). A run that fell due while the server was down, or that the wall clock jumped over by more than a minute, is recorded as `missed` and not made up. A run the start refuses then (a limit, a name taken) is `failed`, with the reason.',
+      "Kept in `DATA_DIR/schedules.json` (0600, replaced whole by rename), across restarts.",
+    ],
+  },
+  {
+    method: "GET",
+    path: "/api/schedules",
+    auth: "viewer",
+    summary: "Every schedule, by name, each with its next run and its newest 5 runs.",
+    responses: [{ status: 200, schema: "Schedule", array: true }],
+  },
+  {
+    method: "GET",
+    path: "/api/schedules/:id",
+    auth: "viewer",
+    summary:
+      "One schedule with its runs (the newest 50 are kept): when, what came of it, the runner it started and that runner's status now.",
+    params: "ScheduleParams",
+    responses: [{ status: 200, schema: "Schedule" }],
+    errors: ["`404 NotFoundError`: no such schedule"],
+  },
+  {
+    method: "DELETE",
+    path: "/api/schedules/:id",
+    auth: "operator",
+    summary:
+      "Removes a schedule (a run being started finishes first); the runners it started stay. Audited as `schedule.remove`.",
+    params: "ScheduleParams",
+    responses: [{ status: 204, text: "no body" }],
+    errors: ["`404 NotFoundError`: no such schedule"],
+  },
+  {
+    method: "POST",
+    path: "/api/schedules/:id/pause",
+    auth: "operator",
+    summary:
+      "Pauses a schedule: no runs until it is resumed (`nextRunAt` is absent meanwhile). Audited as `schedule.pause`.",
+    params: "ScheduleParams",
+    responses: [{ status: 200, schema: "Schedule" }],
+    errors: ["`404 NotFoundError`: no such schedule"],
+  },
+  {
+    method: "POST",
+    path: "/api/schedules/:id/resume",
+    auth: "operator",
+    summary:
+      "Resumes a paused schedule from now on: runs that fell due while it was paused are not made up. Audited as `schedule.resume`.",
+    params: "ScheduleParams",
+    responses: [{ status: 200, schema: "Schedule" }],
+    errors: ["`404 NotFoundError`: no such schedule"],
   },
   {
     method: "GET",

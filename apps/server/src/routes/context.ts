@@ -1,13 +1,19 @@
 import type { RunnerDetail as WireRunnerDetail } from "@geppetto/protocol"
-import type { AiRunnerPort, AuditLog, ProviderListing, RunnerDetail } from "@geppetto/runner"
+import type {
+  AiRunnerPort,
+  AuditLog,
+  ProviderListing,
+  RunnerDetail,
+  Schedules,
+} from "@geppetto/runner"
 import type { Effect, ManagedRuntime } from "effect"
 import type { FlowLimits, FlowState } from "../terminal/flow.js"
 import type { TerminalTarget } from "../terminal/terminal-session.js"
 
 /** What the API routes need from the runner domain. */
 export interface ApiContext {
-  /** The runner domain and its audit trail (`AiRunnerLive`). */
-  readonly runtime: ManagedRuntime.ManagedRuntime<AiRunnerPort | AuditLog, unknown>
+  /** The runner domain, its audit trail and its schedules (`AiRunnerLive`). */
+  readonly runtime: ManagedRuntime.ManagedRuntime<AiRunnerPort | AuditLog | Schedules, unknown>
   readonly providers: { readonly list: Effect.Effect<ReadonlyArray<ProviderListing>> }
   /** The tmux server the runners live on (`-L` name); `undefined` is tmux's default server. */
   readonly tmuxSocket: string | undefined

@@ -126,6 +126,23 @@ const pushSubscription = () => ({
   },
 })
 
+let scheduleCounter = 0
+/** A fresh schedule (made by the operator) that runs on 1 January only: never during a test. */
+const someSchedule = async (s: TestServer) => {
+  const reply = await s.post("/api/schedules", {
+    name: `matrix-${++scheduleCounter}`,
+    cron: "0 0 1 1 *",
+    start: { provider: "shell", command: ["true"] },
+  })
+  if (reply.statusCode !== 201) throw new Error(`schedule: ${reply.statusCode} ${reply.body}`)
+  return (reply.json() as { id: string }).id
+}
+let sharedSchedule: string | undefined
+const sharedScheduleId = async (s: TestServer) => {
+  sharedSchedule ??= await someSchedule(s)
+  return sharedSchedule
+}
+
 let repo: string | undefined
 let gitCounter = 0
 /** A git repository in the server's data dir, made once, for the workspace routes. */
@@ -325,6 +342,53 @@ const ROUTES: Readonly<Record<string, RouteCase>> = {
       }
     },
   },
+  "POST /api/schedules": {
+    auth: "operator",
+    websocket: false,
+    sample: async () => ({
+      url: "/api/schedules",
+      payload: {
+        name: `matrix-${++scheduleCounter}`,
+        cron: "0 0 1 1 *",
+        start: { provider: "shell", command: ["true"] },
+      },
+    }),
+  },
+  "GET /api/schedules": {
+    auth: "viewer",
+    websocket: false,
+    sample: async () => ({ url: "/api/schedules" }),
+  },
+  "HEAD /api/schedules": {
+    auth: "viewer",
+    websocket: false,
+    sample: async () => ({ url: "/api/schedules" }),
+  },
+  "GET /api/schedules/:id": {
+    auth: "viewer",
+    websocket: false,
+    sample: async (s) => ({ url: `/api/schedules/${await sharedScheduleId(s)}` }),
+  },
+  "HEAD /api/schedules/:id": {
+    auth: "viewer",
+    websocket: false,
+    sample: async (s) => ({ url: `/api/schedules/${await sharedScheduleId(s)}` }),
+  },
+  "DELETE /api/schedules/:id": {
+    auth: "operator",
+    websocket: false,
+    sample: async (s) => ({ url: `/api/schedules/${await someSchedule(s)}` }),
+  },
+  "POST /api/schedules/:id/pause": {
+    auth: "operator",
+    websocket: false,
+    sample: async (s) => ({ url: `/api/schedules/${await sharedScheduleId(s)}/pause` }),
+  },
+  "POST /api/schedules/:id/resume": {
+    auth: "operator",
+    websocket: false,
+    sample: async (s) => ({ url: `/api/schedules/${await sharedScheduleId(s)}/resume` }),
+  },
   "GET /api/push/key": {
     auth: "viewer",
     websocket: false,
@@ -347,6 +411,16 @@ const ROUTES: Readonly<Record<string, RouteCase>> = {
       url: "/api/push/subscriptions",
       payload: { endpoint: pushSubscription().endpoint },
     }),
+  },
+  "GET /api/search": {
+    auth: "viewer",
+    websocket: false,
+    sample: async () => ({ url: "/api/search?q=matrix" }),
+  },
+  "HEAD /api/search": {
+    auth: "viewer",
+    websocket: false,
+    sample: async () => ({ url: "/api/search?q=matrix" }),
   },
   "GET /api/runners/:id/log": {
     auth: "viewer",

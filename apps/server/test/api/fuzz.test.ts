@@ -115,6 +115,38 @@ const startBody = fc.oneof(
   ),
 )
 
+/** A schedule body (the harmless start, on 1 January only) with one field varied. */
+const HARMLESS_START = { provider: "shell", command: ["sh", "-c", "exit 0"] }
+const scheduleBody = fc.oneof(
+  anyJson,
+  fc
+    .tuple(
+      fc.constantFrom("name", "cron", "timezone", "start", "overlap", "extra"),
+      fc.oneof(
+        badValue,
+        // Valid ones run on 31 December at the earliest: never during a test.
+        fc.constantFrom("59 23 31 12 *", "0 59 23 31 12 *", "0 0 30 2 *", "61 * * * *", "@daily"),
+        fc.constantFrom("UTC", "Europe/Berlin", "Mars/Olympus", "skip", "allow"),
+      ),
+    )
+    .map(([key, value]) => ({
+      name: "fuzz-schedule",
+      cron: "0 0 1 1 *",
+      start: HARMLESS_START,
+      [key]: value,
+    })),
+  fc.record({
+    name: fc.constant("fuzz-start"),
+    cron: fc.constant("0 0 1 1 *"),
+    // The start varied inside; random argv never runs (cols always out of range).
+    start: fc.record({
+      provider: fc.oneof(fc.constantFrom("shell", "nope"), nasty),
+      command: fc.array(nasty, { maxLength: 3 }),
+      cols: fc.constantFrom(-1, 0, 9, 501, "80"),
+    }),
+  }),
+)
+
 /** Push endpoints: valid ones go to a closed loopback port (nothing is ever pushed there). */
 const pushEndpoint = fc.oneof(
   fc.nat(1000).map((n) => `https://127.0.0.1:9/fuzz-${n}`),
@@ -258,6 +290,27 @@ const ATTEMPTS: Readonly<Record<string, fc.Arbitrary<Attempt>>> = {
         .map((range) => ({ range: range.replace(/[^\x20-\x7e]/g, "") })),
     ),
   }),
+  "GET /api/search": fc.record({
+    method: fc.constantFrom("GET" as const, "HEAD" as const),
+    url: fc
+      .oneof(
+        query,
+        fc
+          .tuple(
+            fc.oneof(nasty, badValue.map(String)),
+            fc.option(fc.oneof(fc.stringMatching(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/), nasty)),
+            fc.option(fc.oneof(fc.integer({ min: -5, max: 2000 }).map(String), nasty)),
+          )
+          .map(([q, runner, limit]) => {
+            const params = new URLSearchParams({ q })
+            if (runner !== null) params.set("runner", runner)
+            if (limit !== null) params.set("limit", limit)
+            return params.toString()
+          }),
+      )
+      .map((q) => `/api/search?${q}`),
+    headers: fc.constantFrom({}, { accept: "application/x-ndjson" }),
+  }),
   "GET /api/runners/:id/diff": fc.record({
     method: fc.constant("GET" as const),
     url: fc
@@ -370,6 +423,35 @@ const ATTEMPTS: Readonly<Record<string, fc.Arbitrary<Attempt>>> = {
       .map(body),
     headers: contentType.map((t) => (t === "" ? {} : { "content-type": t })),
   }),
+  "POST /api/schedules": fc.record({
+    method: fc.constant("POST" as const),
+    url: fc.constant("/api/schedules"),
+    payload: scheduleBody.map(body),
+    headers: contentType.map((t) => (t === "" ? {} : { "content-type": t })),
+  }),
+  "GET /api/schedules": fc.record({
+    method: fc.constantFrom("GET" as const, "HEAD" as const),
+    url: query.map((q) => `/api/schedules?${q}`),
+    headers: fc.constant({}),
+  }),
+  "GET /api/schedules/:id": fc.record({
+    method: fc.constantFrom("GET" as const, "HEAD" as const),
+    url: segment.map((id) => `/api/schedules/${id}`),
+    headers: fc.constant({}),
+  }),
+  "DELETE /api/schedules/:id": fc.record({
+    method: fc.constant("DELETE" as const),
+    url: segment.map((id) => `/api/schedules/${id}`),
+    headers: fc.constant({}),
+  }),
+  "POST /api/schedules/:id/:action": fc.record({
+    method: fc.constant("POST" as const),
+    url: fc
+      .tuple(segment, fc.constantFrom("pause", "resume"))
+      .map(([id, action]) => `/api/schedules/${id}/${action}`),
+    payload: anyJson.map(body),
+    headers: fc.constant({ "content-type": "application/json" }),
+  }),
   "GET /metrics": fc.record({
     method: fc.constantFrom("GET" as const, "HEAD" as const),
     url: query.map((q) => `/metrics?${q}`),
@@ -390,7 +472,9 @@ const ATTEMPTS: Readonly<Record<string, fc.Arbitrary<Attempt>>> = {
 const restRoute = (method: string, url: string) =>
   /^\/api\/runners\/:id\/(pause|resume|terminate)$/.test(url)
     ? "POST /api/runners/:id/:action"
-    : `${method} ${url}`
+    : /^\/api\/schedules\/:id\/(pause|resume)$/.test(url)
+      ? "POST /api/schedules/:id/:action"
+      : `${method} ${url}`
 
 describe("fuzzing the REST routes", () => {
   it("has generators for every REST route of the app", () => {
@@ -429,6 +513,9 @@ describe("fuzzing the REST routes", () => {
             // Only the harmless base body can start (when the one field it varies is valid).
             if (route === "POST /api/runners" && reply.statusCode === 201) {
               expect(JSON.parse(a.payload ?? "null").command).toEqual(["sh", "-c", "exit 0"])
+            }
+            if (route === "POST /api/schedules" && reply.statusCode === 201) {
+              expect(JSON.parse(a.payload ?? "null").start).toEqual(HARMLESS_START)
             }
           },
         ),
