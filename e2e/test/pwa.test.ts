@@ -82,7 +82,10 @@ beforeAll(async () => {
   page = context.pages()[0] ?? (await context.newPage())
   cdp = await context.newCDPSession(page)
   cdp.on("ServiceWorker.workerRegistrationUpdated", (event) => {
-    for (const r of event.registrations) registrations.set(r.scopeURL, r.registrationId)
+    for (const r of event.registrations) {
+      if (r.isDeleted) registrations.delete(r.scopeURL)
+      else registrations.set(r.scopeURL, r.registrationId)
+    }
   })
   await cdp.send("ServiceWorker.enable")
 })
@@ -210,6 +213,10 @@ describe("answering from a notification", () => {
       30_000,
     )
     const pane = waiting.session.panes[0]?.id ?? ""
+    // A page of the app makes sure the worker is registered and active (a registration whose
+    // script once answered 404, as while a build is replaced, is gone).
+    await page.goto(`${server.url}/`)
+    await page.evaluate(() => navigator.serviceWorker.ready.then(() => undefined))
     const registrationId = await waitFor(
       () => registrations.get(`${server.url}/`),
       "the registration id",
