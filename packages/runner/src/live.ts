@@ -9,6 +9,7 @@ import { Schedules } from "./schedules/schedules.js"
 import { TmuxControlClient } from "./tmux/control-client.js"
 import { TmuxSessionManager } from "./tmux/session-manager.js"
 import { TmuxProcessMonitorLive } from "./tmux/tmux-process-monitor.js"
+import { Transcripts } from "./transcripts/transcripts.js"
 import { Workspaces } from "./workspaces/workspaces.js"
 
 /** The composition root: everything the runner domain needs, over real tmux and disk. */
@@ -38,5 +39,6 @@ export const AiRunnerLive = (config: RunnerConfigShape, settings: RunnerSettings
       Layer.mergeAll(base, journal, workspaces, audit, Layer.succeed(RunnerSettings, settings)),
     ),
   )
-  return Schedules.Default.pipe(Layer.provideMerge(registry))
+  // The transcripts follow the registry's runners and read the runner env for the agents' homes.
+  return Layer.mergeAll(Schedules.Default, Transcripts.Default).pipe(Layer.provideMerge(registry))
 }

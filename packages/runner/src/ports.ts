@@ -29,6 +29,8 @@ import type { LogSearchEvent } from "./search/search-logs.js"
 import type { TmuxStatus } from "./tmux/control-client.js"
 import type { RunnerSnapshot } from "./tmux/pane-snapshot.js"
 import type { TmuxVersion } from "./tmux/version.js"
+import type { AgentSessionRef } from "./transcripts/agent-session.js"
+import type { RunnerUsage } from "./transcripts/usage-tally.js"
 
 /** Where a process lives in tmux, and how a person reaches it. */
 export interface TmuxSessionInfo {
@@ -380,6 +382,22 @@ export interface AiRunner {
     id: string,
     listener: (event: RegistryEvent) => void,
   ) => Effect.Effect<void, never, Scope.Scope>
+  /** What is known of runner `id`'s agent session (its transcript is read from it). */
+  readonly agentSession: (id: string) => Effect.Effect<AgentSessionInfo, NotFoundError>
+  /** Records the usage read from runner `id`'s session file; pushed on the change feed. */
+  readonly setUsage: (id: string, usage: RunnerUsage) => Effect.Effect<void, NotFoundError>
+}
+
+/** A runner as its transcript reader needs it. */
+export interface AgentSessionInfo {
+  readonly id: string
+  readonly provider: string
+  readonly cwd: string
+  readonly accountId: string | undefined
+  readonly createdAt: number
+  readonly live: boolean
+  readonly ref: AgentSessionRef | undefined
+  readonly usage: RunnerUsage | undefined
 }
 
 export class AiRunnerPort extends Context.Tag("geppetto/AiRunnerPort")<AiRunnerPort, AiRunner>() {}

@@ -19,6 +19,8 @@ export interface PlanRequest {
   /** Only for the `shell` provider: the argv to run. */
   readonly command?: ReadonlyArray<string>
   readonly account?: AccountProfile
+  /** The agent's session id to start with (Claude Code `--session-id`), so its file is known. */
+  readonly sessionId?: string
 }
 
 /** What to exec: argv (never a shell string) and the env to add on top of the server's. */
@@ -70,6 +72,7 @@ export interface ArgvInput {
   readonly prompt: string | undefined
   readonly command: ReadonlyArray<string> | undefined
   readonly shell: string
+  readonly sessionId: string | undefined
 }
 
 // Same cap as validateArgv: one argv element larger than this fails exec on Linux anyway.
@@ -134,7 +137,13 @@ export const makeProvider = (spec: ProviderSpec): Provider => ({
       // Without a context, the server's own `$SHELL` is the user's.
       const userShell = context === undefined ? process.env.SHELL : context.shell
       const shell = userShell !== undefined && userShell !== "" ? userShell : "/bin/sh"
-      const argv = yield* spec.argv({ mode: request.mode, prompt, command: request.command, shell })
+      const argv = yield* spec.argv({
+        mode: request.mode,
+        prompt,
+        command: request.command,
+        shell,
+        sessionId: request.sessionId,
+      })
       // Belt and braces: whatever a spec built must still be a valid argv.
       yield* validateArgv(argv)
       return { argv, env: { ...spec.env, ...account?.env } }

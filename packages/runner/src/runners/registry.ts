@@ -2,6 +2,7 @@ import { Effect, Layer } from "effect"
 import { type AiRunner, AiRunnerPort } from "../ports.js"
 import { makeRegistrySearch } from "../search/registry-search.js"
 import { makeAdopt } from "./adopt.js"
+import { makeAgentUsage } from "./agent-usage.js"
 import { makeControl } from "./control.js"
 import { makeOutput } from "./output.js"
 import { makeRediscovery } from "./rediscover.js"
@@ -60,6 +61,7 @@ export const makeAiRunnerRegistry = Effect.gen(function* () {
     tmuxVersion: ctx.monitor.serverVersion,
     subscribe: ctx.feed.subscribe(ctx.listRunners),
     onRunnerEvent: ctx.feed.onRunnerEvent,
+    ...makeAgentUsage(ctx),
   } satisfies AiRunner
 })
 

@@ -71,6 +71,18 @@ export const RunnerStateSchema = Schema.Struct({
   lastLine: optional(Schema.String),
   workspace: optional(WorkspaceSchema),
   scheduleId: optional(Schema.String),
+  agentSession: optional(
+    Schema.Struct({ id: optional(Schema.String), home: optional(Schema.String) }),
+  ),
+  usage: optional(
+    Schema.Struct({
+      inputTokens: Count,
+      outputTokens: Count,
+      cacheReadTokens: Count,
+      cacheWriteTokens: Count,
+      costUsd: optional(Schema.Number.pipe(Schema.finite(), Schema.nonNegative())),
+    }),
+  ),
   metrics: RunnerMetricsSchema,
 })
 

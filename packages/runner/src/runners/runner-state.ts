@@ -3,6 +3,8 @@ import type { ScreenAnswer } from "../attention/rules.js"
 import type { AttentionState } from "../attention/signals.js"
 import type { ActivityState } from "../domain/events.js"
 import type { ProviderMode } from "../providers/provider.js"
+import type { AgentSessionRef } from "../transcripts/agent-session.js"
+import type { RunnerUsage } from "../transcripts/usage-tally.js"
 
 /** Counters of one runner's life; `*Ms` totals exclude the segment still open. */
 export interface RunnerMetrics {
@@ -93,6 +95,10 @@ export interface RunnerState {
   readonly workspace?: WorkspaceState
   /** The schedule that started it. */
   readonly scheduleId?: string
+  /** The agent's own session file: the id we gave it and where it writes (transcripts/). */
+  readonly agentSession?: AgentSessionRef
+  /** Tokens and cost as read from the agent's session file. */
+  readonly usage?: RunnerUsage
   readonly metrics: RunnerMetrics
 }
 
@@ -156,6 +162,7 @@ export const toSummary = (s: RunnerState): RunnerSummary => {
     ...opt("workspace", s.workspace),
     ...opt("scheduleId", s.scheduleId),
     ...opt("autoApprove", s.autoApprove && { allow: [...s.autoApprove.allow] }),
+    ...opt("usage", s.usage),
   }
 }
 

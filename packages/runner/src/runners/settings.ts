@@ -4,6 +4,8 @@ import { Context, Effect, ParseResult, Schema } from "effect"
 import { defaultAttentionSettings } from "../attention/signals.js"
 import type { ConcurrencyLimits } from "../providers/limits.js"
 import type { AccountProfile } from "../providers/provider.js"
+import { type Budget, BudgetSchema } from "../transcripts/budgets.js"
+import { ModelPrice, type PriceTable } from "../transcripts/prices.js"
 
 /** `config.json` in the data dir is missing a piece, malformed, or names an unknown key. */
 export class SettingsError extends Schema.TaggedError<SettingsError>()("SettingsError", {
@@ -31,6 +33,10 @@ export interface RunnerSettingsShape {
     readonly retainBytes?: number
     readonly idleThresholdMs?: number
   }
+  /** Prices by model (USD per million tokens) over the built-in table; see `transcripts/prices`. */
+  readonly prices?: PriceTable
+  /** Spending limits: a start over one is refused (`TierLimitError`), a runner crossing one noticed. */
+  readonly budgets?: ReadonlyArray<Budget>
 }
 
 export class RunnerSettings extends Context.Tag("geppetto/RunnerSettings")<
@@ -114,6 +120,8 @@ export const RunnerSettingsFile = Schema.Struct({
     }),
   ),
   activity: Schema.optional(Schema.Struct({ idleThresholdMs: Schema.optional(Ms) })),
+  prices: Schema.optional(Schema.Record({ key: Schema.String, value: ModelPrice })),
+  budgets: Schema.optional(Schema.Array(BudgetSchema).pipe(Schema.maxItems(100))),
 })
 
 /** Decodes a parsed `config.json`; `onExcessProperty: "error"` so a typo is named, not ignored. */
@@ -166,7 +174,19 @@ export const decodeSettingsFile = (
           }),
         )
       const idleThresholdMs = file.activity?.idleThresholdMs
+      const unknownBudgetAccount = (file.budgets ?? []).findIndex(
+        (b) => b.accountId !== undefined && accounts[b.accountId] === undefined,
+      )
+      if (unknownBudgetAccount !== -1)
+        return Effect.fail(
+          new SettingsError({
+            path,
+            message: `${path}: budgets.${unknownBudgetAccount}.accountId: there is no account ${JSON.stringify(file.budgets?.[unknownBudgetAccount]?.accountId)}`,
+          }),
+        )
       return Effect.succeed({
+        ...(file.prices === undefined ? {} : { prices: file.prices }),
+        ...(file.budgets === undefined ? {} : { budgets: file.budgets }),
         ...base,
         runnerConfig: {
           ...(segmentBytes === undefined ? {} : { segmentBytes }),

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto"
 import { Clock, Effect, ExecutionStrategy, Exit, Scope } from "effect"
 import { AiRunnerError, ValidationError } from "../domain/errors.js"
 import { decodeSessionName, generateProcessId, ProcessId } from "../domain/ids.js"
@@ -6,6 +7,8 @@ import { validateCwd, validateEnv, validateSize } from "../domain/validate.js"
 import { agentHooks, withHookArgs, writeHookFiles } from "../providers/hooks.js"
 import { checkLimits, type RunnerSlot } from "../providers/limits.js"
 import { getProvider } from "../providers/registry.js"
+import { agentHomeIn } from "../transcripts/agent-session.js"
+import { budgetRefusal, type SpendItem, spentBudgets } from "../transcripts/budgets.js"
 import type { RegistryContext } from "./registry-context.js"
 import { readState } from "./runner-entry.js"
 import { encodeRunnerMeta } from "./runner-meta.js"
@@ -39,6 +42,25 @@ export const makeStart = (ctx: RegistryContext, watching: Watch, workspace: Work
         return false
       })
 
+    /** A start under a spent budget is refused, naming the budget. */
+    const checkBudgets = (who: { provider: string; accountId: string | undefined }) =>
+      Effect.gen(function* () {
+        const budgets = settings.budgets ?? []
+        if (budgets.length === 0) return
+        const items: SpendItem[] = []
+        for (const entry of entries.values()) {
+          const s = yield* readState(entry)
+          items.push({
+            provider: s.provider,
+            accountId: s.accountId,
+            createdAt: s.createdAt,
+            costUsd: s.usage?.costUsd,
+          })
+        }
+        const [over] = spentBudgets(budgets, who, items, yield* Clock.currentTimeMillis)
+        if (over !== undefined) return yield* budgetRefusal(who, over.budget, over.spent)
+      })
+
     const startRunner = (request: StartRunnerRequest, options: StartRunnerOptions = {}) =>
       Effect.gen(function* () {
         const provider = yield* getProvider(request.provider).pipe(
@@ -53,8 +75,11 @@ export const makeStart = (ctx: RegistryContext, watching: Watch, workspace: Work
             `there is no account ${JSON.stringify(accountId.slice(0, 64))} in the config`,
           )
         }
+        // Claude Code takes the id of its session: its transcript is then known, not guessed.
+        const agentSessionId = provider.id === "claude" ? randomUUID() : undefined
         const plan = yield* provider.plan({
           mode,
+          ...(agentSessionId !== undefined ? { sessionId: agentSessionId } : {}),
           ...(request.prompt !== undefined ? { prompt: request.prompt } : {}),
           ...(request.command !== undefined ? { command: request.command } : {}),
           ...(account !== undefined ? { account } : {}),
@@ -95,6 +120,7 @@ export const makeStart = (ctx: RegistryContext, watching: Watch, workspace: Work
               request: { provider: provider.id, accountId },
               limits: settings.limits,
             })
+            yield* checkBudgets({ provider: provider.id, accountId })
             reserved.set(id, { provider: provider.id, accountId, name })
           }),
         )
@@ -127,7 +153,17 @@ export const makeStart = (ctx: RegistryContext, watching: Watch, workspace: Work
             cols,
             rows,
           })
-          const entry = yield* ctx.newEntry(state)
+          const agentHomeSet = agentHomeIn(provider.id, { ...plan.env, ...env })
+          const agentSession =
+            agentSessionId !== undefined || agentHomeSet !== undefined
+              ? {
+                  ...(agentSessionId !== undefined ? { id: agentSessionId } : {}),
+                  ...(agentHomeSet !== undefined ? { home: agentHomeSet } : {}),
+                }
+              : undefined
+          const entry = yield* ctx.newEntry(
+            agentSession === undefined ? state : { ...state, agentSession },
+          )
           const scope = yield* Scope.fork(ctx.registryScope, ExecutionStrategy.sequential)
           // Until the runner is registered, any failure (or an interruption at shutdown)
           // undoes its scope and its worktree: a retry with the same name must find no

@@ -64,13 +64,16 @@ export const claude = makeProvider({
   modes: ["interactive", "oneshot"],
   versionArgs: ["--version"],
   interactivePrompt: true,
-  argv: ({ mode, prompt }) =>
-    mode === "oneshot"
+  argv: ({ mode, prompt, sessionId }) => {
+    // `--session-id UUID` names the transcript file: projects/<cwd slug>/UUID.jsonl.
+    const session = sessionId === undefined ? [] : ["--session-id", sessionId]
+    return mode === "oneshot"
       ? requirePrompt("claude", prompt).pipe(
           Effect.flatMap(notASubcommand),
-          Effect.map((p) => ["claude", "-p", "--", p]),
+          Effect.map((p) => ["claude", ...session, "-p", "--", p]),
         )
       : prompt === undefined
-        ? Effect.succeed(["claude"])
-        : Effect.map(notASubcommand(prompt), (p) => ["claude", "--", p]),
+        ? Effect.succeed(["claude", ...session])
+        : Effect.map(notASubcommand(prompt), (p) => ["claude", ...session, "--", p])
+  },
 })

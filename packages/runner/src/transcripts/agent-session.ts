@@ -1,0 +1,134 @@
+import { open, readdir, realpath } from "node:fs/promises"
+import { join } from "node:path"
+import { Effect } from "effect"
+import { codexSessionMeta } from "./codex-lines.js"
+
+/**
+ * What a runner keeps about its agent's own session: the id we started it with (Claude Code
+ * `--session-id`) and the agent's config folder when the start set one (`CLAUDE_CONFIG_DIR`,
+ * `CODEX_HOME` in the account's or the request's env); otherwise the runners' base env says.
+ */
+export interface AgentSessionRef {
+  readonly id?: string
+  readonly home?: string
+}
+
+/** Providers whose session files are read; the others keep none we can follow (README). */
+export const transcriptProviders: ReadonlySet<string> = new Set(["claude", "codex"])
+
+const HOME_VARIABLE: Readonly<Record<string, { readonly name: string; readonly dot: string }>> = {
+  claude: { name: "CLAUDE_CONFIG_DIR", dot: ".claude" },
+  codex: { name: "CODEX_HOME", dot: ".codex" },
+}
+
+/** The agent's config folder as `env` sets it (`undefined`: not set there). */
+export const agentHomeIn = (
+  provider: string,
+  env: Readonly<Record<string, string | undefined>>,
+): string | undefined => {
+  const variable = HOME_VARIABLE[provider]
+  if (variable === undefined) return undefined
+  const set = env[variable.name]
+  return set !== undefined && set !== "" ? set : undefined
+}
+
+/** The agent's config folder: the runner's own, else the base env's, else `~/.claude` / `~/.codex`. */
+export const agentHome = (
+  provider: string,
+  ref: AgentSessionRef | undefined,
+  baseEnv: Readonly<Record<string, string | undefined>>,
+): string | undefined => {
+  const variable = HOME_VARIABLE[provider]
+  if (variable === undefined) return undefined
+  return ref?.home ?? agentHomeIn(provider, baseEnv) ?? join(baseEnv.HOME ?? "/", variable.dot)
+}
+
+/** Claude Code's folder name for a cwd: every character but [A-Za-z0-9] becomes `-`. */
+export const claudeProjectSlug = (cwd: string): string => cwd.replace(/[^A-Za-z0-9]/g, "-")
+
+/** Where a Claude session's file is, and the folder to watch until it appears. */
+export const claudeSessionFile = (home: string, cwd: string, sessionId: string) => {
+  const dir = join(home, "projects", claudeProjectSlug(cwd))
+  return { dir, file: join(dir, `${sessionId}.jsonl`) }
+}
+
+/**
+ * Claude Code shortens long slugs (and older versions spelled some differently): when the
+ * expected file is missing, the session id, unique, is looked for in every project folder.
+ */
+export const findClaudeSession = (home: string, cwd: string, sessionId: string) =>
+  Effect.promise(async () => {
+    const expected = claudeSessionFile(home, cwd, sessionId)
+    const names = await readdir(expected.dir).catch(() => [] as string[])
+    if (names.includes(`${sessionId}.jsonl`)) return expected
+    const projects = join(home, "projects")
+    for (const project of await readdir(projects).catch(() => [] as string[])) {
+      const dir = join(projects, project)
+      const inside = await readdir(dir).catch(() => [] as string[])
+      if (inside.includes(`${sessionId}.jsonl`))
+        return { dir, file: join(dir, `${sessionId}.jsonl`) }
+    }
+    return undefined
+  })
+
+const pad = (n: number) => String(n).padStart(2, "0")
+/** `sessions/YYYY/MM/DD` of a local date, as Codex names its folders. */
+export const codexDayDir = (home: string, at: number) => {
+  const d = new Date(at)
+  return join(home, "sessions", String(d.getFullYear()), pad(d.getMonth() + 1), pad(d.getDate()))
+}
+
+/** A rollout's first line (its `session_meta`), read without reading the rest. */
+const firstLine = async (path: string): Promise<string> => {
+  const handle = await open(path, "r")
+  try {
+    const buffer = Buffer.alloc(64 * 1024)
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0)
+    const text = buffer.subarray(0, bytesRead).toString("utf8")
+    const nl = text.indexOf("\n")
+    return nl === -1 ? text : text.slice(0, nl)
+  } catch {
+    return ""
+  } finally {
+    await handle.close()
+  }
+}
+
+/** Sessions that started this long before the runner did are someone else's. */
+const EARLY_MS = 5_000
+/** ... and this long after it (Codex writes its rollout on its first turn, not at launch). */
+const LATE_MS = 24 * 60 * 60 * 1000
+
+/**
+ * The Codex rollout of a runner: Codex picks its own session id, so it is matched by its
+ * `session_meta`: the same cwd (both resolved), started no earlier than 5 s before the runner
+ * and the first such after it, looked for in the folders of the start's day and the next. Two
+ * Codex runners started in the same folder within seconds cannot be told apart this way; the
+ * other ids in `taken` (already matched to other runners) are skipped.
+ */
+export const findCodexSession = (
+  home: string,
+  cwd: string,
+  startedAt: number,
+  taken: ReadonlySet<string> = new Set(),
+) =>
+  Effect.promise(async () => {
+    const want = await realpath(cwd).catch(() => cwd)
+    let best: { file: string; dir: string; at: number } | undefined
+    for (const at of [startedAt, startedAt + 24 * 60 * 60 * 1000]) {
+      const dir = codexDayDir(home, at)
+      const names = await readdir(dir).catch(() => [] as string[])
+      for (const name of names) {
+        if (!name.startsWith("rollout-") || !name.endsWith(".jsonl")) continue
+        const file = join(dir, name)
+        if (taken.has(file)) continue
+        const meta = codexSessionMeta(await firstLine(file).catch(() => ""))
+        if (meta?.cwd === undefined || meta.startedAt === undefined) continue
+        if (meta.startedAt < startedAt - EARLY_MS || meta.startedAt > startedAt + LATE_MS) continue
+        const where = await realpath(meta.cwd).catch(() => meta.cwd)
+        if (where !== want) continue
+        if (best === undefined || meta.startedAt < best.at) best = { file, dir, at: meta.startedAt }
+      }
+    }
+    return best === undefined ? undefined : { file: best.file, dir: best.dir }
+  })
