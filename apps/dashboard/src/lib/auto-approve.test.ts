@@ -3,15 +3,17 @@ import { parseAllow, parseAutoApproveDetail, patternCount, refusalOf } from "./a
 
 describe("the start form's auto-approve patterns", () => {
   it("takes one pattern a line, trimmed, blank lines skipped", () => {
-    expect(parseAllow("npm (test|run lint)\n\n  git status  \nCreate file: src/.*\\.test\\.ts\n")).toEqual(
-      ["npm (test|run lint)", "git status", "Create file: src/.*\\.test\\.ts"],
-    )
+    expect(
+      parseAllow("npm (test|run lint)\n\n  git status  \nCreate file: src/.*\\.test\\.ts\n"),
+    ).toEqual(["npm (test|run lint)", "git status", "Create file: src/.*\\.test\\.ts"])
     expect(parseAllow("")).toEqual([])
     expect(parseAllow(" \n \n")).toEqual([])
   })
 
   it("refuses what the server refuses, naming the line", () => {
-    expect(parseAllow("git status\n\nnpm (test")).toMatch(/^line 3: Invalid regular expression: .*npm \(test/)
+    expect(parseAllow("git status\n\nnpm (test")).toMatch(
+      /^line 3: Invalid regular expression: .*npm \(test/,
+    )
     // Valid without the u flag, not with it (the server compiles with u).
     expect(parseAllow("\\-")).toMatch(/^line 1: Invalid regular expression/)
     expect(parseAllow(`ok\n${"a".repeat(501)}`)).toBe("line 2: at most 500 characters (it has 501)")
