@@ -86,6 +86,12 @@ export class TestServer {
   #child: ChildProcess | undefined
   #log = ""
 
+  /**
+   * `env`: more environment for the server, which its runners inherit (a `PATH` with a fake
+   * agent first, say).
+   */
+  constructor(readonly options: { readonly env?: Readonly<Record<string, string>> } = {}) {}
+
   get url(): string {
     return `http://127.0.0.1:${this.port}`
   }
@@ -119,6 +125,7 @@ export class TestServer {
         cwd: repoRoot,
         env: {
           ...process.env,
+          ...this.options.env,
           GEPPETTO_TOKEN: this.operatorToken,
           GEPPETTO_VIEWER_TOKEN: this.viewerToken,
           GEPPETTO_DASHBOARD_DIR: testDashboardDir,
