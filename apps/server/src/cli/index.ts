@@ -15,6 +15,10 @@ const COMMANDS: Readonly<Record<string, CommandEntry>> = {
   run: { summary: "start a runner (an agent or any command)", load: () => import("./run.js") },
   ls: { summary: "list runners", load: () => import("./ls.js") },
   logs: { summary: "print or follow (-f) a runner's output", load: () => import("./logs.js") },
+  grep: {
+    summary: "search every runner's output for a text",
+    load: () => import("./grep.js"),
+  },
   attach: {
     summary: "attach this terminal to a runner's tmux session",
     load: () => import("./attach.js"),
