@@ -13,6 +13,7 @@
  *   dashboard  bundle size, the board with 50 runners in 10 repos, and first terminal
  *              paint in Chromium (bench/dashboard.ts)
  *   attention  prompt → waitingForInput (bench/attention.ts)
+ *   push       prompt → Web Push received at a loopback push service (bench/push.ts)
  *   workspace  diff of a runner's worktree of a 10,000-file repo, 100 files changed
  *              (bench/workspace.ts)
  *
@@ -39,6 +40,7 @@ import {
 } from "./dashboard.js"
 import { loadAverage, log } from "./harness.js"
 import { profileNotes, summarizeProfiles, type UsRange } from "./profile.js"
+import { type PushOptions, pushDefaults, pushQuick, pushScenario } from "./push.js"
 import { type QuietOptions, quietDefaults, quietQuick, quietScenario } from "./quiet.js"
 import {
   type Figure,
@@ -72,6 +74,7 @@ const SCENARIOS = [
   "restart",
   "dashboard",
   "attention",
+  "push",
   "workspace",
 ] as const
 type Scenario = (typeof SCENARIOS)[number]
@@ -84,6 +87,7 @@ const TITLES: Record<Scenario, string> = {
   restart: "server restart with live runners",
   dashboard: "dashboard size and first terminal paint",
   attention: "prompt -> waitingForInput",
+  push: "prompt -> Web Push received",
   workspace: "diff of a runner's worktree: 10,000 files, 100 changed",
 }
 
@@ -355,6 +359,10 @@ const runners: Record<Scenario, () => Promise<ScenarioReport>> = {
   attention: () => {
     const options: AttentionOptions = pick(attentionDefaults, attentionQuick)
     return attentionScenario(options)
+  },
+  push: () => {
+    const options: PushOptions = pick(pushDefaults, pushQuick)
+    return pushScenario(options)
   },
   workspace: () => {
     const options: WorkspaceOptions = pick(workspaceDefaults, workspaceQuick)
