@@ -24,6 +24,10 @@ const COMMANDS: Readonly<Record<string, CommandEntry>> = {
     load: () => import("./attach.js"),
   },
   send: { summary: "type text into a runner", load: () => import("./send.js") },
+  reply: {
+    summary: "answer a runner's prompt with one of its quick answers",
+    load: () => import("./reply.js"),
+  },
   pause: { summary: "pause a runner", load: () => import("./pause.js") },
   resume: { summary: "resume a paused runner", load: () => import("./resume.js") },
   stop: { summary: "terminate a runner (it stays listed)", load: () => import("./stop.js") },
