@@ -13,6 +13,8 @@ export const ExitCode = {
   auth: 4,
   /** No such runner (404). */
   notFound: 5,
+  /** `wait --timeout` ran out before the runner got there. */
+  timeout: 6,
 } as const
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode]
 

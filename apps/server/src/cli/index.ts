@@ -32,6 +32,14 @@ const COMMANDS: Readonly<Record<string, CommandEntry>> = {
   resume: { summary: "resume a paused runner", load: () => import("./resume.js") },
   stop: { summary: "terminate a runner (it stays listed)", load: () => import("./stop.js") },
   rm: { summary: "remove a runner and its logs", load: () => import("./rm.js") },
+  wait: {
+    summary: "wait until a runner is done, waiting for input or idle",
+    load: () => import("./wait.js"),
+  },
+  schedule: {
+    summary: "start runners on a schedule (cron): add, ls, rm, pause, resume",
+    load: () => import("./schedule.js"),
+  },
   diff: {
     summary: "print what a runner changed in its git workspace",
     load: () => import("./diff.js"),
@@ -67,7 +75,7 @@ The server is GEPPETTO_URL (or http://GEPPETTO_HOST:GEPPETTO_PORT, default
 http://127.0.0.1:7420); the token GEPPETTO_TOKEN, else the data dir's tokens.json.
 
 exit codes: 0 done, 1 failed, 2 bad usage or input, 3 no server, 4 token missing, wrong
-or not allowed, 5 no such runner (or user)`
+or not allowed, 5 no such runner (or user, or schedule), 6 timed out (wait --timeout)`
 
 const lookup = (name: string): CommandEntry | undefined =>
   Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined
