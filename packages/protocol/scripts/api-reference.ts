@@ -100,6 +100,14 @@ export const SCHEMA_GROUPS: ReadonlyArray<SchemaGroup> = [
     schemas: [
       { name: "LoginRequest", schema: p.LoginRequest },
       {
+        name: "ResumeRequest",
+        schema: p.ResumeRequest,
+        fields: {
+          runnerId: "The finished runner whose session is picked up (the new runner's `parentId`).",
+          fork: "A new session from the same history (Claude Code `--fork-session`); Codex cannot.",
+        },
+      },
+      {
         name: "StartRunnerRequest",
         schema: p.StartRunnerRequest,
         fields: {
@@ -118,6 +126,8 @@ export const SCHEMA_GROUPS: ReadonlyArray<SchemaGroup> = [
             "An account of `config.json`, for this provider: its env is added and its limit applies.",
           cols: "Terminal width; default 120.",
           rows: "Terminal height; default 32.",
+          resume:
+            "Continue (or fork) the agent conversation of a finished runner of the same provider, in its folder and under its account; not with `cwd`, `worktree` or `command`.",
         },
         notes: [
           inBytes("`prompt`, each `command` element, `cwd`"),

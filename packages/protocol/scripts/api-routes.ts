@@ -195,7 +195,7 @@ export const API_ROUTES: ReadonlyArray<ApiRoute> = [
     body: "StartRunnerRequest",
     responses: [{ status: 201, schema: "RunnerDetail" }],
     errors: [
-      "`400 ValidationError`: the body, an unknown provider or account, a name already taken, a mode or prompt the provider does not take",
+      "`400 ValidationError`: the body, an unknown provider or account, a name already taken, a mode or prompt the provider does not take; a `resume` the provider cannot do (naming it), of an unknown or live runner, of another provider, or whose session id is not known",
       "`429 TierLimitError`: a per-provider or per-account limit of `config.json` is reached",
       "`503 TmuxSessionError`: tmux could not be reached or refused",
     ],

@@ -117,6 +117,18 @@ export const RunnerEnv = z.record(EnvName, boundedText(MAX_ENV_VALUE_BYTES, { nu
 export type RunnerEnv = z.infer<typeof RunnerEnv>
 
 /**
+ * `StartRunnerRequest.resume`: the new runner continues the agent conversation of the finished
+ * runner `runnerId` (same provider, same folder): Claude Code `--resume SESSION`, with `fork`
+ * `--fork-session` (a new session from the same history); Codex `codex resume SESSION` (no
+ * fork). Other providers cannot resume: `400`.
+ */
+export const ResumeRequest = z.strictObject({
+  runnerId: RunnerId,
+  fork: z.optional(z.boolean()),
+})
+export type ResumeRequest = z.infer<typeof ResumeRequest>
+
+/**
  * `POST /api/runners`. Strict: an unknown key is a 400, so a typo (`promt`) is never
  * silently ignored. `command` is an argv array for the `shell` provider and never goes
  * through a shell unless the user's own argv names one.
@@ -148,6 +160,8 @@ export const StartRunnerRequest = z.strictObject({
   worktree: z.optional(WorktreeRequest),
   /** Answer the permission prompts whose detail an `allow` pattern matches (see `AutoApprove`). */
   autoApprove: z.optional(AutoApprove),
+  /** Continue (or `fork`) a finished agent runner's conversation (see `ResumeRequest`). */
+  resume: z.optional(ResumeRequest),
 })
 export type StartRunnerRequest = z.infer<typeof StartRunnerRequest>
 

@@ -66,5 +66,7 @@ export const RunnerSummary = z.object({
   autoApprove: z.optional(AutoApprove),
   /** The schedule that started it (`POST /api/schedules`). */
   scheduleId: z.optional(z.string()),
+  /** The runner whose agent conversation this one continues or forks (`StartRunnerRequest.resume`). */
+  parentId: z.optional(z.string()),
 })
 export type RunnerSummary = z.infer<typeof RunnerSummary>

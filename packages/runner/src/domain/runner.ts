@@ -29,6 +29,8 @@ export interface StartRunnerRequest {
    * `runners/auto-approve.ts`); a pattern that does not compile matches nothing.
    */
   readonly autoApprove?: { readonly allow: ReadonlyArray<string> } | undefined
+  /** Continue (or fork) the agent conversation of the finished runner `runnerId`. */
+  readonly resume?: { readonly runnerId: string; readonly fork?: boolean | undefined } | undefined
 }
 
 /** What the server itself adds to a start, never a client: who started the runner. */

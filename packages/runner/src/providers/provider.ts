@@ -21,6 +21,14 @@ export interface PlanRequest {
   readonly account?: AccountProfile
   /** The agent's session id to start with (Claude Code `--session-id`), so its file is known. */
   readonly sessionId?: string
+  /** The agent session to continue (`fork`: as a new session from its history). */
+  readonly resume?: ResumeSession
+}
+
+/** An earlier agent session to pick up: its id, and whether to fork it rather than continue. */
+export interface ResumeSession {
+  readonly sessionId: string
+  readonly fork: boolean
 }
 
 /** What to exec: argv (never a shell string) and the env to add on top of the server's. */
@@ -51,6 +59,8 @@ export interface ProviderInfo {
 }
 
 export interface Provider extends ProviderInfo {
+  /** Whether it resumes an earlier session (and forks one); see `PlanRequest.resume`. */
+  readonly resumes?: { readonly fork: boolean }
   readonly plan: (
     request: PlanRequest,
     context?: PlanContext,
@@ -65,6 +75,8 @@ export interface ProviderSpec extends ProviderInfo {
   readonly env?: Readonly<Record<string, string>>
   /** argv after validation: `prompt` is non-empty when present, `command` only for shell. */
   readonly argv: (input: ArgvInput) => Effect.Effect<ReadonlyArray<string>, ValidationError>
+  /** Whether `argv` takes `resume`, and a fork of it; without it a resume is refused. */
+  readonly resumes?: { readonly fork: boolean }
 }
 
 export interface ArgvInput {
@@ -73,6 +85,7 @@ export interface ArgvInput {
   readonly command: ReadonlyArray<string> | undefined
   readonly shell: string
   readonly sessionId: string | undefined
+  readonly resume: ResumeSession | undefined
 }
 
 // Same cap as validateArgv: one argv element larger than this fails exec on Linux anyway.
@@ -96,6 +109,7 @@ export const makeProvider = (spec: ProviderSpec): Provider => ({
   modes: spec.modes,
   versionArgs: spec.versionArgs,
   interactivePrompt: spec.interactivePrompt,
+  ...(spec.resumes !== undefined ? { resumes: spec.resumes } : {}),
   plan: (request, context) =>
     Effect.gen(function* () {
       if (!spec.modes.includes(request.mode))
@@ -134,6 +148,12 @@ export const makeProvider = (spec: ProviderSpec): Provider => ({
         )
       }
 
+      const resume = request.resume
+      if (resume !== undefined && spec.resumes === undefined)
+        return yield* invalidRequest("resume", `provider ${spec.id} cannot resume a session`)
+      if (resume?.fork === true && spec.resumes?.fork !== true)
+        return yield* invalidRequest("resume.fork", `provider ${spec.id} cannot fork a session`)
+
       // Without a context, the server's own `$SHELL` is the user's.
       const userShell = context === undefined ? process.env.SHELL : context.shell
       const shell = userShell !== undefined && userShell !== "" ? userShell : "/bin/sh"
@@ -143,6 +163,7 @@ export const makeProvider = (spec: ProviderSpec): Provider => ({
         command: request.command,
         shell,
         sessionId: request.sessionId,
+        resume,
       })
       // Belt and braces: whatever a spec built must still be a valid argv.
       yield* validateArgv(argv)

@@ -71,6 +71,7 @@ export const RunnerStateSchema = Schema.Struct({
   lastLine: optional(Schema.String),
   workspace: optional(WorkspaceSchema),
   scheduleId: optional(Schema.String),
+  parentId: optional(Schema.String),
   agentSession: optional(
     Schema.Struct({ id: optional(Schema.String), home: optional(Schema.String) }),
   ),

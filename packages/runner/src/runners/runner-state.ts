@@ -95,6 +95,8 @@ export interface RunnerState {
   readonly workspace?: WorkspaceState
   /** The schedule that started it. */
   readonly scheduleId?: string
+  /** The runner whose agent conversation this one continues or forks. */
+  readonly parentId?: string
   /** The agent's own session file: the id we gave it and where it writes (transcripts/). */
   readonly agentSession?: AgentSessionRef
   /** Tokens and cost as read from the agent's session file. */
@@ -161,6 +163,7 @@ export const toSummary = (s: RunnerState): RunnerSummary => {
     ...opt("lastLine", s.lastLine),
     ...opt("workspace", s.workspace),
     ...opt("scheduleId", s.scheduleId),
+    ...opt("parentId", s.parentId),
     ...opt("autoApprove", s.autoApprove && { allow: [...s.autoApprove.allow] }),
     ...opt("usage", s.usage),
   }
@@ -404,6 +407,7 @@ export const newRunnerState = (input: {
   readonly rows?: number | undefined
   readonly workspace?: WorkspaceState | undefined
   readonly scheduleId?: string | undefined
+  readonly parentId?: string | undefined
   readonly autoApprove?: { readonly allow: ReadonlyArray<string> } | undefined
 }): RunnerState => ({
   id: input.id,
@@ -419,6 +423,7 @@ export const newRunnerState = (input: {
   ...opt("rows", input.rows),
   ...opt("workspace", input.workspace),
   ...opt("scheduleId", input.scheduleId),
+  ...opt("parentId", input.parentId),
   ...opt("autoApprove", input.autoApprove),
   createdAt: input.at,
   startedAt: input.at,

@@ -10,6 +10,7 @@ import { getProvider } from "../providers/registry.js"
 import { agentHomeIn } from "../transcripts/agent-session.js"
 import { budgetRefusal, type SpendItem, spentBudgets } from "../transcripts/budgets.js"
 import type { RegistryContext } from "./registry-context.js"
+import { resumeFrom } from "./resume-start.js"
 import { readState } from "./runner-entry.js"
 import { encodeRunnerMeta } from "./runner-meta.js"
 import { newRunnerState } from "./runner-state.js"
@@ -67,7 +68,9 @@ export const makeStart = (ctx: RegistryContext, watching: Watch, workspace: Work
           Effect.mapError((e) => invalid("provider", e.message)),
         )
         const mode = request.mode ?? "interactive"
-        const accountId = request.accountId
+        // Resuming: the parent's folder, account and agent session (see resume-start.ts).
+        const resumed = yield* resumeFrom(ctx, provider, request)
+        const accountId = request.accountId ?? resumed?.accountId
         const account = accountId === undefined ? undefined : settings.accounts[accountId]
         if (accountId !== undefined && account === undefined) {
           return yield* invalid(
@@ -76,17 +79,24 @@ export const makeStart = (ctx: RegistryContext, watching: Watch, workspace: Work
           )
         }
         // Claude Code takes the id of its session: its transcript is then known, not guessed.
-        const agentSessionId = provider.id === "claude" ? randomUUID() : undefined
+        // A continued session keeps its id (and file); a fork gets a new one.
+        const agentSessionId =
+          provider.id !== "claude"
+            ? undefined
+            : resumed === undefined || resumed.session.fork
+              ? randomUUID()
+              : resumed.session.sessionId
         const plan = yield* provider.plan({
           mode,
           ...(agentSessionId !== undefined ? { sessionId: agentSessionId } : {}),
+          ...(resumed !== undefined ? { resume: resumed.session } : {}),
           ...(request.prompt !== undefined ? { prompt: request.prompt } : {}),
           ...(request.command !== undefined ? { command: request.command } : {}),
           ...(account !== undefined ? { account } : {}),
         })
         const env = request.env ?? {}
         yield* validateEnv(env)
-        const cwd = request.cwd ?? settings.defaultCwd
+        const cwd = resumed?.cwd ?? request.cwd ?? settings.defaultCwd
         yield* validateCwd(cwd)
         const cols = request.cols ?? 120
         const rows = request.rows ?? 32
@@ -148,6 +158,7 @@ export const makeStart = (ctx: RegistryContext, watching: Watch, workspace: Work
             maxDurationMs,
             adopted: false,
             scheduleId: options.scheduleId,
+            parentId: resumed?.parentId,
             autoApprove: request.autoApprove ?? account?.autoApprove,
             at: now,
             cols,

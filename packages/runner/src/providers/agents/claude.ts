@@ -64,9 +64,18 @@ export const claude = makeProvider({
   modes: ["interactive", "oneshot"],
   versionArgs: ["--version"],
   interactivePrompt: true,
-  argv: ({ mode, prompt, sessionId }) => {
-    // `--session-id UUID` names the transcript file: projects/<cwd slug>/UUID.jsonl.
-    const session = sessionId === undefined ? [] : ["--session-id", sessionId]
+  resumes: { fork: true },
+  argv: ({ mode, prompt, sessionId, resume }) => {
+    // `--session-id UUID` names the transcript file: projects/<cwd slug>/UUID.jsonl. With
+    // `--resume` Claude Code takes it only beside `--fork-session` (the fork's new id); a
+    // continued session keeps its id and file.
+    const named = sessionId === undefined ? [] : ["--session-id", sessionId]
+    const session =
+      resume === undefined
+        ? named
+        : resume.fork
+          ? ["--resume", resume.sessionId, "--fork-session", ...named]
+          : ["--resume", resume.sessionId]
     return mode === "oneshot"
       ? requirePrompt("claude", prompt).pipe(
           Effect.flatMap(notASubcommand),

@@ -16,16 +16,26 @@ export const codex = makeProvider({
   modes: ["interactive", "oneshot"],
   versionArgs: ["--version"],
   interactivePrompt: true,
-  argv: ({ mode, prompt }) =>
-    mode === "oneshot"
-      ? Effect.flatMap(requirePrompt("codex", prompt), (p) =>
-          // `codex exec -` reads the prompt from stdin, which would hang on the pane's tty.
-          p === "-"
-            ? invalidRequest(
-                "prompt",
-                'codex exec reads "-" as "prompt from stdin"; give a real prompt',
-              )
-            : Effect.succeed(["codex", "exec", "--", p]),
-        )
-      : Effect.succeed(prompt === undefined ? ["codex"] : ["codex", "--", prompt]),
+  // `codex resume SESSION_ID [PROMPT]` continues a session in the TUI; it has no fork.
+  resumes: { fork: false },
+  argv: ({ mode, prompt, resume }) =>
+    resume !== undefined
+      ? mode === "oneshot"
+        ? invalidRequest("mode", "codex resumes a session interactively only")
+        : Effect.succeed(
+            prompt === undefined
+              ? ["codex", "resume", resume.sessionId]
+              : ["codex", "resume", resume.sessionId, "--", prompt],
+          )
+      : mode === "oneshot"
+        ? Effect.flatMap(requirePrompt("codex", prompt), (p) =>
+            // `codex exec -` reads the prompt from stdin, which would hang on the pane's tty.
+            p === "-"
+              ? invalidRequest(
+                  "prompt",
+                  'codex exec reads "-" as "prompt from stdin"; give a real prompt',
+                )
+              : Effect.succeed(["codex", "exec", "--", p]),
+          )
+        : Effect.succeed(prompt === undefined ? ["codex"] : ["codex", "--", prompt]),
 })
