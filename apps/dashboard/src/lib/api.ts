@@ -3,7 +3,9 @@ import {
   AuditEntry,
   AuditResponse,
   CommitResult,
+  CreatedSchedule,
   CreatedUser,
+  type CreateScheduleRequest,
   ErrorResponse,
   GitWorkTree,
   LoginResponse,
@@ -16,6 +18,7 @@ import {
   RunnerDetail,
   type RunnerDetail as RunnerDetailType,
   type RunnerSummary,
+  Schedule,
   SessionListing,
   type StartRunnerRequest,
   UserInfo,
@@ -135,6 +138,7 @@ async function call<T>(
 
 const runnerPath = (id: string) => `/api/runners/${encodeURIComponent(id)}`
 const userPath = (name: string) => `/api/users/${encodeURIComponent(name)}`
+const schedulePath = (id: string) => `/api/schedules/${encodeURIComponent(id)}`
 
 /** The filters of `GET /api/audit` (admins); `limit` is 1..1000, the server's default 100. */
 export interface AuditFilter {
@@ -209,6 +213,15 @@ export const api = {
     }),
   pushUnsubscribe: (endpoint: string) =>
     call("/api/push/subscriptions", undefined, { method: "DELETE", body: { endpoint } }),
+  /** Every schedule, each with its next run and newest runs. */
+  schedules: () => call("/api/schedules", z.array(Schedule)),
+  /** A new schedule (operators): its id and first run. */
+  addSchedule: (request: CreateScheduleRequest) =>
+    call("/api/schedules", CreatedSchedule, { method: "POST", body: request }),
+  scheduleAction: (id: string, action: "pause" | "resume") =>
+    call(`${schedulePath(id)}/${action}`, Schedule, { method: "POST" }),
+  /** Stops and forgets a schedule; the runners it started stay. */
+  removeSchedule: (id: string) => call(schedulePath(id), undefined, { method: "DELETE" }),
 }
 
 /** The link that logs a new user in: the server swaps the token for a cookie and drops it. */
