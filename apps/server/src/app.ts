@@ -27,6 +27,7 @@ import { registerRunnerRoutes } from "./routes/runners.js"
 import { registerScheduleRoutes } from "./routes/schedules.js"
 import { registerSearchRoute } from "./routes/search.js"
 import { registerTerminalRoute } from "./routes/terminal.js"
+import { registerTranscriptRoutes } from "./routes/transcript.js"
 import { registerUserRoutes } from "./routes/users.js"
 import { registerWorkspaceRoutes } from "./routes/workspace.js"
 import { decorateAudit, decoratePresence } from "./team/register.js"
@@ -166,6 +167,7 @@ export const buildApp = async (options: AppOptions): Promise<FastifyInstance> =>
     registerScheduleRoutes(app, options.api)
     registerLogRoute(app, options.api)
     registerSearchRoute(app, options.api)
+    registerTranscriptRoutes(app, options.api)
     registerReplyRoute(app, options.api)
     await registerNotifications(app, options.api, {
       dataDir: options.auth.dataDir,

@@ -358,6 +358,21 @@ export const SCHEMA_GROUPS: ReadonlyArray<SchemaGroup> = [
     ],
   },
   {
+    title: "Transcripts and usage",
+    intro:
+      "`GET /api/runners/:id/transcript` and `GET /api/usage`: what the agents said and did, read from their own session files, and what it cost.",
+    schemas: [
+      { name: "TranscriptQuery", schema: p.TranscriptQuery },
+      { name: "TranscriptKind", schema: p.TranscriptKind },
+      { name: "TranscriptEntry", schema: p.TranscriptEntry },
+      { name: "TranscriptResponse", schema: p.TranscriptResponse },
+      { name: "RunnerUsage", schema: p.RunnerUsage },
+      { name: "UsageQuery", schema: p.UsageQuery },
+      { name: "UsageGroup", schema: p.UsageGroup },
+      { name: "UsageResponse", schema: p.UsageResponse },
+    ],
+  },
+  {
     title: "Search",
     intro:
       "`GET /api/search`: a literal, case-insensitive search of the runners' kept logs as plain text (terminal escapes stripped).",

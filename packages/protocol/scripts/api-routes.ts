@@ -330,6 +330,37 @@ export const API_ROUTES: ReadonlyArray<ApiRoute> = [
   },
   {
     method: "GET",
+    path: "/api/runners/:id/transcript",
+    auth: "viewer",
+    summary:
+      "The conversation behind the terminal, read from the agent's own session file: messages, tool calls with their input, their results, the agent's notes; and the runner's token usage and cost.",
+    params: "RunnerParams",
+    query: "TranscriptQuery",
+    responses: [{ status: 200, schema: "TranscriptResponse" }],
+    errors: [
+      "`404 NotFoundError`: no such runner, or it keeps no transcript (a provider other than Claude Code and Codex, or the agent has not written one yet)",
+      "`400 ValidationError`: both `after` and `before`",
+    ],
+    notes: [
+      "Claude Code is started with `--session-id`, so its file (`CLAUDE_CONFIG_DIR` or `~/.claude`, `projects/<cwd slug>/<id>.jsonl`) is known; a Codex rollout (`CODEX_HOME` or `~/.codex`, `sessions/YYYY/MM/DD/rollout-*.jsonl`) is the first whose `session_meta` has the runner's cwd and started at most 5 s before the runner.",
+      "Paging: entries are numbered from 0 (`seq`). No cursor gives the newest `limit` (default 200, at most 500); `before=N` the page below N; `after=N` what is new from N (a live view asks with its last `total`). The server keeps the newest 512 entries and a checkpoint every 256 entries, so an old page is read again from disk.",
+      "`text` is cut at 8,000 characters and `input` at 4,000 characters of JSON (`truncated: true`). Lines the reader cannot parse are counted in `skipped`.",
+    ],
+  },
+  {
+    method: "GET",
+    path: "/api/usage",
+    auth: "viewer",
+    summary:
+      "Tokens and cost of the runners started since a time (default: 30 days ago), grouped by the day they started, their provider or their account.",
+    query: "UsageQuery",
+    responses: [{ status: 200, schema: "UsageResponse" }],
+    notes: [
+      "Counts the runners the server still lists (a removed runner's usage goes with it). `costUsd` is absent from a group where a model had no price.",
+    ],
+  },
+  {
+    method: "GET",
     path: "/api/search",
     auth: "viewer",
     summary:

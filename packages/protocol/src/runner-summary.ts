@@ -1,6 +1,7 @@
 import * as z from "zod/mini"
 import { RunnerId } from "./ids.js"
 import { ActivityState, AttentionReason, RunnerStatus } from "./process-event.js"
+import { RunnerUsage } from "./transcript.js"
 import { Workspace } from "./workspace.js"
 
 export const RunnerMode = z.enum(["interactive", "oneshot"])
@@ -68,5 +69,7 @@ export const RunnerSummary = z.object({
   scheduleId: z.optional(z.string()),
   /** The runner whose agent conversation this one continues or forks (`StartRunnerRequest.resume`). */
   parentId: z.optional(z.string()),
+  /** Tokens and cost read from the agent's own session file (Claude Code, Codex); pushed as it grows. */
+  usage: z.optional(RunnerUsage),
 })
 export type RunnerSummary = z.infer<typeof RunnerSummary>

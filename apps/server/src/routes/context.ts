@@ -5,6 +5,7 @@ import type {
   ProviderListing,
   RunnerDetail,
   Schedules,
+  Transcripts,
 } from "@geppetto/runner"
 import type { Effect, ManagedRuntime } from "effect"
 import type { FlowLimits, FlowState } from "../terminal/flow.js"
@@ -13,7 +14,10 @@ import type { TerminalTarget } from "../terminal/terminal-session.js"
 /** What the API routes need from the runner domain. */
 export interface ApiContext {
   /** The runner domain, its audit trail and its schedules (`AiRunnerLive`). */
-  readonly runtime: ManagedRuntime.ManagedRuntime<AiRunnerPort | AuditLog | Schedules, unknown>
+  readonly runtime: ManagedRuntime.ManagedRuntime<
+    AiRunnerPort | AuditLog | Schedules | Transcripts,
+    unknown
+  >
   readonly providers: { readonly list: Effect.Effect<ReadonlyArray<ProviderListing>> }
   /** The tmux server the runners live on (`-L` name); `undefined` is tmux's default server. */
   readonly tmuxSocket: string | undefined

@@ -1,5 +1,6 @@
 import { execFileSync } from "node:child_process"
-import { existsSync, mkdirSync } from "node:fs"
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
 import { join } from "node:path"
 import type { RunnerDetail } from "@geppetto/protocol"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -91,6 +92,29 @@ let adoptCounter = 0
 const sleeper = async (s: TestServer) =>
   (await s.start({ provider: "shell", command: ["sh", "-c", "exec sleep 600"] })).id
 const sharedId = async () => shared.id
+
+/**
+ * A Claude runner with a transcript: the fake agent of transcript.test.ts on the start's PATH,
+ * writing under a CLAUDE_CONFIG_DIR of its own. Made once, on first use.
+ */
+let transcriptRunnerId: Promise<string> | undefined
+const transcriptRunner = (s: TestServer) => {
+  transcriptRunnerId ??= (async () => {
+    const bin = mkdtempSync(join(tmpdir(), "geppetto-matrix-claude-"))
+    copyFileSync(new URL("../fixtures/transcript-agent.sh", import.meta.url), join(bin, "claude"))
+    const runner = await s.start({
+      provider: "claude",
+      cwd: s.dataDir,
+      env: { PATH: `${bin}:${process.env.PATH ?? ""}`, CLAUDE_CONFIG_DIR: join(bin, "home") },
+    })
+    await waitFor(
+      async () => (await s.get(`/api/runners/${runner.id}/transcript`)).statusCode === 200,
+      () => `a transcript; screen: ${s.capture(runner.name)}`,
+    )
+    return runner.id
+  })()
+  return transcriptRunnerId
+}
 
 /** The start of a runner's log, for a failure's message. */
 const logOf = (s: TestServer, id: string) => {
@@ -421,6 +445,26 @@ const ROUTES: Readonly<Record<string, RouteCase>> = {
     auth: "viewer",
     websocket: false,
     sample: async () => ({ url: "/api/search?q=matrix" }),
+  },
+  "GET /api/runners/:id/transcript": {
+    auth: "viewer",
+    websocket: false,
+    sample: async (s) => ({ url: `/api/runners/${await transcriptRunner(s)}/transcript` }),
+  },
+  "HEAD /api/runners/:id/transcript": {
+    auth: "viewer",
+    websocket: false,
+    sample: async (s) => ({ url: `/api/runners/${await transcriptRunner(s)}/transcript` }),
+  },
+  "GET /api/usage": {
+    auth: "viewer",
+    websocket: false,
+    sample: async () => ({ url: "/api/usage?by=provider" }),
+  },
+  "HEAD /api/usage": {
+    auth: "viewer",
+    websocket: false,
+    sample: async () => ({ url: "/api/usage?by=provider" }),
   },
   "GET /api/runners/:id/log": {
     auth: "viewer",

@@ -272,6 +272,28 @@ const ATTEMPTS: Readonly<Record<string, fc.Arbitrary<Attempt>>> = {
       .map(body),
     headers: contentType.map((t) => (t === "" ? {} : { "content-type": t })),
   }),
+  "GET /api/runners/:id/transcript": fc.record({
+    method: fc.constant("GET" as const),
+    url: fc
+      .tuple(fc.oneof(fc.constant("SINK"), segment), query)
+      .map(([id, q]) => `/api/runners/${id}/transcript?${q}`),
+    headers: fc.constant({}),
+  }),
+  "GET /api/usage": fc.record({
+    method: fc.constant("GET" as const),
+    url: fc
+      .oneof(
+        query,
+        fc
+          .tuple(
+            fc.oneof(nasty, fc.constantFrom("2025-01-01", "0", "1700000000000")),
+            fc.oneof(nasty, fc.constantFrom("day", "provider", "account")),
+          )
+          .map(([since, by]) => new URLSearchParams({ since, by }).toString()),
+      )
+      .map((q) => `/api/usage?${q}`),
+    headers: fc.constant({}),
+  }),
   "GET /api/runners/:id/log": fc.record({
     method: fc.constantFrom("GET" as const, "HEAD" as const),
     url: fc

@@ -57,6 +57,11 @@ export class TranscriptIndex {
 
   /** Reads what was appended since the last call; true when anything new was read. */
   catchUp(): Effect.Effect<boolean, Error> {
+    // Suspended: the offset is read when the effect runs (after a lock), not when it is made.
+    return Effect.suspend(() => this.readNew())
+  }
+
+  private readNew(): Effect.Effect<boolean, Error> {
     return Effect.map(
       readLines(this.path, this.offset, {
         line: (text, offset) => {

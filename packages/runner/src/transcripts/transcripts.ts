@@ -17,6 +17,7 @@ import { parseClaudeLine } from "./claude-lines.js"
 import { parseCodexLine } from "./codex-lines.js"
 import { defaultPrices } from "./prices.js"
 import { type PageQuery, TranscriptIndex, type TranscriptPage } from "./transcript-index.js"
+import { type UsageGrouping, type UsageItem, usageTotals } from "./usage-totals.js"
 
 /** Transcripts held open (each bounded, see `TranscriptIndex`); the least recently read goes. */
 const CACHED_INDEXES = 16
@@ -199,6 +200,17 @@ export class Transcripts extends Effect.Service<Transcripts>()("geppetto/Transcr
     )
     yield* Effect.forkScoped(Effect.forever(Effect.flatMap(Queue.take(wake), startFollowing)))
 
-    return { transcript } as const
+    /** Usage of every runner started since `since`, grouped `by`. */
+    const totals = Effect.fn("Transcripts.totals")(function* (since: number, by: UsageGrouping) {
+      const list = yield* runners.listRunners
+      const items: UsageItem[] = []
+      for (const r of list) {
+        const info = yield* Effect.option(runners.agentSession(r.id))
+        if (Option.isSome(info)) items.push(info.value)
+      }
+      return usageTotals(items, since, by)
+    })
+
+    return { transcript, totals } as const
   }),
 }) {}
