@@ -133,7 +133,12 @@ export const approveScenario = async (options: ApproveOptions): Promise<Scenario
         `agent ${index}: ${options.promptsPerAgent} prompts answered`,
         new Promise<void>((resolve) => {
           const check = setInterval(() => {
-            if (answeredAt.length >= options.promptsPerAgent) {
+            // The agent's line can come before the auto-reply event: wait for both.
+            const replied = replies.get(id)?.length ?? 0
+            if (
+              answeredAt.length >= options.promptsPerAgent &&
+              replied >= options.promptsPerAgent
+            ) {
               clearInterval(check)
               resolve()
             }

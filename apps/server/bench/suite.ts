@@ -14,6 +14,10 @@
  *              paint in Chromium (bench/dashboard.ts)
  *   attention  prompt → waitingForInput (bench/attention.ts)
  *   push       prompt → Web Push received at a loopback push service (bench/push.ts)
+ *   approve    auto-approve: allowed dialogs → answer typed, and wrong answers over a
+ *              generated corpus of 1,000+ screens (bench/approve.ts)
+ *   audit      the audit trail under load: 100 runners, audited actions against as many
+ *              unaudited requests (bench/audit.ts)
  *   workspace  diff of a runner's worktree of a 10,000-file repo, 100 files changed
  *              (bench/workspace.ts)
  *
@@ -26,12 +30,14 @@ import { spawn } from "node:child_process"
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join, relative } from "node:path"
 import { type MachineFacts, machineFacts } from "../../../packages/runner/bench/env.js"
+import { type ApproveOptions, approveDefaults, approveQuick, approveScenario } from "./approve.js"
 import {
   type AttentionOptions,
   attentionDefaults,
   attentionQuick,
   attentionScenario,
 } from "./attention.js"
+import { type AuditLoadOptions, auditDefaults, auditQuick, auditScenario } from "./audit.js"
 import {
   type DashboardOptions,
   dashboardDefaults,
@@ -75,6 +81,8 @@ const SCENARIOS = [
   "dashboard",
   "attention",
   "push",
+  "approve",
+  "audit",
   "workspace",
 ] as const
 type Scenario = (typeof SCENARIOS)[number]
@@ -88,6 +96,8 @@ const TITLES: Record<Scenario, string> = {
   dashboard: "dashboard size and first terminal paint",
   attention: "prompt -> waitingForInput",
   push: "prompt -> Web Push received",
+  approve: "auto-approve: prompt -> answer, and wrong answers",
+  audit: "audit trail under load",
   workspace: "diff of a runner's worktree: 10,000 files, 100 changed",
 }
 
@@ -363,6 +373,14 @@ const runners: Record<Scenario, () => Promise<ScenarioReport>> = {
   push: () => {
     const options: PushOptions = pick(pushDefaults, pushQuick)
     return pushScenario(options)
+  },
+  approve: () => {
+    const options: ApproveOptions = pick(approveDefaults, approveQuick)
+    return approveScenario(options)
+  },
+  audit: () => {
+    const options: AuditLoadOptions = pick(auditDefaults, auditQuick)
+    return auditScenario(options)
   },
   workspace: () => {
     const options: WorkspaceOptions = pick(workspaceDefaults, workspaceQuick)
