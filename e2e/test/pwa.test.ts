@@ -35,6 +35,8 @@ const profile = mkdtempSync(join(tmpdir(), "geppetto-pwa-profile-"))
 let page: Page
 let cdp: CDPSession
 let failed = false
+/** What the page and the worker printed (for a failure's message). */
+const consoleLines: Array<string> = []
 
 /** Width and height of a PNG, from its IHDR chunk. */
 const pngSize = (bytes: Buffer) => ({
@@ -78,6 +80,7 @@ beforeAll(async () => {
     viewport: { width: 1280, height: 900 },
   })
   await context.grantPermissions(["notifications"], { origin: server.url })
+  context.on("console", (m) => void consoleLines.push(`${m.type()}: ${m.text()}`))
   await context.tracing.start({ screenshots: true, snapshots: true })
   page = context.pages()[0] ?? (await context.newPage())
   cdp = await context.newCDPSession(page)
@@ -221,7 +224,6 @@ describe("answering from a notification", () => {
       () => registrations.get(`${server.url}/`),
       "the registration id",
     )
-    const sw = await worker()
     // What the server pushes (its own tests decrypt the real thing); CDP delivers it as a push.
     const payload = {
       runnerId: runner.id,
@@ -238,48 +240,92 @@ describe("answering from a notification", () => {
     }
     const tag = `geppetto-${runner.id}`
     let seen = ""
-    const shown = (title: string) =>
+    /** The worker's replies as the browser saw them (Chromium reports a worker's requests). */
+    const replies: Array<number> = []
+    context.on("response", (r) => {
+      if (r.url().endsWith(`/api/runners/${runner.id}/reply`)) replies.push(r.status())
+    })
+    /** The notifications of this runner now, read in the worker running now. */
+    const notifications = async () =>
+      (await worker()).evaluate(async (t) => {
+        const list = await (self as unknown as WorkerScope).registration.getNotifications({
+          tag: t,
+        })
+        return list.map((n) => ({
+          title: n.title,
+          body: n.body,
+          actions: n.actions.map((a) => a.title),
+        }))
+      }, tag)
+    const shown = (title: string, ms = 20_000) =>
       waitFor(
         async () => {
-          const all = await sw.evaluate(async (t) => {
-            const list = await (self as unknown as WorkerScope).registration.getNotifications({
-              tag: t,
-            })
-            return list.map((n) => ({
-              title: n.title,
-              body: n.body,
-              actions: n.actions.map((a) => a.title),
-            }))
-          }, tag)
+          const all = await notifications()
           seen = JSON.stringify(all)
           return all.find((n) => n.title === title)
         },
-        () => `the notification "${title}" (shown: ${seen})`,
+        () =>
+          `the notification "${title}" (shown: ${seen}; replies: ${JSON.stringify(replies)}; workers: ${JSON.stringify(context.serviceWorkers().map((w) => w.url()))}; registrations: ${JSON.stringify([...registrations])}; console: ${JSON.stringify(consoleLines.slice(-10))})`,
+        ms,
       )
-    const click = (action: string) =>
-      sw.evaluate(
-        async ([t, a]) => {
-          const scope = self as unknown as WorkerScope
-          const [n] = await scope.registration.getNotifications({ tag: t })
-          if (n === undefined) throw new Error("no notification to click")
-          scope.dispatchEvent(
-            new NotificationEvent("notificationclick", { notification: n, action: a }),
-          )
-        },
-        [tag, action] as const,
-      )
+    /**
+     * Delivers a push through CDP until its notification shows: on a loaded machine a push to
+     * a worker still starting was seen to be lost (the notification is replaced by its tag, so
+     * a second delivery shows one notification all the same).
+     */
+    const push = async (data: object, title: string) => {
+      for (let attempt = 1; ; attempt++) {
+        await cdp.send("ServiceWorker.deliverPushMessage", {
+          origin: server.url,
+          registrationId,
+          data: JSON.stringify(data),
+        })
+        const found = await shown(title, attempt < 4 ? 6_000 : 20_000).catch((e: unknown) => {
+          if (attempt >= 4) throw e
+          return undefined
+        })
+        if (found !== undefined) return found
+      }
+    }
+    /** Dispatches `notificationclick` with `action`, again if the click never ran (the notification is still there). */
+    const click = async (action: string, title: string) => {
+      for (let attempt = 1; attempt <= 3; attempt++) {
+        const dispatched = await (await worker()).evaluate(
+          async ([t, w, a]) => {
+            const scope = self as unknown as WorkerScope
+            const n = (await scope.registration.getNotifications({ tag: t })).find(
+              (x) => x.title === w,
+            )
+            if (n === undefined) return false
+            scope.dispatchEvent(
+              new NotificationEvent("notificationclick", { notification: n, action: a }),
+            )
+            return true
+          },
+          [tag, title, action] as const,
+        )
+        if (!dispatched) {
+          // Gone: a click of an earlier attempt closed it after all.
+          if (attempt > 1) return
+          throw new Error(`no notification "${title}" to click`)
+        }
+        // The handler closes the notification first thing.
+        const ran = await waitFor(
+          async () => !(await notifications()).some((n) => n.title === title),
+          "the click handled",
+          5_000,
+        ).catch(() => false)
+        if (ran) return
+      }
+      throw new Error(`the notification "${title}" was never clicked`)
+    }
 
-    await cdp.send("ServiceWorker.deliverPushMessage", {
-      origin: server.url,
-      registrationId,
-      data: JSON.stringify(payload),
-    })
-    expect(await shown(payload.title)).toEqual({
+    expect(await push(payload, payload.title)).toEqual({
       title: payload.title,
       body: payload.body,
       actions: ["Yes", "No"],
     })
-    await click("answer:0")
+    await click("answer:0", payload.title)
     await waitFor(
       () => server.capture(pane).some((l) => l.includes("answer=y")),
       "the answer in the pane",
@@ -290,13 +336,8 @@ describe("answering from a notification", () => {
       const d = await server.api<RunnerDetail>(`/api/runners/${runner.id}`)
       return d.attentionId !== waiting.attentionId
     }, "the answered prompt to be gone")
-    await cdp.send("ServiceWorker.deliverPushMessage", {
-      origin: server.url,
-      registrationId,
-      data: JSON.stringify({ ...payload, at: Date.now() }),
-    })
-    await shown(payload.title)
-    await click("answer:1")
+    await push({ ...payload, at: Date.now() }, payload.title)
+    await click("answer:1", payload.title)
     const refused = await shown(`${runner.name}: not answered`)
     expect(refused.body).toContain("nothing was typed")
     expect(refused.actions).toEqual([])
