@@ -43,7 +43,7 @@ describe("LogScanner", () => {
   })
 
   it("finds a match split by every possible chunk boundary (and a segment's)", () => {
-    const log = bytes("x".repeat(50) + "\x1b]0;title\x07 colo\x1b[32mured Wörd here\nnext\n")
+    const log = bytes(`${"x".repeat(50)}\x1b]0;title\x07 colo\x1b[32mured Wörd here\nnext\n`)
     const offset = log.indexOf("colo")
     for (let size = 1; size <= log.length; size++) {
       const hits = scanInPieces("COLOURED wörd", log, size)
