@@ -29,6 +29,11 @@ const base64url = (bytes: number) =>
     }),
   )
 
+// The WHATWG URL of browsers and Node; this package is built with neither lib's types.
+declare const URL: new (
+  input: string,
+) => { readonly protocol: string; readonly username: string; readonly password: string }
+
 /**
  * A push service's endpoint: an `https:` URL (push services are HTTPS; anything else is
  * refused, so a subscription cannot make the server speak plain HTTP to a host of the
