@@ -5,9 +5,14 @@
  * interleaved A B A B: A sends 100 requests a second of `GET /api/me` (authenticated, never
  * audited), B the same number of `POST /api/runners/:id/input` with no bytes (each one entry
  * appended to the trail before the 204). B - A is an upper bound of the trail's cost: it also
- * holds the input route's own work. The store's own cost per entry, without HTTP, is in the
- * runner bench (`packages/runner/bench/audit.ts`).
+ * holds the input route's own work. First, in a process of its own, the store alone
+ * (`packages/runner/bench/audit.ts`): an append's cost against a bare O_APPEND write of the same
+ * bytes, and queries of a trail of 1,000,000 entries.
  */
+import { spawn } from "node:child_process"
+import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import type WebSocket from "ws"
 import { summarize } from "../../../packages/runner/bench/stats.js"
 import {
@@ -28,6 +33,9 @@ import {
 import type { ScenarioReport } from "./report.js"
 
 export interface AuditLoadOptions {
+  /** Entries appended, and the trail queried, by the store bench. */
+  readonly storeEntries: number
+  readonly storeTrail: number
   readonly runners: number
   readonly windowS: number
   /** Windows of each kind (A and B alternate). */
@@ -36,12 +44,69 @@ export interface AuditLoadOptions {
 }
 
 export const auditDefaults: AuditLoadOptions = {
+  storeEntries: 100_000,
+  storeTrail: 1_000_000,
   runners: 100,
   windowS: 10,
   rounds: 2,
   requestsPerS: 100,
 }
-export const auditQuick: AuditLoadOptions = { runners: 20, windowS: 4, rounds: 1, requestsPerS: 50 }
+export const auditQuick: AuditLoadOptions = {
+  storeEntries: 10_000,
+  storeTrail: 100_000,
+  runners: 20,
+  windowS: 4,
+  rounds: 1,
+  requestsPerS: 50,
+}
+
+interface StoreAppend {
+  readonly label: string
+  readonly perEntryUs: number
+  readonly cpuPerEntryUs: number
+  readonly p99Us: number
+}
+interface StoreQuery {
+  readonly label: string
+  readonly found: number
+  readonly medianMs: number
+  readonly heapGrowthMb: number
+}
+interface StoreFigures {
+  readonly trailEntries: number
+  readonly append: ReadonlyArray<StoreAppend>
+  readonly query: ReadonlyArray<StoreQuery>
+}
+
+const RUNNER_DIR = join(import.meta.dirname, "..", "..", "..", "packages", "runner")
+
+/** The store bench in its own process (its figures are its own, not the server's). */
+const storeBench = async (options: AuditLoadOptions): Promise<StoreFigures> => {
+  const dir = mkdtempSync(join(tmpdir(), "geppetto-bench-audit-store-"))
+  const out = join(dir, "audit.json")
+  try {
+    const tsx = join(RUNNER_DIR, "node_modules", ".bin", "tsx")
+    const args = [
+      "--conditions=geppetto-source",
+      "bench/audit.ts",
+      "--entries",
+      String(options.storeEntries),
+      "--trail",
+      String(options.storeTrail),
+      "--json",
+      out,
+    ]
+    const code = await new Promise<number | null>((resolve, reject) => {
+      const child = spawn(tsx, args, { cwd: RUNNER_DIR, stdio: "inherit" })
+      child.on("error", reject)
+      child.on("exit", resolve)
+    })
+    if (code !== 0) throw new Error(`the audit store bench exited with ${code}`)
+    return JSON.parse(readFileSync(out, "utf8")) as StoreFigures
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
 
 interface WindowResult {
   readonly kind: "A" | "B"
@@ -99,6 +164,10 @@ const echoProbe = async (server: TimedServer) => {
 }
 
 export const auditScenario = async (options: AuditLoadOptions): Promise<ScenarioReport> => {
+  log(
+    `  audit: the store alone (${options.storeEntries} appends, a trail of ${options.storeTrail}) ...`,
+  )
+  const store = await storeBench(options)
   const server = await spawnServer({ label: "audit" })
   const sockets: WebSocket[] = []
   const windows: Array<WindowResult> = []
@@ -153,11 +222,46 @@ export const auditScenario = async (options: AuditLoadOptions): Promise<Scenario
   const appended = of("B").reduce((n, w) => n + w.requests - w.failed, 0)
   const seconds = of("B").length * options.windowS
   const extraCpuPct = cpu("B") - cpu("A")
+  const append = (label: string) => store.append.find((a) => a.label.startsWith(label))
+  const bare = store.append[0]
+  const flushed = append("AuditLog.record, flush every 100 ms")
+  const query = (label: string) => store.query.find((q) => q.label.startsWith(label))
+  const newest = query("newest 100")
+  const rare = query("user=rare (full scan")
+  const reply = query("action=runner.reply")
   return {
     scenario: "audit",
-    title: `audit trail under load: ${options.runners} runners, ${options.requestsPerS} audited actions/s against as many unaudited requests`,
+    title: `audit trail: the store (a trail of ${store.trailEntries.toLocaleString("en-US")}), and under load: ${options.runners} runners, ${options.requestsPerS} audited actions/s against as many unaudited requests`,
     setup: `${options.runners} runners printing a line a second; windows of ${options.windowS} s, ${options.rounds} of each, interleaved: A = ${options.requestsPerS} GET /api/me a second, B = ${options.requestsPerS} POST /api/runners/:id/input (no bytes; one audit entry each) a second; a probe runner echoes a byte typed every 100 ms`,
     figures: [
+      {
+        name: "store: AuditLog.record per entry (flush every 100 ms)",
+        value: flushed?.perEntryUs ?? Number.NaN,
+        unit: "µs",
+        baseline: {
+          label: "the same bytes, bare O_APPEND write",
+          value: bare?.perEntryUs ?? Number.NaN,
+        },
+        digits: 1,
+      },
+      {
+        name: `store: query the newest 100 of ${store.trailEntries.toLocaleString("en-US")}`,
+        value: newest?.medianMs ?? Number.NaN,
+        unit: "ms",
+        digits: 1,
+      },
+      {
+        name: `store: query a rare user's entries (a full scan of ${store.trailEntries.toLocaleString("en-US")})`,
+        value: rare?.medianMs ?? Number.NaN,
+        unit: "ms",
+        digits: 0,
+      },
+      {
+        name: "store: query the newest 1,000 of one action",
+        value: reply?.medianMs ?? Number.NaN,
+        unit: "ms",
+        digits: 1,
+      },
       {
         name: "server CPU with audited actions (B)",
         value: cpu("B"),
@@ -187,6 +291,10 @@ export const auditScenario = async (options: AuditLoadOptions): Promise<Scenario
       },
     ],
     details: {
+      store: {
+        append: store.append.map((a) => ({ ...a })),
+        query: store.query.map((q) => ({ ...q })),
+      },
       windows: windows.map((w) => ({
         kind: w.kind,
         cpuPct: w.cpuPct,

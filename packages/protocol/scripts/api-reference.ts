@@ -107,6 +107,7 @@ export const SCHEMA_GROUPS: ReadonlyArray<SchemaGroup> = [
           fork: "A new session from the same history (Claude Code `--fork-session`); Codex cannot.",
         },
       },
+      { name: "AutoApprove", schema: p.AutoApprove },
       {
         name: "StartRunnerRequest",
         schema: p.StartRunnerRequest,
@@ -436,6 +437,7 @@ export const SCHEMA_GROUPS: ReadonlyArray<SchemaGroup> = [
       },
       { name: "StatusEvent", schema: p.StatusEvent, summary: "The runner's status changed." },
       { name: "LogGapEvent", schema: p.LogGapEvent },
+      { name: "AutoReplyEvent", schema: p.AutoReplyEvent },
     ],
   },
   {

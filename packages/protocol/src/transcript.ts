@@ -40,6 +40,7 @@ export const TranscriptQuery = z.strictObject({
 })
 export type TranscriptQuery = z.infer<typeof TranscriptQuery>
 
+/** What one transcript entry is: a message of either side, a tool call or its result, or a note. */
 export const TranscriptKind = z.enum(["user", "assistant", "tool-call", "tool-result", "system"])
 export type TranscriptKind = z.infer<typeof TranscriptKind>
 
@@ -61,6 +62,7 @@ export const TranscriptEntry = z.object({
 })
 export type TranscriptEntry = z.infer<typeof TranscriptEntry>
 
+/** `GET /api/runners/:id/transcript`: a page of the agent's own session file, and its usage. */
 export const TranscriptResponse = z.object({
   provider: z.string(),
   sessionId: z.string(),
@@ -88,6 +90,7 @@ export const UsageQuery = z.strictObject({
 })
 export type UsageQuery = z.infer<typeof UsageQuery>
 
+/** One total of `GET /api/usage`: a day, a provider or an account, as `by` asked. */
 export const UsageGroup = z.object({
   /** The day (`YYYY-MM-DD`, server local time), the provider, or the account (`""`: none). */
   key: z.string(),
@@ -96,6 +99,7 @@ export const UsageGroup = z.object({
 })
 export type UsageGroup = z.infer<typeof UsageGroup>
 
+/** `200` of `GET /api/usage`: the totals, one per group. */
 export const UsageResponse = z.object({
   since: z.int(),
   by: z.enum(["day", "provider", "account"]),

@@ -1,7 +1,7 @@
 /**
- * Benchmark of the audit trail's store (not wired into `pnpm bench`):
+ * Benchmark of the audit trail's store (run by the server suite's `audit` scenario):
  *
- *   tsx --conditions=geppetto-source bench/audit.ts [--entries 100000] [--trail 1000000]
+ *   tsx --conditions=geppetto-source bench/audit.ts [--entries 100000] [--trail 1000000] [--json FILE]
  *
  *   append  `AuditLog.record` of N entries one after another: wall µs per entry (p50/p99 of
  *           each call) and this process's CPU µs per entry, with the background flush every
@@ -44,6 +44,8 @@ const argValue = (name: string): string | undefined => {
 }
 const entries = Number(argValue("--entries") ?? 100_000)
 const trailEntries = Number(argValue("--trail") ?? 1_000_000)
+/** Where to write the figures as JSON (the server's bench suite reads them). */
+const jsonOut = argValue("--json")
 for (const [flag, n] of [
   ["--entries", entries],
   ["--trail", trailEntries],
@@ -281,6 +283,28 @@ const main = Effect.gen(function* () {
   )
   const rows = yield* queryRuns(trailDir)
   console.log(table(["query", "found", "median ms", "runs ms", "heap +MB (max)"], rows))
+  if (jsonOut !== undefined) {
+    writeFileSync(
+      jsonOut,
+      `${JSON.stringify(
+        {
+          entries,
+          trailEntries,
+          segments,
+          append: [base, baseSync, unflushed, flushed],
+          query: rows.map(([label, found, medianMs, runs, heapMb]) => ({
+            label,
+            found: Number(found),
+            medianMs: Number(medianMs),
+            runs,
+            heapGrowthMb: Number(heapMb),
+          })),
+        },
+        null,
+        2,
+      )}\n`,
+    )
+  }
 })
 
 Effect.runPromise(Effect.scoped(main)).catch((error: unknown) => {
