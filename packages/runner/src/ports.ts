@@ -107,15 +107,17 @@ export interface ProcessMonitorHandle {
    * of the main pane, or of `paneId` of the session.
    */
   readonly snapshot: (paneId?: PaneId) => Effect.Effect<RunnerSnapshot, ProcessMonitorError>
-  /** Resizes the main pane's window; viewers hear of it through `paneSizes`. */
+  /** Resizes the main pane's window; viewers hear of it through `awaitResize`. */
   readonly resize: (cols: number, rows: number) => Effect.Effect<void, ProcessMonitorError>
   /** The session's panes and their sizes now (empty once the session is gone). */
   readonly panes: Effect.Effect<ReadonlyArray<PaneSummary>>
   /**
-   * The session's panes after each resize by anyone (our API, an attached tmux client), until
-   * the scope closes. Never fails; ends with the handle's scope.
+   * Waits for the next resize by anyone (our API, an attached tmux client) and gives the
+   * session's panes then; a resize while nobody waits is kept for the next call. Never fails.
+   * An effect, not a stream: the registry waits on it for every runner, and a fiber waiting
+   * costs a few KB where a suspended stream reader costs some 25 KB (measured).
    */
-  readonly paneSizes: Stream.Stream<ReadonlyArray<PaneSummary>>
+  readonly awaitResize: Effect.Effect<ReadonlyArray<PaneSummary>>
   /** Ends the session of a process that has exited (nothing left to show that the log lacks). */
   readonly closeSession: Effect.Effect<void>
 }

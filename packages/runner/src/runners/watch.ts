@@ -257,8 +257,10 @@ export const makeWatch = (ctx: RegistryContext, control: Control, workspace: Wor
       mainPane: string,
     ) => {
       let sizes = new Map(initial.map((p) => [p.id, `${p.cols}x${p.rows}`]))
-      return handle.paneSizes.pipe(
-        Stream.runForEach((panes) =>
+      // A fiber waiting on the handle, not a stream reader: most runners never resize, and a
+      // suspended stream held some 20 KB more per runner (issue 14).
+      return handle.awaitResize.pipe(
+        Effect.flatMap((panes) =>
           Effect.gen(function* () {
             for (const p of panes) {
               if (sizes.get(p.id) === `${p.cols}x${p.rows}`) continue
@@ -278,6 +280,7 @@ export const makeWatch = (ctx: RegistryContext, control: Control, workspace: Wor
             }
           }),
         ),
+        Effect.forever,
         Effect.forkIn(scope),
       )
     }

@@ -1,7 +1,8 @@
-import { Duration, Effect, Queue, Schedule, Stream } from "effect"
+import { Duration, Effect, Queue, Schedule } from "effect"
 import type { RunnerConfigShape } from "../config.js"
 import { describeCause, ProcessMonitorError, processMonitorFailure } from "../domain/errors.js"
 import type { PaneId, ProcessId } from "../domain/ids.js"
+import type { DirWatch } from "../logs/dir-watch.js"
 import { followLogChunks } from "../logs/log-feed.js"
 import type { LogStore } from "../logs/log-store.js"
 import { writersDrained } from "../logs/writer-drain.js"
@@ -44,6 +45,8 @@ export const makeTmuxHandle = (
   pane: PaneState,
   info: TmuxSessionInfo,
   core: MonitorCore,
+  /** The watch of `core.logDir` the monitor holds: resizes are seen through it too. */
+  watch: DirWatch,
   paneDirs: ReadonlyMap<PaneId, string>,
 ) =>
   Effect.gen(function* () {
@@ -214,18 +217,17 @@ export const makeTmuxHandle = (
       Effect.orElseSucceed((): ReadonlyArray<PaneSummary> => []),
     )
 
-    // Resizes by anyone (our API, an attached tmux client) arrive as the hook's size file.
+    // Resizes by anyone (our API, an attached tmux client) arrive as the hook's size file;
+    // one that comes while nobody waits is kept for the next `awaitResize`.
     const sizeChanged = yield* Queue.sliding<void>(1)
-    const dirWatch = yield* logs
-      .watch(core.logDir)
-      .pipe(Effect.mapError(failWith(processId, "could not watch the log")))
-    const stopSizeWatch = dirWatch.onChange((file) => {
+    const stopSizeWatch = watch.onChange((file) => {
       if (file === SIZE_FILE) Queue.unsafeOffer(sizeChanged, undefined)
     })
     yield* Effect.addFinalizer(() => Effect.sync(stopSizeWatch))
-    const paneSizes = Stream.fromQueue(sizeChanged).pipe(
-      Stream.mapEffect(() => panes),
-      Stream.filter((list) => list.length > 0),
+    const awaitResize: Effect.Effect<ReadonlyArray<PaneSummary>> = Queue.take(sizeChanged).pipe(
+      Effect.zipRight(panes),
+      // Empty once the session is gone: nothing to tell, wait for the next one.
+      Effect.flatMap((list) => (list.length > 0 ? Effect.succeed(list) : awaitResize)),
     )
 
     return {
@@ -259,7 +261,7 @@ export const makeTmuxHandle = (
           .resizeWindow(info.windowId, cols, rows)
           .pipe(Effect.mapError(failWith(processId, "could not resize"))),
       panes,
-      paneSizes,
+      awaitResize,
       closeSession: Effect.ignore(sessions.killSession(info.sessionId)),
     } satisfies ProcessMonitorHandle
   })

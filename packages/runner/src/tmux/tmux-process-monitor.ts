@@ -6,6 +6,7 @@ import { RunnerConfig } from "../config.js"
 import { ProcessMonitorError, processMonitorFailure, TmuxSessionError } from "../domain/errors.js"
 import { decodeSessionName, type PaneId, type ProcessId } from "../domain/ids.js"
 import { validateArgv, validateCwd, validateEnv, validateSize } from "../domain/validate.js"
+import type { DirWatch } from "../logs/dir-watch.js"
 import { LogStore } from "../logs/log-store.js"
 import { writersDrained } from "../logs/writer-drain.js"
 import { makeExitWatchdog } from "../monitor/exit-watchdog.js"
@@ -46,18 +47,20 @@ export const makeTmuxProcessMonitor = Effect.gen(function* () {
 
   const failWith = processMonitorFailure
 
-  /** Wires watching for one pane whose bytes already flow into `logDir`. */
+  /** The folder watch of a runner's log: one registration, shared by its monitor and handle. */
+  const watchLog = (processId: ProcessId, logDir: string) =>
+    logs.watch(logDir).pipe(Effect.mapError(failWith(processId, "could not watch the log")))
+
+  /** Wires watching for one pane whose bytes already flow into `logDir`, seen by `watch`. */
   const monitorPane = (
     processId: ProcessId,
     pane: PaneState,
     logDir: string,
+    watch: DirWatch,
     info: TmuxSessionInfo,
     startActive: boolean,
   ) =>
     Effect.gen(function* () {
-      const watch = yield* logs
-        .watch(logDir)
-        .pipe(Effect.mapError(failWith(processId, "could not watch the log")))
       const core = yield* makeMonitorCore({
         processId,
         logDir,
@@ -248,9 +251,7 @@ export const makeTmuxProcessMonitor = Effect.gen(function* () {
         .writerCommand(logDir)
         .pipe(Effect.mapError(failWith(processId, "could not plan the log writer")))
       // Watch before the session exists, so the first byte and an instant exit are both seen.
-      yield* logs
-        .watch(logDir)
-        .pipe(Effect.mapError(failWith(processId, "could not watch the log")))
+      const watch = yield* watchLog(processId, logDir)
       const pane = yield* sessions
         .createSession({
           name,
@@ -269,13 +270,14 @@ export const makeTmuxProcessMonitor = Effect.gen(function* () {
           ),
         )
       const info = sessionInfoOf([pane], pane)
-      const core = yield* monitorPane(processId, pane, logDir, info, true)
+      const core = yield* monitorPane(processId, pane, logDir, watch, info, true)
       return yield* makeTmuxHandle(
         handleDeps,
         processId,
         pane,
         info,
         core,
+        watch,
         new Map([[pane.paneId, logDir]]),
       )
     },
@@ -327,19 +329,17 @@ export const makeTmuxProcessMonitor = Effect.gen(function* () {
         .pipe(Effect.mapError(failWith(processId, `could not pipe pane ${pane.paneId}`)))
     }
     const info = sessionInfoOf(panes, primary)
-    const core = yield* monitorPane(processId, primary, root, info, primary.logDir !== root)
+    const watch = yield* watchLog(processId, root)
+    const core = yield* monitorPane(processId, primary, root, watch, info, primary.logDir !== root)
     // The other panes' writers are kept running too; their gaps are reported on this runner.
     for (const pane of panes) {
       const dir = paneDirs.get(pane.paneId)
       if (pane === primary || dir === undefined || pane.dead || unpiped.includes(pane)) continue
-      const watch = yield* logs
-        .watch(dir)
-        .pipe(Effect.mapError(failWith(processId, "could not watch the log")))
       yield* superviseWriter({
         processId,
         paneId: pane.paneId,
         logDir: dir,
-        watch,
+        watch: yield* watchLog(processId, dir),
         logs,
         sessions,
         core,
@@ -354,7 +354,15 @@ export const makeTmuxProcessMonitor = Effect.gen(function* () {
         }),
       })
     }
-    const handle = yield* makeTmuxHandle(handleDeps, processId, primary, info, core, paneDirs)
+    const handle = yield* makeTmuxHandle(
+      handleDeps,
+      processId,
+      primary,
+      info,
+      core,
+      watch,
+      paneDirs,
+    )
     if (options.metadata !== undefined) {
       // Made ours (adopted): marked in tmux so a restarted server finds it again, and its
       // windows report resizes into the log folder as our own sessions do. Last, so a

@@ -103,8 +103,6 @@ export interface FakeProcess {
   readonly size: () => { readonly cols: number; readonly rows: number }
   /** Handles watching it now (0 while no registry is open). */
   readonly watchers: () => number
-  /** Readers of `paneSizes` now: a test waits for one before it resizes. */
-  readonly sizeWatchers: () => number
 }
 
 interface Watcher {
@@ -366,7 +364,6 @@ export const makeInMemoryMonitorState: Effect.Effect<InMemoryMonitorState, never
                 : "running",
         size: () => ({ cols: session.cols, rows: session.rows }),
         watchers: () => session.watchers.size,
-        sizeWatchers: () => session.sizeListeners.size,
       }
       fakes.set(session, made)
       return made
@@ -689,19 +686,13 @@ export const makeInMemoryMonitor = (monitorState: InMemoryMonitorState) =>
           attachCommand: `tmux attach -t =${session.name}`,
         }
 
-        const paneSizes = Stream.unwrapScoped(
-          Effect.gen(function* () {
-            const queue = yield* Effect.acquireRelease(
-              Queue.sliding<ReadonlyArray<PaneSummary>>(16),
-              (q) => Queue.shutdown(q),
-            )
-            const listener = (panes: ReadonlyArray<PaneSummary>) => Queue.unsafeOffer(queue, panes)
-            session.sizeListeners.add(listener)
-            yield* Effect.addFinalizer(() =>
-              Effect.sync(() => session.sizeListeners.delete(listener)),
-            )
-            return Stream.fromQueue(queue)
-          }),
+        // The latest resize not yet taken, as the tmux handle keeps its size file's signal.
+        const resized = yield* Queue.sliding<ReadonlyArray<PaneSummary>>(1)
+        const sizeListener = (panes: ReadonlyArray<PaneSummary>) =>
+          Queue.unsafeOffer(resized, panes)
+        session.sizeListeners.add(sizeListener)
+        yield* Effect.addFinalizer(() =>
+          Effect.sync(() => session.sizeListeners.delete(sizeListener)),
         )
 
         const snapshot = (): Effect.Effect<RunnerSnapshot, ProcessMonitorError> =>
@@ -793,7 +784,7 @@ export const makeInMemoryMonitor = (monitorState: InMemoryMonitorState) =>
               }),
             ),
           panes: Effect.sync(() => session.panes()),
-          paneSizes,
+          awaitResize: Queue.take(resized),
           closeSession: Effect.zipRight(
             Effect.sync(() => session.callLog.push({ op: "closeSession" })),
             killSession,
