@@ -336,6 +336,8 @@ describe("geppetto against a live server", { timeout: 240_000 }, () => {
       "resume",
       "stop",
       "rm",
+      "wait",
+      "schedule",
       "doctor",
     ]) {
       expect(help.out).toMatch(new RegExp(`^  ${command}\\s`, "m"))
@@ -343,6 +345,12 @@ describe("geppetto against a live server", { timeout: 240_000 }, () => {
     const logsHelp = await runCli(["logs", "--help"], env)
     expect(logsHelp.code).toBe(0)
     expect(logsHelp.out).toMatch(/^usage: geppetto logs/)
+    const waitHelp = await runCli(["wait", "--help"], env)
+    expect(waitHelp.out).toMatch(/^usage: geppetto wait/)
+    expect(help.out).toContain("6 timed out")
+    const scheduleHelp = await runCli(["schedule", "--help"], env)
+    // `schedule add` takes run's flags, read by the same parser.
+    expect(scheduleHelp.out).toContain("--auto-approve REGEX")
     const unknown = await runCli(["frobnicate"], env)
     expect(unknown.code).toBe(2)
     expect(unknown.stderr).toContain("unknown command")
