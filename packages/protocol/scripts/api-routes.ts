@@ -425,7 +425,7 @@ export const API_ROUTES: ReadonlyArray<ApiRoute> = [
     body: "CreateScheduleRequest",
     responses: [{ status: 201, schema: "CreatedSchedule" }],
     errors: [
-      "`400 ValidationError`: a cron expression croner refuses or one that never runs again, an unknown time zone, a name another schedule has, or a `start` that a start would refuse now (unknown provider, a `cwd` that is no folder, an unknown account, `worktree.branch`, a `start.name` over 44 characters); nothing is kept",
+      "`400 ValidationError`: a cron expression croner refuses or one that never runs again, an unknown time zone, a name another schedule has, or a `start` that a start would refuse now (unknown provider, a `cwd` that is no folder, an unknown account, `worktree.branch`, a `start.name` over 44 characters), or 200 schedules already; nothing is kept",
       "`507 StorageError`: `DATA_DIR/schedules.json` cannot be written; nothing is kept",
     ],
     notes: [

@@ -39,6 +39,9 @@ export const MISSED_AFTER_MS = 60_000
  */
 export const MAX_NAP_MS = 60_000
 
+/** Schedules one server keeps: the file is rewritten whole on every run. */
+export const MAX_SCHEDULES = 200
+
 const FINAL = new Set(["completed", "failed"])
 
 /** A run as it is recorded (see `Schedules.subscribeRuns`). */
@@ -344,6 +347,12 @@ export class Schedules extends Effect.Service<Schedules>()("geppetto/Schedules",
                   ? "timezone"
                   : "cron"
               return yield* invalid(field, `${field}: ${spec.left}`)
+            }
+            if (entries.size >= MAX_SCHEDULES) {
+              return yield* invalid(
+                "name",
+                `there are ${MAX_SCHEDULES} schedules already, the most one server keeps: remove one first`,
+              )
             }
             if ([...entries.values()].some((e) => e.stored.name === request.name)) {
               return yield* invalid("name", `a schedule named ${request.name} already exists`)
