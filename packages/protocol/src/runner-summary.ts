@@ -9,20 +9,21 @@ export type RunnerMode = z.infer<typeof RunnerMode>
 
 /** Patterns of an `autoApprove.allow`: at most 50, each at most 500 characters, each compiles. */
 export const MAX_AUTO_APPROVE_PATTERNS = 50
+/** Whether `source` compiles as a JavaScript regular expression with the `u` flag. */
+export const compilesAsRegex = (source: string): boolean => {
+  try {
+    new RegExp(source, "u")
+    return true
+  } catch {
+    return false
+  }
+}
 const ApprovePattern = z.string().check(
   z.minLength(1),
   z.maxLength(500),
-  z.refine(
-    (source) => {
-      try {
-        new RegExp(source, "u")
-        return true
-      } catch {
-        return false
-      }
-    },
-    { message: "must be a valid regular expression (JavaScript, u flag)" },
-  ),
+  z.refine(compilesAsRegex, {
+    message: "must be a valid regular expression (JavaScript, u flag)",
+  }),
 )
 
 /**

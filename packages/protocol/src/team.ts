@@ -6,8 +6,8 @@ import { UserName } from "./users.js"
 // ---------------------------------------------------------------------------------------
 // The audit trail: GET /api/audit
 
-/** What the audit trail records (the runner package's `AuditAction` says the same). */
-export const AuditAction = z.enum([
+/** Every action of the trail: one list, for the wire and for the runner package's store. */
+export const AUDIT_ACTIONS = [
   "login",
   "login.failed",
   "runner.start",
@@ -28,7 +28,10 @@ export const AuditAction = z.enum([
   "schedule.remove",
   "schedule.pause",
   "schedule.resume",
-])
+] as const
+
+/** What the audit trail records. */
+export const AuditAction = z.enum(AUDIT_ACTIONS)
 export type AuditAction = z.infer<typeof AuditAction>
 
 /**

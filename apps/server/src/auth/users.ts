@@ -1,8 +1,7 @@
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto"
-import { constants } from "node:fs"
-import { mkdir, open, rename, unlink } from "node:fs/promises"
-import { dirname, join } from "node:path"
+import { createHash, timingSafeEqual } from "node:crypto"
+import { join } from "node:path"
 import { type Role, type UserInfo, UserName } from "@geppetto/protocol"
+import { writeFileAtomically } from "@geppetto/runner"
 import { z } from "zod"
 import { generateToken, readSecretFile, SecretFileError } from "./secret-files.js"
 import type { Tokens } from "./tokens.js"
@@ -268,7 +267,7 @@ export class UserStore {
             createdAt: iso(u.createdAt),
             ...(u.lastSeenAt !== undefined ? { lastSeenAt: iso(u.lastSeenAt) } : {}),
           }))
-        return writeAtomically(file, `${JSON.stringify({ version: 1, users }, null, 2)}\n`)
+        return writeFileAtomically(file, `${JSON.stringify({ version: 1, users }, null, 2)}\n`)
       })
     this.saving = next
     return next
@@ -285,31 +284,3 @@ const toInfo = (entry: UserEntry): UserInfo => ({
 
 /** `UserInfo` of one entry. */
 export const userInfo = toInfo
-
-/**
- * Replaces `path` with `content` (mode 0600) so that a crash leaves the old file or the new one,
- * never a mix: write and fsync a temporary file beside it, rename it over, fsync the folder.
- */
-const writeAtomically = async (path: string, content: string): Promise<void> => {
-  const dir = dirname(path)
-  await mkdir(dir, { recursive: true, mode: 0o700 })
-  const tmp = join(dir, `.users.${randomBytes(6).toString("hex")}.tmp`)
-  const handle = await open(tmp, "wx", 0o600)
-  try {
-    try {
-      await handle.writeFile(content, { encoding: "utf8" })
-      await handle.sync()
-    } finally {
-      await handle.close()
-    }
-    await rename(tmp, path)
-  } catch (error) {
-    await unlink(tmp).catch(() => undefined)
-    throw error
-  }
-  const folder = await open(dir, constants.O_RDONLY).catch(() => undefined)
-  await folder
-    ?.sync()
-    .catch(() => undefined)
-    .finally(() => folder.close())
-}

@@ -1,6 +1,4 @@
-import type { AuditAction as WireAuditAction } from "@geppetto/protocol"
 import {
-  type AuditAction,
   type AuditEntry,
   type AuditFilter,
   type AuditInput,
@@ -9,11 +7,6 @@ import {
   matchesFilter,
 } from "@geppetto/runner"
 import { Chunk, Deferred, Effect, Fiber, type ManagedRuntime, Queue } from "effect"
-
-// The wire's list of actions is the store's: a new action in one and not the other fails here.
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
-const sameActions: Same<WireAuditAction, AuditAction> = true
-void sameActions
 
 /**
  * The audit trail as the HTTP layer uses it: plain promises and callbacks over the runner

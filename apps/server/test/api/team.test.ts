@@ -220,10 +220,9 @@ describe("the audit trail", () => {
     )
     expect(lines[2]).toMatchObject({ action: "runner.start", runnerId: started.id, user: "owner" })
 
-    const removedAt = Date.now()
+    // It ends on its own (how soon is users.test.ts's deadline for sockets; no clock here).
     expect((await call("DELETE", "/api/users/carol", asOwner)).statusCode).toBe(204)
-    await waitFor(() => ended, "the stream to end once carol is removed", 1000 + 500)
-    expect(Date.now() - removedAt).toBeLessThan(1500)
+    await waitFor(() => ended, "the stream to end once carol is removed")
     await pump
     // Nothing repeated: the user.remove came after carol was gone, so it is not in her stream.
     expect(lines.map((e) => e.action)).toEqual(["user.add", "user.add", "runner.start"])
@@ -297,12 +296,10 @@ describe("presence", () => {
       await frankTab.close()
       await waitFor(() => summary(presenceOf(events, runner.id)) === "erin:operator", "frank gone")
 
-      // Removing erin closes both her tabs within a second; she leaves the runner's viewers.
-      const removedAt = Date.now()
+      // Removing erin closes both her tabs (4401); she leaves the runner's viewers.
       expect((await call("DELETE", "/api/users/erin", asOwner)).statusCode).toBe(204)
       expect(await erinTab1.waitClosed()).toBe(REVOKED_CLOSE_CODE)
       expect(await erinTab2.waitClosed()).toBe(REVOKED_CLOSE_CODE)
-      expect(Date.now() - removedAt).toBeLessThan(1000)
       await waitFor(() => summary(presenceOf(events, runner.id)) === "", "nobody watching")
       const after = RunnerDetail.parse((await server.get(`/api/runners/${runner.id}`)).json())
       expect(after.viewers).toEqual([])

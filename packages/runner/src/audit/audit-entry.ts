@@ -1,3 +1,4 @@
+import { AUDIT_ACTIONS } from "@geppetto/protocol"
 import { Schema } from "effect"
 
 /**
@@ -6,28 +7,7 @@ import { Schema } from "effect"
  * recorded per burst as a byte count (`inputBurst`); `detail` is a short human note (a runner's
  * name, a branch, a cron expression), never what was typed, a token or a file's contents.
  */
-export const AuditAction = Schema.Literal(
-  "login",
-  "login.failed",
-  "runner.start",
-  "runner.pause",
-  "runner.resume",
-  "runner.terminate",
-  "runner.remove",
-  "runner.input",
-  "runner.reply",
-  "runner.auto-approve",
-  "session.adopt",
-  "workspace.commit",
-  "workspace.merge",
-  "user.add",
-  "user.role",
-  "user.remove",
-  "schedule.add",
-  "schedule.remove",
-  "schedule.pause",
-  "schedule.resume",
-)
+export const AuditAction = Schema.Literal(...AUDIT_ACTIONS)
 export type AuditAction = typeof AuditAction.Type
 
 /** Bounds of the text fields, in UTF-16 code units; longer text is cut (see `cutText`). */

@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises"
 import { join } from "node:path"
+import { compilesAsRegex } from "@geppetto/protocol"
 import { Context, Effect, ParseResult, Schema } from "effect"
 import { defaultAttentionSettings } from "../attention/signals.js"
 import type { ConcurrencyLimits } from "../providers/limits.js"
@@ -62,17 +63,9 @@ const AccountId = Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9_][A-Za-z0-9_.-]
 const ApprovePattern = Schema.String.pipe(
   Schema.minLength(1),
   Schema.maxLength(500),
-  Schema.filter(
-    (source) => {
-      try {
-        new RegExp(source, "u")
-        return true
-      } catch {
-        return false
-      }
-    },
-    { message: () => "must be a valid regular expression (JavaScript, u flag)" },
-  ),
+  Schema.filter(compilesAsRegex, {
+    message: () => "must be a valid regular expression (JavaScript, u flag)",
+  }),
 )
 const Limit = Schema.Int.pipe(Schema.between(0, 10_000))
 const Ms = Schema.Int.pipe(Schema.between(0, 600_000))

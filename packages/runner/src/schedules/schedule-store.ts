@@ -1,10 +1,8 @@
-import { randomBytes } from "node:crypto"
-import { constants } from "node:fs"
-import { mkdir, open, readFile, rename, unlink } from "node:fs/promises"
-import { dirname, join } from "node:path"
+import { readFile, rename } from "node:fs/promises"
 import { StartRunnerRequest } from "@geppetto/protocol"
 import { Effect, Either, ParseResult, Schema } from "effect"
 import { describeCause, StorageError } from "../domain/errors.js"
+import { writeFileAtomically } from "../fs/write-file-atomically.js"
 
 /** The schedules' file in the data dir. */
 export const SCHEDULES_FILE = "schedules.json"
@@ -94,14 +92,6 @@ export const loadSchedules = (path: string): Effect.Effect<LoadedSchedules> =>
     return { schedules, problems }
   })
 
-const syncDir = async (dir: string) => {
-  const folder = await open(dir, constants.O_RDONLY).catch(() => undefined)
-  await folder
-    ?.sync()
-    .catch(() => undefined)
-    .finally(() => folder.close())
-}
-
 /**
  * Replaces the file with `schedules` (mode 0600) so that a crash leaves the old file or the
  * new one, never a mix: a temporary file beside it is written and fsynced, renamed over it,
@@ -112,26 +102,7 @@ export const saveSchedules = (
   schedules: ReadonlyArray<StoredSchedule>,
 ): Effect.Effect<void, StorageError> =>
   Effect.tryPromise({
-    try: async () => {
-      const dir = dirname(path)
-      await mkdir(dir, { recursive: true, mode: 0o700 })
-      const tmp = join(dir, `.schedules.${randomBytes(6).toString("hex")}.tmp`)
-      const content = `${JSON.stringify({ version: 1, schedules }, null, 2)}\n`
-      const handle = await open(tmp, "wx", 0o600)
-      try {
-        try {
-          await handle.writeFile(content, { encoding: "utf8" })
-          await handle.sync()
-        } finally {
-          await handle.close()
-        }
-        await rename(tmp, path)
-      } catch (error) {
-        await unlink(tmp).catch(() => undefined)
-        throw error
-      }
-      await syncDir(dir)
-    },
+    try: () => writeFileAtomically(path, `${JSON.stringify({ version: 1, schedules }, null, 2)}\n`),
     catch: (error) =>
       new StorageError({
         path,
