@@ -14,6 +14,7 @@
 import { mkdtempSync, rmSync, symlinkSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { StringDecoder } from "node:string_decoder"
 import { Effect } from "effect"
 import type WebSocket from "ws"
 import { summarize } from "../../../packages/runner/bench/stats.js"
@@ -110,7 +111,7 @@ export const approveScenario = async (options: ApproveOptions): Promise<Scenario
       const runner = await api(server, "POST", "/api/runners", {
         provider: "claude",
         name: `approve-${index}`,
-        env: { APPROVE_AGENT_COMMANDS: commands },
+        env: { APPROVE_AGENT_COMMANDS: commands, APPROVE_AGENT_WAIT: "1" },
         autoApprove: { allow: ["npm test"] },
         cols: 120,
         rows: 40,
@@ -121,13 +122,17 @@ export const approveScenario = async (options: ApproveOptions): Promise<Scenario
       const answeredAt: Array<number> = []
       const dialogs = needleCounter(DIALOG_END, (at) => shownAt.push(at))
       const answered = needleCounter(ANSWERED, (at) => answeredAt.push(at))
+      const decoder = new StringDecoder("utf8")
       const ws = await openTerminal(server, id, (_end, bytes) => {
         const at = performance.now()
-        const text = Buffer.from(bytes).toString("utf8")
+        // Streamed: a character cut between two frames (the dialog's "·") is joined again.
+        const text = decoder.write(Buffer.from(bytes))
         dialogs(text, at)
         answered(text, at)
       })
       sockets.push(ws)
+      // Watching now: the first dialog is drawn after this key, so its frame is seen.
+      ws.send(JSON.stringify({ type: "input", data: "s" }))
       await within(
         60_000 + options.promptsPerAgent * 5_000,
         `agent ${index}: ${options.promptsPerAgent} prompts answered`,
