@@ -73,7 +73,9 @@ describe("registry across restarts", () => {
     () =>
       Effect.gen(function* () {
         const world = yield* registryWorld()
-        const lines = ["sh", fixture("lines.sh"), String(LINES), "1.5"]
+        // The pause must outlast starting the other three runners, or the printers may be done
+        // before the kill (seen at load 6: "log more while no server runs" never came).
+        const lines = ["sh", fixture("lines.sh"), String(LINES), "4"]
         const host = yield* startHost({
           dataDir: world.dataDir,
           socket: world.socket,
@@ -85,7 +87,7 @@ describe("registry across restarts", () => {
             { provider: "shell", command: ["sh", "-c", "exec sleep 100"], pause: true },
           ],
         })
-        // Killed while the printers are mid-output (they pause 1.5 s halfway).
+        // Killed while the printers are mid-output (they pause 4 s halfway).
         process.kill(host.pid, "SIGKILL")
         const [a, b, away, paused] = host.ids
         if (a === undefined || b === undefined || away === undefined || paused === undefined)
