@@ -12,6 +12,12 @@ import { actor } from "../team/register.js"
  * ends, like their sockets).
  */
 export const registerAuditRoute = (app: FastifyInstance) => {
+  // Open follow streams: ended when the server closes, which would otherwise wait on them.
+  const following = new Set<() => void>()
+  app.addHook("preClose", (done) => {
+    for (const end of [...following]) end()
+    done()
+  })
   app.get("/api/audit", { config: { auth: "admin" } }, async (request, reply) => {
     const query = parseWith(AuditQuery, request.query, "query")
     const domain: DomainQuery = {
@@ -33,10 +39,12 @@ export const registerAuditRoute = (app: FastifyInstance) => {
     const end = () => {
       if (ended) return
       ended = true
+      following.delete(end)
       stop?.()
       unwatch()
       body.end()
     }
+    following.add(end)
     // Removed, or no longer an admin: the stream ends, as the user's sockets close.
     const unwatch = app.userSockets.onChange(user, () => {
       if (app.users.roleOf(user) !== "admin") end()
