@@ -79,7 +79,7 @@ export class Notifier {
     const announce = (transition: Transition) =>
       Effect.gen(this, function* () {
         const answers =
-          transition.event === "waiting"
+          transition.event === "waiting" && transition.runner.attentionReason !== "budget"
             ? yield* registry.getRunner(transition.runner.id).pipe(
                 Effect.map((d) => d.answers),
                 Effect.either,

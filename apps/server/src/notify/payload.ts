@@ -13,6 +13,7 @@ const REASON_TITLE: Readonly<Record<string, string>> = {
   question: "has a question",
   ready: "is ready for its next prompt",
   bell: "rang the bell",
+  budget: "went over a budget",
 }
 
 /** Failure reasons are short; a long one (a monitor's error) is cut to keep the push small. */
@@ -31,7 +32,8 @@ const duration = (ms: number): string => {
 /**
  * What a push carries and a `json` webhook posts for one transition. Nothing from the terminal
  * but the attention reason, the failure reason and the quick answers' labels: no prompt, no
- * output, no `attentionDetail` (the command a permission prompt names may hold a secret).
+ * output, no `attentionDetail` (the command a permission prompt names may hold a secret) but a
+ * budget notice's, which is the budget's own text.
  * `answers` only where the recipient may answer (an operator or admin).
  */
 export const notificationPayload = (
@@ -46,6 +48,16 @@ export const notificationPayload = (
     status: runner.status,
     url: `/runners/${encodeURIComponent(runner.id)}`,
     at: options.at,
+  }
+  if (event === "waiting" && runner.attentionReason === "budget") {
+    // The notice's text is the budget's, from config.json: nothing from the terminal.
+    return {
+      ...base,
+      reason: "budget",
+      ...(runner.attentionId !== undefined ? { attentionId: runner.attentionId } : {}),
+      title: `${runner.name} ${REASON_TITLE.budget}`,
+      body: `${clip(runner.attentionDetail ?? "A budget is spent")}. It keeps running.`,
+    }
   }
   if (event === "waiting") {
     const reason = runner.attentionReason

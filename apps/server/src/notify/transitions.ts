@@ -22,6 +22,8 @@ interface SentEntry {
   readonly waitingLooks?: string
   /** The end last announced: status and `endedAt`. */
   readonly ended?: string
+  /** The budget notice last announced (its `attentionId`): apart from prompts, see `isBudget`. */
+  readonly budget?: string
 }
 
 const SentFile = z.object({
@@ -34,6 +36,7 @@ const SentFile = z.object({
       waiting: z.string().optional(),
       waitingLooks: z.string().optional(),
       ended: z.string().optional(),
+      budget: z.string().optional(),
     }),
   ),
 })
@@ -49,6 +52,12 @@ const looksOf = (r: RunnerSummary): string =>
     .slice(0, 22)
 const waitingKey = (r: RunnerSummary): string => r.attentionId ?? `looks:${looksOf(r)}`
 const endKey = (r: RunnerSummary): string => `${r.status}@${r.endedAt ?? ""}`
+/**
+ * A budget notice (attention `budget`) is no prompt: it is announced once by its own id, which
+ * a prompt shown over it and gone again does not make news a second time.
+ */
+const isBudget = (r: RunnerSummary): boolean =>
+  r.waitingForInput && r.attentionReason === "budget" && r.attentionId !== undefined
 const isEnd = (r: RunnerSummary): r is RunnerSummary & { status: "completed" | "failed" } =>
   r.status === "completed" || r.status === "failed"
 
@@ -118,6 +127,7 @@ export class TransitionTracker {
         ...(entry.waiting !== undefined ? { waiting: entry.waiting } : {}),
         ...(entry.waitingLooks !== undefined ? { waitingLooks: entry.waitingLooks } : {}),
         ...(entry.ended !== undefined ? { ended: entry.ended } : {}),
+        ...(entry.budget !== undefined ? { budget: entry.budget } : {}),
       })
     }
     if (parsed === undefined) await tracker.saver.save()
@@ -133,7 +143,13 @@ export class TransitionTracker {
     const out: Array<Transition> = []
     for (const runner of runners) {
       const sent = this.sent.get(runner.id)
-      if (runner.waitingForInput) {
+      if (isBudget(runner)) {
+        this.waitingNow.delete(runner.id)
+        const key = runner.attentionId ?? ""
+        if (sent?.budget === key) continue
+        this.mark(runner.id, { budget: key })
+        out.push({ event: "waiting", runner })
+      } else if (runner.waitingForInput) {
         const looks = looksOf(runner)
         const key = waitingKey(runner)
         this.waitingNow.set(runner.id, { key, looks })
@@ -160,7 +176,7 @@ export class TransitionTracker {
   update(runner: RunnerSummary): Transition | undefined {
     const now = this.options.now()
     const sent = this.sent.get(runner.id)
-    if (runner.waitingForInput) {
+    if (!isBudget(runner) && runner.waitingForInput) {
       const looks = looksOf(runner)
       const key = waitingKey(runner)
       const wasWaiting = this.waitingNow.get(runner.id)
@@ -190,6 +206,13 @@ export class TransitionTracker {
         this.leftWaiting.set(runner.id, { at: now, looks: was.looks })
       }
       this.answeredPrompt.delete(runner.id)
+    }
+    if (isBudget(runner)) {
+      const key = runner.attentionId ?? ""
+      if (sent?.budget === key) return undefined
+      this.mark(runner.id, { budget: key })
+      void this.saver.save()
+      return { event: "waiting", runner }
     }
     if (isEnd(runner)) {
       const key = endKey(runner)

@@ -2,6 +2,7 @@ import { AiRunnerPort, type TmuxCommandObservation } from "@geppetto/runner"
 import { Effect, type ManagedRuntime } from "effect"
 import type { FastifyInstance } from "fastify"
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client"
+import { followUsage, UsageCounters } from "./usage-counters.js"
 
 /** Sub-millisecond to seconds: a tmux reply or a socket write is usually well under 5 ms. */
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
@@ -173,7 +174,10 @@ export const registerMetricsRoute = (
   metrics: ServerMetrics,
   runtime: RunnerRuntime | undefined,
 ): void => {
-  if (runtime !== undefined) addRunnerGauges(metrics, runtime)
+  if (runtime !== undefined) {
+    addRunnerGauges(metrics, runtime)
+    followUsage(app, new UsageCounters(metrics.registry), runtime)
+  }
   // From the start, so that lag and CPU cover the whole run, not just since the first scrape.
   const processes = processMetrics()
   app.get(

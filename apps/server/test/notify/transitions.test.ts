@@ -141,4 +141,28 @@ describe("TransitionTracker", () => {
     tracker.removed("r1")
     expect(tracker.update(waiting("a1"))?.event).toBe("waiting")
   })
+
+  it("a budget notice is announced once: not again behind a prompt shown over it, nor after a restart", async () => {
+    const budget = (over: Partial<RunnerSummary> = {}): RunnerSummary =>
+      waiting("budget-x1", {
+        attentionReason: "budget",
+        attentionDetail: "budget spent: provider claude, per day, max $5",
+        lastLine: "working",
+        ...over,
+      })
+    const { tracker, dir } = await open()
+    expect(tracker.baseline([working()])).toEqual([])
+    expect(tracker.update(budget())?.runner.attentionReason).toBe("budget")
+    expect(tracker.update(budget({ bytesOut: 10, lastLine: "more" }))).toBeUndefined()
+    // A permission prompt over it is news; the notice back after the answer is not.
+    expect(tracker.update(waiting("a1"))?.runner.attentionId).toBe("a1")
+    expect(tracker.update(budget())).toBeUndefined()
+    // The prompt it left is not forgotten: the same prompt again is no news either.
+    expect(tracker.update(waiting("a1"))).toBeUndefined()
+    await tracker.flush()
+    const again = await open(dir)
+    expect(again.tracker.baseline([budget()])).toEqual([])
+    // Another notice (another crossing) is news.
+    expect(again.tracker.update(budget({ attentionId: "budget-x2" }))?.event).toBe("waiting")
+  })
 })

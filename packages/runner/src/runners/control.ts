@@ -5,7 +5,7 @@ import type { PaneId } from "../domain/ids.js"
 import { validateSize } from "../domain/validate.js"
 import type { RegistryContext } from "./registry-context.js"
 import { type RunnerEntry, readState, setState } from "./runner-entry.js"
-import { applyExit, type StopCause } from "./runner-state.js"
+import { applyExit, dismissBudgetNotice, type RunnerState, type StopCause } from "./runner-state.js"
 import type { WorkspaceOps } from "./workspace.js"
 
 /** How long a stop waits for the runner to end before it is recorded as killed. */
@@ -13,7 +13,12 @@ const STOP_WAIT = Duration.seconds(10)
 
 const runnerError =
   (entry: RunnerEntry, provider: string, operation: string) => (e: { readonly message: string }) =>
-    new AiRunnerError({ runnerId: entry.id, provider, operation, message: e.message })
+    new AiRunnerError({
+      runnerId: entry.id,
+      provider,
+      operation,
+      message: e.message,
+    })
 
 /**
  * Ending and steering live runners: finish (the one place a runner becomes finished), stop
@@ -113,12 +118,19 @@ export const makeControl = (ctx: RegistryContext, workspace: WorkspaceOps) => {
       return yield* detailOf(entry)
     }).pipe(Effect.withSpan("AiRunner.terminate"))
 
+  /** A person typed: an open budget notice has been seen (see `RunnerState.budgetNotice`). */
+  const seen = (entry: RunnerEntry, state: RunnerState) =>
+    state.budgetNotice === undefined
+      ? Effect.void
+      : Effect.zipRight(update(entry, dismissBudgetNotice), persist(entry))
+
   /** Exact bytes as keys into the runner's main pane, or into `paneId` of its session. */
   const write = (id: string, data: Uint8Array, paneId?: PaneId) =>
     Effect.flatMap(
       liveEntryOf(id, "write input"),
-      ({ entry, handle }): Effect.Effect<void, ProcessMonitorError | NotFoundError> => {
-        if (paneId === undefined || paneId === entry.session?.paneId) return handle.write(data)
+      ({ entry, handle, state }): Effect.Effect<void, ProcessMonitorError | NotFoundError> => {
+        if (paneId === undefined || paneId === entry.session?.paneId)
+          return Effect.zipRight(handle.write(data), seen(entry, state))
         if (!entry.session?.panes.some((p) => p.id === paneId)) {
           return Effect.fail(
             new NotFoundError({
@@ -128,7 +140,7 @@ export const makeControl = (ctx: RegistryContext, workspace: WorkspaceOps) => {
             }),
           )
         }
-        return handle.write(data, paneId)
+        return Effect.zipRight(handle.write(data, paneId), seen(entry, state))
       },
     )
 

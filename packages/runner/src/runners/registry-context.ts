@@ -10,7 +10,7 @@ import { Workspaces } from "../workspaces/workspaces.js"
 import { makeChangeFeed } from "./change-feed.js"
 import { makePersistence } from "./persistence.js"
 import { makeEntry, modifyState, type RunnerEntry, readState } from "./runner-entry.js"
-import { metricsAt, type RunnerState, statusOf, toSummary } from "./runner-state.js"
+import { budgetShown, metricsAt, type RunnerState, statusOf, toSummary } from "./runner-state.js"
 import { RunnerSettings } from "./settings.js"
 
 /** Byte counts alone are pushed at most this often per runner. */
@@ -21,7 +21,11 @@ export const withoutBytes = (s: ReturnType<typeof toSummary>) =>
   JSON.stringify({ ...s, bytesOut: 0, lastLine: undefined })
 
 export const notFound = (id: string) =>
-  new NotFoundError({ resource: "runner", id, message: `there is no runner ${JSON.stringify(id)}` })
+  new NotFoundError({
+    resource: "runner",
+    id,
+    message: `there is no runner ${JSON.stringify(id)}`,
+  })
 
 /**
  * What every part of the registry shares: its dependencies, the runners, the change feed and
@@ -142,7 +146,9 @@ export const makeRegistryContext = Effect.gen(function* () {
         runner: toSummary(state),
         metrics: metricsAt(state, now),
         session: state.live ? session : undefined,
-        answers: state.waitingForInput ? state.answers : undefined,
+        // A budget notice offers no answer, whatever the screen behind it does.
+        answers:
+          state.waitingForInput && budgetShown(state) === undefined ? state.answers : undefined,
         accountId: state.accountId,
         attachCommand: monitor.attachTarget(state.name).command,
       } satisfies RunnerDetail

@@ -73,7 +73,10 @@ export const RunnerStateSchema = Schema.Struct({
   scheduleId: optional(Schema.String),
   parentId: optional(Schema.String),
   agentSession: optional(
-    Schema.Struct({ id: optional(Schema.String), home: optional(Schema.String) }),
+    Schema.Struct({
+      id: optional(Schema.String),
+      home: optional(Schema.String),
+    }),
   ),
   usage: optional(
     Schema.Struct({
@@ -84,6 +87,8 @@ export const RunnerStateSchema = Schema.Struct({
       costUsd: optional(Schema.Number.pipe(Schema.finite(), Schema.nonNegative())),
     }),
   ),
+  budgetNotice: optional(Schema.Struct({ id: Schema.String, detail: Schema.String, at: Millis })),
+  budgetCrossings: optional(Schema.Array(Schema.String)),
   metrics: RunnerMetricsSchema,
 })
 

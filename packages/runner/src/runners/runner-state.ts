@@ -101,7 +101,65 @@ export interface RunnerState {
   readonly agentSession?: AgentSessionRef
   /** Tokens and cost as read from the agent's session file. */
   readonly usage?: RunnerUsage
+  /**
+   * A budget this runner's usage went over while it ran, not yet seen by a person: shown as
+   * attention `budget` (see `budgetShown`) until someone types into the runner or it ends.
+   */
+  readonly budgetNotice?: BudgetNotice
+  /** Crossings already raised (`budgetCrossingKey`): each once, kept across restarts. */
+  readonly budgetCrossings?: ReadonlyArray<string>
   readonly metrics: RunnerMetrics
+}
+
+/** An open budget notice: its id (the summary's `attentionId`) and what was crossed. */
+export interface BudgetNotice {
+  readonly id: string
+  readonly detail: string
+  readonly at: number
+}
+
+/** Crossings a runner remembers at most (one per budget and period). */
+const MAX_CROSSINGS = 64
+
+/**
+ * The budget notice, when the summary shows it: it yields to a prompt on screen that asks
+ * something (a permission, a question), never to an agent merely back at its prompt (`ready`),
+ * so the notice is not lost when the turn that crossed the budget ends.
+ */
+export const budgetShown = (s: RunnerState): BudgetNotice | undefined =>
+  s.live &&
+  !s.paused &&
+  s.budgetNotice !== undefined &&
+  (!s.waitingForInput || s.attentionReason === "ready")
+    ? s.budgetNotice
+    : undefined
+
+/**
+ * Raises a notice for crossings `keys` (a budget and its period each) unless this runner raised
+ * them all already; a crossing is remembered even when its notice is later dismissed.
+ */
+export const raiseBudgetNotice = (
+  s: RunnerState,
+  keys: ReadonlyArray<string>,
+  detail: string,
+  at: number,
+): RunnerState => {
+  const crossings = s.budgetCrossings ?? []
+  const fresh = keys.filter((k) => !crossings.includes(k))
+  if (!s.live || fresh.length === 0) return s
+  const next = [...crossings, ...fresh].slice(-MAX_CROSSINGS)
+  return {
+    ...s,
+    budgetCrossings: next,
+    budgetNotice: { id: `budget-${at.toString(36)}`, detail, at },
+  }
+}
+
+/** A person typed into the runner (or it ended): the notice has done its work. */
+export const dismissBudgetNotice = (s: RunnerState): RunnerState => {
+  if (s.budgetNotice === undefined) return s
+  const { budgetNotice: _n, ...rest } = s
+  return rest
 }
 
 /** The seed's status, one derivation for the API, the CLI and the board. */
@@ -140,7 +198,8 @@ const opt = <K extends string, V>(key: K, value: V | undefined): { [P in K]?: V 
 
 /** The contract's `RunnerSummary`. Waiting is not shown while paused: the user stopped it. */
 export const toSummary = (s: RunnerState): RunnerSummary => {
-  const waiting = s.live && !s.paused && s.waitingForInput
+  const budget = budgetShown(s)
+  const waiting = s.live && !s.paused && s.waitingForInput && budget === undefined
   return {
     id: s.id,
     name: s.name,
@@ -148,10 +207,16 @@ export const toSummary = (s: RunnerState): RunnerSummary => {
     mode: s.mode,
     status: statusOf(s),
     activity: s.live ? s.activity : "idle",
-    waitingForInput: waiting,
-    ...opt("attentionReason", waiting ? s.attentionReason : undefined),
-    ...opt("attentionId", waiting ? s.attentionId : undefined),
-    ...opt("attentionDetail", waiting ? s.attentionDetail : undefined),
+    waitingForInput: waiting || budget !== undefined,
+    ...opt(
+      "attentionReason",
+      budget !== undefined ? "budget" : waiting ? s.attentionReason : undefined,
+    ),
+    ...opt("attentionId", budget !== undefined ? budget.id : waiting ? s.attentionId : undefined),
+    ...opt(
+      "attentionDetail",
+      budget !== undefined ? budget.detail : waiting ? s.attentionDetail : undefined,
+    ),
     cwd: s.cwd,
     ...opt("prompt", s.prompt),
     createdAt: s.createdAt,
@@ -367,7 +432,11 @@ export const applyExit = (
   exit: { readonly exitCode: number | null; readonly signal: string | null },
   at: number,
 ): RunnerState => {
-  const closed = applyAttention(applyActivity(s, "idle", at), { waitingForInput: false }, at)
+  const closed = applyAttention(
+    applyActivity(dismissBudgetNotice(s), "idle", at),
+    { waitingForInput: false },
+    at,
+  )
   const exitCode = exit.exitCode ?? undefined
   const signal = exit.signal ?? undefined
   const ended = {

@@ -73,5 +73,13 @@ export const budgetRefusal = (
     ...(who.accountId === undefined ? {} : { accountId: who.accountId }),
     scope: budget.accountId !== undefined ? "account" : "provider",
     limit: budget.maxUsd,
-    message: `budget spent: ${budgetName(budget)} ($${spent.toFixed(2)} spent this ${budget.period})`,
+    message: budgetNoticeDetail(budget, spent),
   })
+
+/** One crossing of a budget: the budget and the period it was crossed in (raised once each). */
+export const budgetCrossingKey = (budget: Budget, now: number): string =>
+  `${budgetName(budget)}@${periodStart(budget.period, now)}`
+
+/** What a budget notice says (config text only: nothing from the terminal). */
+export const budgetNoticeDetail = (budget: Budget, spent: number): string =>
+  `budget spent: ${budgetName(budget)} ($${spent.toFixed(2)} spent this ${budget.period})`

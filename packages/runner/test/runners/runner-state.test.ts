@@ -4,9 +4,12 @@ import {
   applyAttention,
   applyExit,
   applyOutput,
+  budgetShown,
+  dismissBudgetNotice,
   lastLineOf,
   metricsAt,
   newRunnerState,
+  raiseBudgetNotice,
   statusOf,
   toSummary,
 } from "../../src/runners/runner-state.js"
@@ -118,5 +121,38 @@ describe("lastLineOf", () => {
     const s1 = applyOutput(base, 0, Buffer.from("building…\n"), 1_100)
     const s2 = applyOutput(s1, 10, Buffer.from("\x1b[?25l"), 1_200)
     expect(toSummary(s2).lastLine).toBe("building…")
+  })
+
+  it("shows a budget notice as attention `budget`: over a ready agent, under a prompt, once per crossing", () => {
+    const key = "provider claude, per day, max $5@0"
+    const raised = raiseBudgetNotice(base, [key], "budget spent: provider claude", 2_000)
+    const notice = toSummary(raised)
+    expect(notice).toMatchObject({
+      waitingForInput: true,
+      attentionReason: "budget",
+      attentionDetail: "budget spent: provider claude",
+      status: "running",
+    })
+    expect(notice.attentionId).toMatch(/^budget-/)
+    // Raised once: the same crossing again changes nothing, even once dismissed.
+    expect(raiseBudgetNotice(raised, [key], "again", 3_000)).toBe(raised)
+    expect(
+      raiseBudgetNotice(dismissBudgetNotice(raised), [key], "again", 3_000).budgetNotice,
+    ).toBeUndefined()
+    // Back at its prompt the agent is idle, and the notice stays in view.
+    const ready = applyAttention(raised, { waitingForInput: true, reason: "ready" }, 2_500)
+    expect(toSummary(ready)).toMatchObject({ status: "idle", attentionReason: "budget" })
+    // A prompt that asks something comes first (its answers too); the notice is back after it.
+    const asked = applyAttention(raised, { waitingForInput: true, reason: "permission" }, 2_500)
+    expect(toSummary(asked)).toMatchObject({ attentionReason: "permission", attentionId: "a1" })
+    expect(budgetShown(asked)).toBeUndefined()
+    const answered = applyAttention(asked, { waitingForInput: false }, 2_600)
+    expect(toSummary(answered).attentionId).toBe(notice.attentionId)
+    // Paused or ended: not shown; an ended runner drops it.
+    expect(toSummary({ ...raised, paused: true }).waitingForInput).toBe(false)
+    const ended = applyExit(raised, { exitCode: 0, signal: null }, 4_000)
+    expect(ended.budgetNotice).toBeUndefined()
+    expect(toSummary(ended).attentionReason).toBeUndefined()
+    expect(raiseBudgetNotice(ended, ["another"], "x", 5_000)).toBe(ended)
   })
 })
