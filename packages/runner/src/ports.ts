@@ -388,6 +388,11 @@ export interface AiRunner {
   readonly agentSession: (id: string) => Effect.Effect<AgentSessionInfo, NotFoundError>
   /** Records the usage read from runner `id`'s session file; pushed on the change feed. */
   readonly setUsage: (id: string, usage: RunnerUsage) => Effect.Effect<void, NotFoundError>
+  /**
+   * Records the session id an agent chose itself (Codex: its rollout's, once matched), so that
+   * the runner can be resumed; an id already known is kept.
+   */
+  readonly setAgentSessionId: (id: string, sessionId: string) => Effect.Effect<void, NotFoundError>
 }
 
 /** A runner as its transcript reader needs it. */

@@ -1,6 +1,7 @@
-import { copyFileSync, mkdtempSync, rmSync } from "node:fs"
+import { copyFileSync, mkdtempSync, readdirSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { TranscriptResponse } from "@geppetto/protocol"
 import { runnerEnvironment } from "@geppetto/runner"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { startServer, type TestServer, waitFor } from "../helpers/server.js"
@@ -12,24 +13,30 @@ import { startServer, type TestServer, waitFor } from "../helpers/server.js"
 
 let server: TestServer
 let bin: string
+let codexHome: string
 
 beforeAll(async () => {
   bin = mkdtempSync(join(tmpdir(), "geppetto-resume-bin-"))
-  for (const name of ["claude", "codex"]) {
-    copyFileSync(new URL("../fixtures/argv-agent.sh", import.meta.url), join(bin, name))
-  }
+  codexHome = mkdtempSync(join(tmpdir(), "geppetto-resume-codex-"))
+  copyFileSync(new URL("../fixtures/argv-agent.sh", import.meta.url), join(bin, "claude"))
+  copyFileSync(new URL("../fixtures/codex-agent.sh", import.meta.url), join(bin, "codex"))
   server = await startServer({
     runner: {
-      environment: runnerEnvironment({ ...process.env, PATH: `${bin}:${process.env.PATH ?? ""}` }),
+      environment: runnerEnvironment({
+        ...process.env,
+        PATH: `${bin}:${process.env.PATH ?? ""}`,
+        CODEX_HOME: codexHome,
+      }),
     },
   })
 }, 60_000)
 afterAll(async () => {
   await server?.close()
   rmSync(bin, { recursive: true, force: true })
+  rmSync(codexHome, { recursive: true, force: true })
 })
 
-/** The argv the fake agent printed, once the runner has ended (the hooks' `--settings FILE` left out). */
+/** The argv the fake agent printed, once the runner has ended (the hooks' arguments left out). */
 const argvOf = async (id: string): Promise<string[]> => {
   await waitFor(async () => (await server.runner(id)).status !== "running", `runner ${id} to end`)
   const text = (await server.log(id)).bytes.toString("utf8").replace(/\r/g, "")
@@ -38,7 +45,10 @@ const argvOf = async (id: string): Promise<string[]> => {
     .split("\n")
     .filter((l) => l.startsWith("arg:"))
     .map((l) => l.slice(4))
-  return argv[0] === "--settings" ? argv.slice(2) : argv
+  // The hooks: Claude Code's `--settings FILE`, Codex's `-c notify=[...]`.
+  return argv[0] === "--settings" || (argv[0] === "-c" && argv[1]?.startsWith("notify=") === true)
+    ? argv.slice(2)
+    : argv
 }
 
 describe("POST /api/runners with resume", () => {
@@ -81,6 +91,42 @@ describe("POST /api/runners with resume", () => {
       parentId?: string
     }>
     expect(list.find((r) => r.id === forked.id)?.parentId).toBe(parent.id)
+  })
+
+  it("continues a finished Codex session with `codex resume ID`, the id its rollout was matched by", async () => {
+    const parent = await server.start({ provider: "codex", cwd: server.dataDir, prompt: "first" })
+    expect(await argvOf(parent.id)).toEqual(["--", "first"])
+    // Codex picks its own id: known once the transcript reader has matched its rollout.
+    const transcript = await waitFor(async () => {
+      const reply = await server.get(`/api/runners/${parent.id}/transcript`)
+      return reply.statusCode === 200 ? TranscriptResponse.parse(reply.json()) : undefined
+    }, "the parent's rollout matched")
+    const files = readdirSync(join(codexHome, "sessions"), { recursive: true }).map(String)
+    const rollout = files.find((f) => f.endsWith(`-${transcript.sessionId}.jsonl`))
+    expect(rollout, files.join(", ")).toBeDefined()
+    expect(transcript.sessionId).toMatch(/^[0-9a-f-]{36}$/)
+
+    const prompt = "go on; $(touch /tmp/never) 'quoted'"
+    const continued = await server.start({
+      provider: "codex",
+      resume: { runnerId: parent.id },
+      prompt,
+    })
+    expect(continued.parentId).toBe(parent.id)
+    expect(continued.cwd).toBe(parent.cwd)
+    expect(await argvOf(continued.id)).toEqual(["resume", transcript.sessionId, "--", prompt])
+    // The continued runner keeps the session (and reads the same rollout): it resumes again.
+    const again = await server.start({ provider: "codex", resume: { runnerId: continued.id } })
+    expect(await argvOf(again.id)).toEqual(["resume", transcript.sessionId])
+    const read = await server.get(`/api/runners/${continued.id}/transcript`)
+    expect(read.statusCode, read.body).toBe(200)
+    expect(TranscriptResponse.parse(read.json()).sessionId).toBe(transcript.sessionId)
+    // Codex has no fork.
+    const fork = await server.post("/api/runners", {
+      provider: "codex",
+      resume: { runnerId: parent.id, fork: true },
+    })
+    expect(fork.statusCode).toBe(400)
   })
 
   it("refuses what cannot be resumed with 400, starting nothing", async () => {

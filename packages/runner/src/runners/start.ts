@@ -165,10 +165,15 @@ export const makeStart = (ctx: RegistryContext, watching: Watch, workspace: Work
             rows,
           })
           const agentHomeSet = agentHomeIn(provider.id, { ...plan.env, ...env })
+          // An agent that picks its own id (Codex) keeps it when continued: same session, same
+          // file; its own new runs get theirs once the transcript reader matches the file.
+          const sessionId =
+            agentSessionId ??
+            (resumed !== undefined && !resumed.session.fork ? resumed.session.sessionId : undefined)
           const agentSession =
-            agentSessionId !== undefined || agentHomeSet !== undefined
+            sessionId !== undefined || agentHomeSet !== undefined
               ? {
-                  ...(agentSessionId !== undefined ? { id: agentSessionId } : {}),
+                  ...(sessionId !== undefined ? { id: sessionId } : {}),
                   ...(agentHomeSet !== undefined ? { home: agentHomeSet } : {}),
                 }
               : undefined

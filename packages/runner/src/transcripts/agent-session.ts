@@ -114,7 +114,7 @@ export const findCodexSession = (
 ) =>
   Effect.promise(async () => {
     const want = await realpath(cwd).catch(() => cwd)
-    let best: { file: string; dir: string; at: number } | undefined
+    let best: { file: string; dir: string; at: number; sessionId: string } | undefined
     for (const at of [startedAt, startedAt + 24 * 60 * 60 * 1000]) {
       const dir = codexDayDir(home, at)
       const names = await readdir(dir).catch(() => [] as string[])
@@ -127,8 +127,63 @@ export const findCodexSession = (
         if (meta.startedAt < startedAt - EARLY_MS || meta.startedAt > startedAt + LATE_MS) continue
         const where = await realpath(meta.cwd).catch(() => meta.cwd)
         if (where !== want) continue
-        if (best === undefined || meta.startedAt < best.at) best = { file, dir, at: meta.startedAt }
+        if (best === undefined || meta.startedAt < best.at) {
+          const fromName = /([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.jsonl$/i
+          best = {
+            file,
+            dir,
+            at: meta.startedAt,
+            sessionId: meta.id ?? fromName.exec(name)?.[1] ?? name,
+          }
+        }
       }
     }
-    return best === undefined ? undefined : { file: best.file, dir: best.dir }
+    return best === undefined
+      ? undefined
+      : { file: best.file, dir: best.dir, sessionId: best.sessionId }
+  })
+
+/** Codex's session ids are UUIDs; anything else is not looked for. */
+const CODEX_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+/**
+ * The rollout of a known Codex session (`rollout-<time>-<id>.jsonl`): first in the folders of
+ * the days in `near` (the runner's start and the next), else in every day folder, newest first
+ * (a continued session writes on in the file of the day it began, `codex resume` appends).
+ */
+export const findCodexSessionById = (
+  home: string,
+  sessionId: string,
+  near: ReadonlyArray<number>,
+) =>
+  Effect.promise(async () => {
+    if (!CODEX_ID.test(sessionId)) return undefined
+    const suffix = `-${sessionId}.jsonl`
+    const lookIn = async (dir: string) => {
+      const names = await readdir(dir).catch(() => [] as string[])
+      const name = names.find((n) => n.startsWith("rollout-") && n.endsWith(suffix))
+      return name === undefined ? undefined : { file: join(dir, name), dir, sessionId }
+    }
+    const tried = new Set<string>()
+    for (const at of near) {
+      const dir = codexDayDir(home, at)
+      tried.add(dir)
+      const found = await lookIn(dir)
+      if (found !== undefined) return found
+    }
+    const sessions = join(home, "sessions")
+    const desc = async (dir: string) =>
+      (await readdir(dir).catch(() => [] as string[]))
+        .filter((n) => /^\d+$/.test(n))
+        .sort()
+        .reverse()
+    for (const year of await desc(sessions))
+      for (const month of await desc(join(sessions, year)))
+        for (const day of await desc(join(sessions, year, month))) {
+          const dir = join(sessions, year, month, day)
+          if (tried.has(dir)) continue
+          const found = await lookIn(dir)
+          if (found !== undefined) return found
+        }
+    return undefined
   })

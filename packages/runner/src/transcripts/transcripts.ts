@@ -11,6 +11,7 @@ import {
   codexDayDir,
   findClaudeSession,
   findCodexSession,
+  findCodexSessionById,
   transcriptProviders,
 } from "./agent-session.js"
 import { parseClaudeLine } from "./claude-lines.js"
@@ -21,6 +22,7 @@ import { type UsageGrouping, type UsageItem, usageTotals } from "./usage-totals.
 
 /** Transcripts held open (each bounded, see `TranscriptIndex`); the least recently read goes. */
 const CACHED_INDEXES = 16
+const DAY_MS = 24 * 60 * 60 * 1000
 /** A follower looks again this often even without a folder change (the runner may have ended). */
 const RECHECK = Duration.seconds(2)
 
@@ -68,20 +70,30 @@ export class Transcripts extends Effect.Service<Transcripts>()("geppetto/Transcr
             : { ...found, sessionId, exists: true }
         }
         if (info.provider === "codex") {
+          const notYet = {
+            dir: codexDayDir(home, info.createdAt),
+            file: undefined,
+            sessionId: "",
+            exists: false,
+          }
+          // Known (matched before, or continued with `codex resume`): found by its id.
+          const known = info.ref?.id
+          if (known !== undefined) {
+            const byId = yield* findCodexSessionById(home, known, [
+              info.createdAt,
+              info.createdAt + DAY_MS,
+            ])
+            return byId === undefined ? notYet : { ...byId, exists: true }
+          }
           const taken = new Set([...codexTaken].filter(([, r]) => r !== info.id).map(([f]) => f))
           const found = yield* findCodexSession(home, info.cwd, info.createdAt, taken)
-          if (found === undefined)
-            return {
-              dir: codexDayDir(home, info.createdAt),
-              file: undefined,
-              sessionId: "",
-              exists: false,
-            }
+          if (found === undefined) return notYet
           codexTaken.set(found.file, info.id)
-          const name = found.file.slice(found.file.lastIndexOf("/") + 1)
-          const uuid =
-            /([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.jsonl$/i.exec(name)
-          return { ...found, sessionId: uuid?.[1] ?? name, exists: true }
+          // Kept on the runner: `codex resume` needs it, and the file is found by it from now on.
+          yield* runners
+            .setAgentSessionId(info.id, found.sessionId)
+            .pipe(Effect.catchTag("NotFoundError", () => Effect.void))
+          return { ...found, exists: true }
         }
         return undefined
       })

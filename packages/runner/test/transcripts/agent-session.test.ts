@@ -1,0 +1,57 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import {
+  codexDayDir,
+  findCodexSession,
+  findCodexSessionById,
+} from "../../src/transcripts/agent-session.js"
+
+const ID = "5973b6c0-94b8-487b-a530-2aeb6098ae0e"
+const meta = (id: string, cwd: string, at: number) =>
+  `${JSON.stringify({
+    timestamp: new Date(at).toISOString(),
+    type: "session_meta",
+    payload: { id, timestamp: new Date(at).toISOString(), cwd, cli_version: "0.169.0" },
+  })}\n`
+
+describe("Codex rollouts", () => {
+  it.effect(
+    "a new runner's rollout is matched by cwd and time, and gives Codex's own session id",
+    () =>
+      Effect.gen(function* () {
+        const home = mkdtempSync(join(tmpdir(), "geppetto-codex-home-"))
+        const at = Date.UTC(2025, 9, 1, 10)
+        const dir = codexDayDir(home, at)
+        mkdirSync(dir, { recursive: true })
+        // Named with another id than its session_meta's: the meta's is the session's.
+        writeFileSync(join(dir, "rollout-2025-10-01T10-00-00-zzz.jsonl"), meta(ID, home, at + 500))
+        writeFileSync(join(dir, "rollout-early.jsonl"), meta("other", home, at - 60_000))
+        const found = yield* findCodexSession(home, home, at)
+        expect(found?.sessionId).toBe(ID)
+        expect(found?.file).toBe(join(dir, "rollout-2025-10-01T10-00-00-zzz.jsonl"))
+        rmSync(home, { recursive: true, force: true })
+      }),
+  )
+
+  it.effect("a known session is found by its id, near the start or in any older day folder", () =>
+    Effect.gen(function* () {
+      const home = mkdtempSync(join(tmpdir(), "geppetto-codex-home-"))
+      const old = join(home, "sessions", "2024", "12", "31")
+      mkdirSync(old, { recursive: true })
+      const file = join(old, `rollout-2024-12-31T23-59-00-${ID}.jsonl`)
+      writeFileSync(file, meta(ID, home, Date.UTC(2024, 11, 31)))
+      // Continued the next year: not in the start's folders, found by the walk.
+      const found = yield* findCodexSessionById(home, ID, [Date.UTC(2025, 5, 1)])
+      expect(found).toEqual({ file, dir: old, sessionId: ID })
+      expect(yield* findCodexSessionById(home, "9973b6c0-94b8-487b-a530-2aeb6098ae0e", [])).toBe(
+        undefined,
+      )
+      // Not a UUID: never looked for (no path made of it).
+      expect(yield* findCodexSessionById(home, "../../etc/passwd", [])).toBeUndefined()
+      rmSync(home, { recursive: true, force: true })
+    }),
+  )
+})
