@@ -21,6 +21,9 @@ import {
   Schedule,
   SessionListing,
   type StartRunnerRequest,
+  TranscriptResponse,
+  type UsageQuery,
+  UsageResponse,
   UserInfo,
   WorkspaceDiff,
 } from "@geppetto/protocol"
@@ -148,6 +151,22 @@ export interface AuditFilter {
   readonly limit?: number | undefined
 }
 
+/** A page of `GET /api/runners/:id/transcript` (see `TranscriptQuery`). */
+export interface TranscriptPageQuery {
+  readonly after?: number
+  readonly before?: number
+  readonly limit?: number
+}
+
+const query = (params: Readonly<Record<string, string | number | undefined>>): string => {
+  const q = new URLSearchParams()
+  for (const [key, value] of Object.entries(params)) {
+    if (value !== undefined && value !== "") q.set(key, String(value))
+  }
+  const text = q.toString()
+  return text === "" ? "" : `?${text}`
+}
+
 const auditPath = (filter: AuditFilter, follow = false): string => {
   const query = new URLSearchParams()
   for (const key of ["user", "runner", "action", "limit"] as const) {
@@ -222,6 +241,18 @@ export const api = {
     call(`${schedulePath(id)}/${action}`, Schedule, { method: "POST" }),
   /** Stops and forgets a schedule; the runners it started stay. */
   removeSchedule: (id: string) => call(schedulePath(id), undefined, { method: "DELETE" }),
+  /**
+   * A page of the agent's own conversation; a 404 `ApiError` when the runner's agent keeps
+   * none (or has not written it yet).
+   */
+  transcript: (id: string, page: TranscriptPageQuery = {}) =>
+    call(
+      `${runnerPath(id)}/transcript${query({ after: page.after, before: page.before, limit: page.limit })}`,
+      TranscriptResponse,
+    ),
+  /** Tokens and cost of the runners started since `since`, totalled by `by`. */
+  usage: (request: UsageQuery = {}) =>
+    call(`/api/usage${query({ since: request.since, by: request.by })}`, UsageResponse),
 }
 
 /** The link that logs a new user in: the server swaps the token for a cookie and drops it. */
