@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest"
-import { foldCase, LogScanner, type ScanHit } from "../../src/search/scanner.js"
+import { foldCase, LAST_CASED, LogScanner, type ScanHit } from "../../src/search/scanner.js"
+import { ReferenceScanner } from "./reference-scanner.js"
 
 const bytes = (s: string) => Buffer.from(s, "utf8")
 
@@ -95,5 +96,220 @@ describe("LogScanner", () => {
     expect(foldCase("ÄBC")).toBe("äbc")
     const odd = "xİy"
     expect(foldCase(odd).length).toBe(odd.length)
+  })
+})
+
+/** A small deterministic generator (mulberry32): the same logs on every run. */
+const random = (seed: number) => () => {
+  seed = (seed + 0x6d2b79f5) | 0
+  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
+  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+}
+
+/** Text pieces a log holds, and what a terminal puts between them (valid UTF-8 only). */
+const WORDS = ["build", "Failed", "PASS", "wörd", "ÄBC", "日本語", "😀ok", "oK", "İstanbul", "ΟΔΟΣ"]
+const NOISE = [
+  "\x1b[31m",
+  "\x1b[0;1m",
+  "\x1b[38;5;208m",
+  "\x1b[2K",
+  "\x1b(B",
+  "\x1b=",
+  "\x1b",
+  "\x1b]0;title Failed\x07",
+  "\x1b]8;;http://x\x1b\\",
+  "\x1b]0;open",
+  "\x1bPq#0;2\n-\x1b\\",
+  "\x00",
+  "\x08",
+  "\x7f",
+  "\t",
+  "\r",
+  "\n",
+  "\r\n",
+  " ",
+]
+
+const makeLog = (next: () => number, pieces: number): Buffer => {
+  const pick = <T>(list: ReadonlyArray<T>): T => list[Math.floor(next() * list.length)] as T
+  let out = ""
+  for (let i = 0; i < pieces; i++) {
+    const word = pick(WORDS)
+    if (next() < 0.3) {
+      // A sequence inside the word, between two of its characters.
+      const chars = [...word]
+      const cut = 1 + Math.floor(next() * (chars.length - 1))
+      out += chars.slice(0, cut).join("") + pick(NOISE) + chars.slice(cut).join("")
+    } else out += word
+    out += pick(NOISE)
+  }
+  return bytes(out)
+}
+
+/** Feeds `log` in pieces of random sizes up to `most`; the same pieces to both scanners. */
+const both = (query: string, log: Buffer, next: () => number, most: number) => {
+  const fast = new LogScanner(query)
+  const reference = new ReferenceScanner(query)
+  const got: ScanHit[] = []
+  const want: ScanHit[] = []
+  for (let at = 0; at < log.length; ) {
+    const size = 1 + Math.floor(next() * most)
+    got.push(...fast.push(at, log.subarray(at, at + size)))
+    want.push(...reference.push(at, log.subarray(at, at + size)))
+    at += size
+  }
+  got.push(...fast.finish())
+  want.push(...reference.finish())
+  return { got, want }
+}
+
+describe("LogScanner against the reference (the whole window decoded, stripped and folded)", () => {
+  it("finds the same hits at the same offsets with the same lines, over generated logs", () => {
+    const next = random(18)
+    const queries = [
+      "failed",
+      "ld fa",
+      "wörd",
+      "äbc",
+      "日本",
+      "😀o",
+      "ok",
+      "istanbul",
+      "οδος",
+      "x1",
+    ]
+    let compared = 0
+    for (let round = 0; round < 60; round++) {
+      const log = makeLog(next, 40 + Math.floor(next() * 200))
+      for (const query of queries) {
+        const { got, want } = both(query, log, next, round % 3 === 0 ? 7 : 4096)
+        expect(got, `round ${round}, ${JSON.stringify(query)}`).toEqual(want)
+        compared += want.length
+      }
+    }
+    expect(compared).toBeGreaterThan(1000)
+  })
+
+  it("finds the same hits in windows of lines pushed in 256 KiB chunks (the search's reads)", () => {
+    const next = random(7)
+    const lines: string[] = []
+    for (let size = 0; size < 600_000; ) {
+      const line = `${"x".repeat(Math.floor(next() * 90))} \x1b[32mbui\x1b[1mld\x1b[0m Fai${next() < 0.5 ? "\x1b[31m" : ""}led ✓\r\n`
+      lines.push(line)
+      size += Buffer.byteLength(line)
+    }
+    const log = bytes(lines.join(""))
+    const chunk = 256 * 1024
+    for (const query of ["build failed", "FAILED ✓"]) {
+      const fast = new LogScanner(query)
+      const reference = new ReferenceScanner(query)
+      const got: ScanHit[] = []
+      const want: ScanHit[] = []
+      for (let at = 0; at < log.length; at += chunk) {
+        got.push(...fast.push(at, log.subarray(at, at + chunk)))
+        want.push(...reference.push(at, log.subarray(at, at + chunk)))
+      }
+      got.push(...fast.finish())
+      want.push(...reference.finish())
+      expect(want.length).toBe(lines.length)
+      expect(got).toEqual(want)
+    }
+  })
+})
+
+describe("LogScanner edges", () => {
+  it("finds a match split by an escape sequence that a chunk boundary also cuts", () => {
+    const log = bytes("say fai\x1b[38;5;208mled now\n")
+    const esc = log.indexOf(0x1b)
+    for (let cut = esc; cut <= esc + 11; cut++) {
+      const scanner = new LogScanner("FAILED")
+      const hits = [
+        ...scanner.push(0, log.subarray(0, cut)),
+        ...scanner.push(cut, log.subarray(cut)),
+        ...scanner.finish(),
+      ]
+      expect(hits, `cut at ${cut}`).toEqual([{ offset: 4, line: "say failed now" }])
+    }
+  })
+
+  it("finds a UTF-8 query whose characters a chunk boundary cuts, at its first byte", () => {
+    const log = bytes("ab 日本語 ok 日本\x1b[1m語\n")
+    for (let size = 1; size <= 8; size++) {
+      expect(scanInPieces("日本語", log, size).map((h) => h.offset)).toEqual([
+        3,
+        log.lastIndexOf("日本"),
+      ])
+    }
+  })
+
+  it("folds non-ASCII case both ways, and KELVIN SIGN to k", () => {
+    const log = bytes("äbc ÄBC\nok o\u212a OK\n")
+    expect(scanInPieces("ÄbC", log, 5).map((h) => h.offset)).toEqual([0, log.indexOf("ÄBC")])
+    expect(scanInPieces("ok", log, 5).map((h) => h.offset)).toEqual([
+      log.indexOf("ok"),
+      log.indexOf("o\u212a"),
+      log.indexOf("OK"),
+    ])
+  })
+
+  it("does not find text inside a sequence: a title, or a colour's parameters", () => {
+    const log = bytes("\x1b]0;needle\x07\x1b[38;5;208m plain\n")
+    expect(scanInPieces("needle", log, 4)).toEqual([])
+    expect(scanInPieces("5;208", log, 4)).toEqual([])
+    expect(scanInPieces("plain", log, 4).map((h) => h.offset)).toEqual([log.indexOf("plain")])
+  })
+
+  it("finds a match across lines that a string (OSC) joins, as the whole window would", () => {
+    const log = bytes("one\nfo\x1b]0;a\nb\nc\x07o bar\nfoo\n")
+    expect(scanInPieces("foo bar", log, log.length)).toEqual([{ offset: 4, line: "foo bar" }])
+  })
+
+  it("gives exact offsets after bytes that are not UTF-8, on the line and after it", () => {
+    const invalid = [
+      [0xff],
+      [0xc3],
+      [0xe2, 0x82],
+      [0xf0, 0x9f, 0x98],
+      [0xed, 0xa0, 0x80],
+      [0xc0, 0xaf],
+    ]
+    for (const bad of invalid) {
+      const log = Buffer.concat([
+        bytes("bad "),
+        Buffer.from(bad),
+        bytes(" needle x\nthe "),
+        Buffer.from(bad),
+        bytes("needle\n"),
+      ])
+      const at = log.indexOf("needle")
+      expect(
+        scanInPieces("needle", log, log.length).map((h) => h.offset),
+        JSON.stringify(bad),
+      ).toEqual([at, log.indexOf("needle", at + 1)])
+    }
+  })
+
+  it("ends on a newline-free flood of bytes that are not UTF-8 (no endless cut-back)", () => {
+    const scanner = new LogScanner("needle", { maxLineBytes: 4096, overlapBytes: 256 })
+    const binary = Buffer.alloc(50_000, 0x80)
+    let held = 0
+    const hits: ScanHit[] = []
+    for (let i = 0; i < 4; i++) {
+      hits.push(...scanner.push(i * binary.length, binary))
+      held = Math.max(held, scanner.heldBytes)
+    }
+    hits.push(...scanner.push(4 * binary.length, bytes("needle\n")))
+    expect(held).toBeLessThanOrEqual(4096 + 32 * 1024)
+    expect(hits.map((h) => h.offset)).toEqual([4 * binary.length])
+  })
+
+  it("knows every case mapping: no character at or above LAST_CASED has a lower case", () => {
+    const changed: number[] = []
+    for (let cp = LAST_CASED; cp <= 0x10ffff; cp++) {
+      const ch = String.fromCodePoint(cp)
+      if (ch.toLowerCase() !== ch) changed.push(cp)
+    }
+    expect(changed).toEqual([])
   })
 })

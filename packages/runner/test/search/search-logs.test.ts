@@ -135,3 +135,41 @@ describe("searchLogs", () => {
     }),
   )
 })
+
+describe("searchLogs reads", () => {
+  it.effect("finds a match split across segments and reads, at every read size", () =>
+    Effect.gen(function* () {
+      const log = Buffer.from(`${"pad ".repeat(20)}seg\x1b[1mment boundary\nSEGMENT BOUNDARY\n`)
+      const dir = writeLog("a", log, 13, 130)
+      for (const readBytes of [1, 3, 13, 64, 1 << 20]) {
+        const events = yield* collect(
+          searchLogs([{ runnerId: "a", name: "a", logDir: dir }], {
+            ...options,
+            query: "segment boundary",
+            readBytes,
+          }),
+        )
+        expect(
+          events.flatMap((e) => (e._tag === "Hit" ? [e.offset] : [])),
+          `reads of ${readBytes}`,
+        ).toEqual([130 + log.indexOf("seg"), 130 + log.indexOf("SEGMENT")])
+        expect(events.at(-1)).toMatchObject({ scannedBytes: log.length })
+      }
+    }),
+  )
+
+  it.effect("treats a segment deleted by retention as a gap: no match across it", () =>
+    Effect.gen(function* () {
+      const log = Buffer.from("xxxxxxneXXXXedle\nneedle\n")
+      const dir = writeLog("a", log, 4)
+      rmSync(join(dir, `${segmentPrefix(0, 4)}000002`)) // "xxxxxxne" | gap | "edle"
+      const events = yield* collect(
+        searchLogs([{ runnerId: "a", name: "a", logDir: dir }], { ...options, query: "needle" }),
+      )
+      expect(events.flatMap((e) => (e._tag === "Hit" ? [e.offset] : []))).toEqual([
+        log.lastIndexOf("needle"),
+      ])
+      expect(events.at(-1)).toMatchObject({ scannedBytes: log.length - 4 })
+    }),
+  )
+})
