@@ -118,6 +118,7 @@ describe("helpers", () => {
     expect(formatTokens(4_100_000)).toBe("4.1M")
     expect(formatUsd(0.00135)).toBe("$0.0014")
     expect(formatUsd(0.042)).toBe("$0.042")
+    expect(formatUsd(0.5)).toBe("$0.50")
     expect(formatUsd(12.5)).toBe("$12.50")
     expect(costText(usage(1, 1))).toBe("no price")
     expect(costText({ ...usage(0, 0), cacheReadTokens: 0, cacheWriteTokens: 0 })).toBe("$0")

@@ -11,7 +11,7 @@ export const formatTokens = (n: number): string => {
 export const formatUsd = (usd: number): string => {
   if (usd === 0) return "$0"
   if (usd >= 1) return `$${usd.toFixed(2)}`
-  if (usd >= 0.01) return `$${usd.toFixed(3)}`
+  if (usd >= 0.01) return `$${usd.toFixed(3).replace(/(\.\d\d)0$/, "$1")}`
   if (usd >= 0.0001) return `$${usd.toFixed(4)}`
   return "< $0.0001"
 }
