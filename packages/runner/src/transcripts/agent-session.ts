@@ -1,7 +1,10 @@
+import { createHash } from "node:crypto"
 import { open, readdir, realpath } from "node:fs/promises"
 import { join } from "node:path"
 import { Effect } from "effect"
 import { codexSessionMeta } from "./codex-lines.js"
+import { geminiSessionMeta } from "./gemini-lines.js"
+import { qwenSessionMeta } from "./qwen-lines.js"
 
 /**
  * What a runner keeps about its agent's own session: the id we started it with (Claude Code
@@ -13,26 +16,50 @@ export interface AgentSessionRef {
   readonly home?: string
 }
 
-/** Providers whose session files are read; the others keep none we can follow (README). */
-export const transcriptProviders: ReadonlySet<string> = new Set(["claude", "codex"])
+/**
+ * Providers whose session files are read; the others keep none we can follow (see README.md
+ * here: OpenCode keeps its sessions in a database, Cursor agent and Aider none per session).
+ */
+export const transcriptProviders: ReadonlySet<string> = new Set([
+  "claude",
+  "codex",
+  "gemini",
+  "qwen",
+])
 
-const HOME_VARIABLE: Readonly<Record<string, { readonly name: string; readonly dot: string }>> = {
-  claude: { name: "CLAUDE_CONFIG_DIR", dot: ".claude" },
-  codex: { name: "CODEX_HOME", dot: ".codex" },
+/**
+ * Where each agent keeps its sessions: the variables that move it (the first set wins), what
+ * to add to the variable's folder, and the folder under `HOME` otherwise. Gemini's
+ * `GEMINI_CLI_HOME` stands for the home folder, `.gemini` under it; Qwen's runtime folder
+ * (`QWEN_RUNTIME_DIR`) holds its sessions, else its home (`QWEN_HOME`).
+ */
+const HOME_VARIABLE: Readonly<
+  Record<
+    string,
+    { readonly names: ReadonlyArray<string>; readonly under: string; readonly dot: string }
+  >
+> = {
+  claude: { names: ["CLAUDE_CONFIG_DIR"], under: "", dot: ".claude" },
+  codex: { names: ["CODEX_HOME"], under: "", dot: ".codex" },
+  gemini: { names: ["GEMINI_CLI_HOME"], under: ".gemini", dot: ".gemini" },
+  qwen: { names: ["QWEN_RUNTIME_DIR", "QWEN_HOME"], under: "", dot: ".qwen" },
 }
 
-/** The agent's config folder as `env` sets it (`undefined`: not set there). */
+/** The agent's session folder as `env` sets it (`undefined`: not set there). */
 export const agentHomeIn = (
   provider: string,
   env: Readonly<Record<string, string | undefined>>,
 ): string | undefined => {
   const variable = HOME_VARIABLE[provider]
   if (variable === undefined) return undefined
-  const set = env[variable.name]
-  return set !== undefined && set !== "" ? set : undefined
+  for (const name of variable.names) {
+    const set = env[name]
+    if (set !== undefined && set !== "") return join(set, variable.under)
+  }
+  return undefined
 }
 
-/** The agent's config folder: the runner's own, else the base env's, else `~/.claude` / `~/.codex`. */
+/** The agent's session folder: the runner's own, else the base env's, else under `HOME`. */
 export const agentHome = (
   provider: string,
   ref: AgentSessionRef | undefined,
@@ -186,4 +213,101 @@ export const findCodexSessionById = (
           if (found !== undefined) return found
         }
     return undefined
+  })
+
+/**
+ * A session file matched by where and when it started: the same folder (both resolved, or as
+ * given), started no earlier than 5 s before the runner nor later than a day after, the first
+ * such; files in `taken` (other runners') skipped. How Gemini and Qwen sessions are found:
+ * their ids are their own, not given at start.
+ */
+const firstMatching = async (
+  files: ReadonlyArray<{ readonly file: string; readonly dir: string }>,
+  startedAt: number,
+  taken: ReadonlySet<string>,
+  meta: (line: string) => { id: string; startedAt: number | undefined } | undefined,
+) => {
+  let best: { file: string; dir: string; at: number; sessionId: string } | undefined
+  for (const { file, dir } of files) {
+    if (taken.has(file)) continue
+    const m = meta(await firstLine(file).catch(() => ""))
+    if (m?.startedAt === undefined) continue
+    if (m.startedAt < startedAt - EARLY_MS || m.startedAt > startedAt + LATE_MS) continue
+    if (best === undefined || m.startedAt < best.at)
+      best = { file, dir, at: m.startedAt, sessionId: m.id }
+  }
+  return best === undefined
+    ? undefined
+    : { file: best.file, dir: best.dir, sessionId: best.sessionId }
+}
+
+const sha256 = (text: string) => createHash("sha256").update(text).digest("hex")
+
+/** Gemini's session files, in every project folder under `tmp/` (its names are its own). */
+const geminiFiles = async (home: string) => {
+  const tmp = join(home, "tmp")
+  const out: Array<{ file: string; dir: string }> = []
+  for (const project of await readdir(tmp).catch(() => [] as string[])) {
+    const dir = join(tmp, project, "chats")
+    for (const name of await readdir(dir).catch(() => [] as string[]))
+      if (name.startsWith("session-") && name.endsWith(".jsonl"))
+        out.push({ file: join(dir, name), dir })
+  }
+  return out
+}
+
+/**
+ * A Gemini CLI session: by its id once known (its file ends in the id's first 8 characters
+ * and its first line names it), else by its `projectHash` (sha256 of the folder it runs in)
+ * and start time.
+ */
+export const findGeminiSession = (
+  home: string,
+  cwd: string,
+  startedAt: number,
+  known: string | undefined,
+  taken: ReadonlySet<string> = new Set(),
+) =>
+  Effect.promise(async () => {
+    const files = await geminiFiles(home)
+    if (known !== undefined) {
+      for (const f of files) {
+        if (!f.file.endsWith(`-${known.slice(0, 8)}.jsonl`)) continue
+        if (geminiSessionMeta(await firstLine(f.file).catch(() => ""))?.id === known)
+          return { ...f, sessionId: known }
+      }
+      return undefined
+    }
+    const hashes = new Set([sha256(cwd), sha256(await realpath(cwd).catch(() => cwd))])
+    return firstMatching(files, startedAt, taken, (line) => {
+      const m = geminiSessionMeta(line)
+      return m !== undefined && hashes.has(m.projectHash) ? m : undefined
+    })
+  })
+
+/** Qwen Code's folder for a cwd: every character but [A-Za-z0-9] becomes `-`. */
+export const qwenChatsDir = (home: string, cwd: string) =>
+  join(home, "projects", cwd.replace(/[^a-zA-Z0-9]/g, "-"), "chats")
+
+/** A Qwen Code session: `<id>.jsonl` once known, else by its first record's time. */
+export const findQwenSession = (
+  home: string,
+  cwd: string,
+  startedAt: number,
+  known: string | undefined,
+  taken: ReadonlySet<string> = new Set(),
+) =>
+  Effect.promise(async () => {
+    const dirs = [...new Set([cwd, await realpath(cwd).catch(() => cwd)])].map((c) =>
+      qwenChatsDir(home, c),
+    )
+    const files: Array<{ file: string; dir: string }> = []
+    for (const dir of dirs)
+      for (const name of await readdir(dir).catch(() => [] as string[]))
+        if (name.endsWith(".jsonl")) files.push({ file: join(dir, name), dir })
+    if (known !== undefined) {
+      const found = files.find((f) => f.file.endsWith(`/${known}.jsonl`))
+      return found === undefined ? undefined : { ...found, sessionId: known }
+    }
+    return firstMatching(files, startedAt, taken, qwenSessionMeta)
   })

@@ -65,6 +65,13 @@ export interface ParsedLine {
   readonly usage?: UsageReport
   /** The model the session uses from here on (Codex `turn_context`). */
   readonly model?: string
+  /**
+   * For files that write a record again whole as it changes (Gemini CLI): a key per entry
+   * (same order), and an entry whose key was shown since the last `reset` is not shown again.
+   */
+  readonly keys?: ReadonlyArray<string>
+  /** Nothing before this line is written again after it (a new turn): the keys are forgotten. */
+  readonly reset?: boolean
 }
 
 /** Longest `text` kept per entry; the rest is in the agent's file. */

@@ -10,6 +10,29 @@ export const TAIL_ENTRIES = 512
 export const CHECKPOINT_ENTRIES = 256
 /** Most entries in one page. */
 export const MAX_PAGE = 500
+/** Entry keys remembered since the last reset (a turn's worth); see `ParsedLine.keys`. */
+export const RECENT_KEYS = 4096
+
+/**
+ * The entries of `parsed` not shown yet, by their keys (`ParsedLine.keys`); `recent` is updated.
+ * A full `recent` forgets its oldest key (a turn of over 4096 entries may then show one twice).
+ */
+const freshEntries = (parsed: ParsedLine, recent: Set<string>) => {
+  if (parsed.reset === true) recent.clear()
+  const keys = parsed.keys
+  if (keys === undefined) return parsed.entries
+  return parsed.entries.filter((_, i) => {
+    const key = keys[i]
+    if (key === undefined) return true
+    if (recent.has(key)) return false
+    recent.add(key)
+    if (recent.size > RECENT_KEYS) {
+      const oldest = recent.values().next().value
+      if (oldest !== undefined) recent.delete(oldest)
+    }
+    return true
+  })
+}
 
 export type LineParser = (line: string) => ParsedLine | undefined
 
@@ -46,6 +69,8 @@ export class TranscriptIndex {
     { seq: 0, offset: 0 },
   ]
   readonly tally: UsageTally
+  /** Keys shown since the last reset; a checkpoint is made only where it is empty. */
+  private readonly recent = new Set<string>()
 
   constructor(
     readonly path: string,
@@ -89,12 +114,16 @@ export class TranscriptIndex {
     }
     if (parsed.model !== undefined) this.tally.model = parsed.model
     if (parsed.usage !== undefined) this.tally.add(parsed.usage)
-    if (parsed.entries.length === 0) return
+    if (parsed.reset === true) this.recent.clear()
+    // A page read again from a checkpoint starts with no keys: so must the first pass there.
+    const clean = this.recent.size === 0
+    const entries = freshEntries(parsed, this.recent)
+    if (entries.length === 0) return
     const last = this.checkpoints[this.checkpoints.length - 1]
-    if (last !== undefined && this.total - last.seq >= CHECKPOINT_ENTRIES) {
+    if (clean && last !== undefined && this.total - last.seq >= CHECKPOINT_ENTRIES) {
       this.checkpoints.push({ seq: this.total, offset })
     }
-    for (const entry of parsed.entries) {
+    for (const entry of entries) {
       this.tail.push({ seq: this.total++, ...entry })
     }
     if (this.tail.length > TAIL_ENTRIES) this.tail.splice(0, this.tail.length - TAIL_ENTRIES)
@@ -106,6 +135,7 @@ export class TranscriptIndex {
       let start = this.checkpoints[0] ?? { seq: 0, offset: 0 }
       for (const c of this.checkpoints) if (c.seq <= from) start = c
       const out: TranscriptEntry[] = []
+      const recent = new Set<string>()
       let seq = start.seq
       return Effect.as(
         readLines(
@@ -115,7 +145,7 @@ export class TranscriptIndex {
             line: (text) => {
               if (text.trim() === "") return true
               const parsed = this.parse(text)
-              for (const entry of parsed?.entries ?? []) {
+              for (const entry of parsed === undefined ? [] : freshEntries(parsed, recent)) {
                 if (seq >= from && seq < to) out.push({ seq, ...entry })
                 seq++
               }

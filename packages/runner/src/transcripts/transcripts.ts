@@ -1,4 +1,5 @@
 import { mkdir } from "node:fs/promises"
+import { join } from "node:path"
 import { Duration, Effect, Option, Queue, Ref } from "effect"
 import { RunnerConfig } from "../config.js"
 import { NotFoundError } from "../domain/errors.js"
@@ -12,13 +13,30 @@ import {
   findClaudeSession,
   findCodexSession,
   findCodexSessionById,
+  findGeminiSession,
+  findQwenSession,
+  qwenChatsDir,
   transcriptProviders,
 } from "./agent-session.js"
 import { parseClaudeLine } from "./claude-lines.js"
 import { parseCodexLine } from "./codex-lines.js"
+import { parseGeminiLine } from "./gemini-lines.js"
 import { defaultPrices } from "./prices.js"
-import { type PageQuery, TranscriptIndex, type TranscriptPage } from "./transcript-index.js"
+import { parseQwenLine } from "./qwen-lines.js"
+import {
+  type LineParser,
+  type PageQuery,
+  TranscriptIndex,
+  type TranscriptPage,
+} from "./transcript-index.js"
 import { type UsageGrouping, type UsageItem, usageTotals } from "./usage-totals.js"
+
+const PARSERS: Readonly<Record<string, LineParser>> = {
+  claude: parseClaudeLine,
+  codex: parseCodexLine,
+  gemini: parseGeminiLine,
+  qwen: parseQwenLine,
+}
 
 /** Transcripts held open (each bounded, see `TranscriptIndex`); the least recently read goes. */
 const CACHED_INDEXES = 16
@@ -54,7 +72,7 @@ export class Transcripts extends Effect.Service<Transcripts>()("geppetto/Transcr
       string,
       { index: TranscriptIndex; sessionId: string; lock: Effect.Semaphore }
     >()
-    /** Codex rollouts already matched to a runner: never given to a second one. */
+    /** Files matched by time (Codex, Gemini, Qwen) to a runner: never given to a second one. */
     const codexTaken = new Map<string, string>()
 
     const locate = (info: AgentSessionInfo) =>
@@ -95,6 +113,27 @@ export class Transcripts extends Effect.Service<Transcripts>()("geppetto/Transcr
             .pipe(Effect.catchTag("NotFoundError", () => Effect.void))
           return { ...found, exists: true }
         }
+        if (info.provider === "gemini" || info.provider === "qwen") {
+          const known = info.ref?.id
+          const taken = new Set([...codexTaken].filter(([, r]) => r !== info.id).map(([f]) => f))
+          const find = info.provider === "gemini" ? findGeminiSession : findQwenSession
+          const found = yield* find(home, info.cwd, info.createdAt, known, taken)
+          if (found === undefined)
+            return {
+              // Qwen's folder is known before its file; Gemini's project folder is its own.
+              dir: info.provider === "qwen" ? qwenChatsDir(home, info.cwd) : join(home, "tmp"),
+              file: undefined,
+              sessionId: "",
+              exists: false,
+            }
+          if (known === undefined) {
+            codexTaken.set(found.file, info.id)
+            yield* runners
+              .setAgentSessionId(info.id, found.sessionId)
+              .pipe(Effect.catchTag("NotFoundError", () => Effect.void))
+          }
+          return { ...found, exists: true }
+        }
         return undefined
       })
 
@@ -108,7 +147,7 @@ export class Transcripts extends Effect.Service<Transcripts>()("geppetto/Transcr
         }
         const where = yield* locate(info)
         if (where === undefined || !where.exists || where.file === undefined) return undefined
-        const parse = info.provider === "claude" ? parseClaudeLine : parseCodexLine
+        const parse = PARSERS[info.provider] ?? parseCodexLine
         const made = {
           index: new TranscriptIndex(where.file, parse, prices),
           sessionId: where.sessionId,

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto"
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -7,6 +8,9 @@ import {
   codexDayDir,
   findCodexSession,
   findCodexSessionById,
+  findGeminiSession,
+  findQwenSession,
+  qwenChatsDir,
 } from "../../src/transcripts/agent-session.js"
 
 const ID = "5973b6c0-94b8-487b-a530-2aeb6098ae0e"
@@ -51,6 +55,70 @@ describe("Codex rollouts", () => {
       )
       // Not a UUID: never looked for (no path made of it).
       expect(yield* findCodexSessionById(home, "../../etc/passwd", [])).toBeUndefined()
+      rmSync(home, { recursive: true, force: true })
+    }),
+  )
+})
+
+describe("Gemini and Qwen sessions", () => {
+  it.effect("Gemini's is matched by the folder's hash and the start, then found by its id", () =>
+    Effect.gen(function* () {
+      const home = mkdtempSync(join(tmpdir(), "geppetto-gemini-home-"))
+      const cwd = mkdtempSync(join(tmpdir(), "geppetto-gemini-cwd-"))
+      const at = Date.UTC(2025, 9, 1, 10)
+      const chats = join(home, "tmp", "proj-1", "chats")
+      mkdirSync(chats, { recursive: true })
+      const hash = createHash("sha256").update(cwd).digest("hex")
+      const head = (id: string, projectHash: string, start: number) =>
+        `${JSON.stringify({ sessionId: id, projectHash, startTime: new Date(start).toISOString() })}\n`
+      writeFileSync(
+        join(chats, "session-2025-10-01T10-00-5973b6c0.jsonl"),
+        head(ID, hash, at + 900),
+      )
+      writeFileSync(
+        join(chats, "session-2025-10-01T10-00-11111111.jsonl"),
+        head("11111111-x", "other", at + 100),
+      )
+      writeFileSync(
+        join(chats, "session-2025-10-01T09-00-22222222.jsonl"),
+        head("22222222-x", hash, at - 3_600_000),
+      )
+      const found = yield* findGeminiSession(home, cwd, at, undefined)
+      expect(found).toEqual({
+        file: join(chats, "session-2025-10-01T10-00-5973b6c0.jsonl"),
+        dir: chats,
+        sessionId: ID,
+      })
+      // Another runner's already: not given twice.
+      expect(
+        yield* findGeminiSession(home, cwd, at, undefined, new Set([found?.file ?? ""])),
+      ).toBeUndefined()
+      expect((yield* findGeminiSession(home, "/elsewhere", at, ID))?.sessionId).toBe(ID)
+      expect(yield* findGeminiSession(home, cwd, at, "33333333-none")).toBeUndefined()
+      rmSync(home, { recursive: true, force: true })
+      rmSync(cwd, { recursive: true, force: true })
+    }),
+  )
+
+  it.effect("Qwen's is in the cwd's folder, matched by its first record's time, then by id", () =>
+    Effect.gen(function* () {
+      const home = mkdtempSync(join(tmpdir(), "geppetto-qwen-home-"))
+      const cwd = "/home/dev/proj"
+      const at = Date.UTC(2025, 9, 1, 10)
+      const dir = qwenChatsDir(home, cwd)
+      expect(dir).toBe(join(home, "projects", "-home-dev-proj", "chats"))
+      mkdirSync(dir, { recursive: true })
+      const record = (id: string, start: number) =>
+        `${JSON.stringify({ uuid: "u", sessionId: id, type: "user", cwd, timestamp: new Date(start).toISOString() })}\n`
+      writeFileSync(join(dir, `${ID}.jsonl`), record(ID, at + 2_000))
+      writeFileSync(join(dir, "old.jsonl"), record("old", at - 60_000))
+      expect(yield* findQwenSession(home, cwd, at, undefined)).toEqual({
+        file: join(dir, `${ID}.jsonl`),
+        dir,
+        sessionId: ID,
+      })
+      expect((yield* findQwenSession(home, cwd, at + 86_400_000 * 2, ID))?.sessionId).toBe(ID)
+      expect(yield* findQwenSession(home, cwd, at + 86_400_000 * 2, undefined)).toBeUndefined()
       rmSync(home, { recursive: true, force: true })
     }),
   )

@@ -1,0 +1,68 @@
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { TranscriptResponse } from "@geppetto/protocol"
+import { runnerEnvironment } from "@geppetto/runner"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { startServer, type TestServer, waitFor } from "../helpers/server.js"
+
+/*
+ * Gemini CLI and Qwen Code transcripts end to end: a real server and tmux, and a fake
+ * `gemini` / `qwen` on the runners' PATH writing its session file where the real one does,
+ * under an id it picks itself; the server finds it by folder and start time.
+ */
+
+let server: TestServer
+let bin: string
+let homes: string
+
+beforeAll(async () => {
+  bin = mkdtempSync(join(tmpdir(), "geppetto-gq-bin-"))
+  homes = mkdtempSync(join(tmpdir(), "geppetto-gq-homes-"))
+  for (const name of ["gemini", "qwen"])
+    copyFileSync(new URL("../fixtures/gemini-qwen-agent.sh", import.meta.url), join(bin, name))
+  server = await startServer({
+    runner: {
+      environment: runnerEnvironment({
+        ...process.env,
+        PATH: `${bin}:${process.env.PATH ?? ""}`,
+        GEMINI_CLI_HOME: join(homes, "gemini"),
+        QWEN_HOME: join(homes, "qwen"),
+      }),
+    },
+  })
+}, 60_000)
+afterAll(async () => {
+  await server?.close()
+  rmSync(bin, { recursive: true, force: true })
+  rmSync(homes, { recursive: true, force: true })
+})
+
+describe.each(["gemini", "qwen"])("%s transcript", (provider) => {
+  it("is found by folder and time, read, and its usage is on the summary", async () => {
+    const cwd = mkdtempSync(join(server.dataDir, `${provider}-`))
+    const runner = await server.start({ provider, cwd })
+    const transcript = await waitFor(
+      async () => {
+        const reply = await server.get(`/api/runners/${runner.id}/transcript`)
+        return reply.statusCode === 200 ? TranscriptResponse.parse(reply.json()) : undefined
+      },
+      () => `a transcript; screen: ${server.capture(runner.name)}`,
+    )
+    expect(transcript.provider).toBe(provider)
+    expect(server.capture(runner.name)).toContain(`session ${transcript.sessionId} written`)
+    expect(transcript.entries.map((e) => [e.kind, e.tool ?? e.text])).toEqual([
+      ["user", "list the files"],
+      ["assistant", "I'll list them."],
+      ["tool-call", "run_shell_command"],
+      ["tool-result", "run_shell_command"],
+    ])
+    const usage = { inputTokens: 400, outputTokens: 50, cacheReadTokens: 800, cacheWriteTokens: 0 }
+    expect(transcript.usage).toEqual(usage)
+    await waitFor(
+      async () => (await server.runner(runner.id)).usage?.cacheReadTokens === 800,
+      "usage on the summary",
+    )
+    writeFileSync(join(cwd, "stop"), "")
+  })
+})
