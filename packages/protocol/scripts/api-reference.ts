@@ -202,8 +202,9 @@ export const SCHEMA_GROUPS: ReadonlyArray<SchemaGroup> = [
           name: "Also the tmux session name: `tmux attach -t NAME`.",
           provider: "The provider id.",
           waitingForInput:
-            "It waits for a person: a permission prompt, a question, back at its prompt.",
-          attentionReason: "Why, while `waitingForInput`.",
+            "It waits for a person: a permission prompt, a question, back at its prompt, or a budget notice.",
+          attentionReason:
+            "Why, while `waitingForInput`: `permission`, `question`, `ready`, `bell`, a screen rule's own, or `budget` (a budget over it was spent while it ran: a notice, with no answers; it keeps running, and the notice goes when someone types into it).",
           cwd: "Its working directory.",
           prompt: "The prompt it was started with.",
           createdAt: "When the runner was created.",

@@ -338,7 +338,7 @@ export const API_ROUTES: ReadonlyArray<ApiRoute> = [
     query: "TranscriptQuery",
     responses: [{ status: 200, schema: "TranscriptResponse" }],
     errors: [
-      "`404 NotFoundError`: no such runner, or it keeps no transcript (a provider other than Claude Code and Codex, or the agent has not written one yet)",
+      "`404 NotFoundError`: no such runner, or it keeps no transcript (a provider other than Claude Code, Codex, Gemini CLI and Qwen Code, or the agent has not written one yet)",
       "`400 ValidationError`: both `after` and `before`",
     ],
     notes: [
@@ -516,7 +516,7 @@ export const API_ROUTES: ReadonlyArray<ApiRoute> = [
     path: "/metrics",
     auth: "operator",
     summary:
-      "Prometheus metrics of the server, its process and the runners (text exposition format).",
+      "Prometheus metrics of the server, its process and the runners (text exposition format), among them the agents' tokens and cost as counters: `geppetto_agent_tokens_total{provider,account,kind}` (`kind`: `input`, `output`, `cacheRead`, `cacheWrite`) and `geppetto_agent_cost_usd_total{provider,account}` (`account` empty for none), counting what usage grew by while this server ran (a restart starts them from zero).",
     responses: [{ status: 200, text: "`text/plain; version=0.0.4`" }],
   },
 ]

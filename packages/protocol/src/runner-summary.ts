@@ -50,7 +50,10 @@ export const RunnerSummary = z.object({
    * new id; `POST /api/runners/:id/reply` answers only while the id is still this one.
    */
   attentionId: z.optional(z.string()),
-  /** While a permission prompt waits: what it asks for, as its rule extracts it (`npm test`). */
+  /**
+   * While a permission prompt waits: what it asks for, as its rule extracts it (`npm test`).
+   * With a `budget` notice: the budget spent and how much.
+   */
   attentionDetail: z.optional(z.string()),
   cwd: z.string(),
   prompt: z.optional(z.string()),
@@ -70,7 +73,7 @@ export const RunnerSummary = z.object({
   scheduleId: z.optional(z.string()),
   /** The runner whose agent conversation this one continues or forks (`StartRunnerRequest.resume`). */
   parentId: z.optional(z.string()),
-  /** Tokens and cost read from the agent's own session file (Claude Code, Codex); pushed as it grows. */
+  /** Tokens and cost read from the agent's own session file (Claude Code, Codex, Gemini CLI, Qwen Code); pushed as it grows. */
   usage: z.optional(RunnerUsage),
 })
 export type RunnerSummary = z.infer<typeof RunnerSummary>
