@@ -101,7 +101,10 @@ export class Transcripts extends Effect.Service<Transcripts>()("geppetto/Transcr
               info.createdAt,
               info.createdAt + DAY_MS,
             ])
-            return byId === undefined ? notYet : { ...byId, exists: true }
+            if (byId === undefined) return notYet
+            // Never matched by time to another runner (after a restart as before it).
+            codexTaken.set(byId.file, info.id)
+            return { ...byId, exists: true }
           }
           const taken = new Set([...codexTaken].filter(([, r]) => r !== info.id).map(([f]) => f))
           const found = yield* findCodexSession(home, info.cwd, info.createdAt, taken)
@@ -126,8 +129,8 @@ export class Transcripts extends Effect.Service<Transcripts>()("geppetto/Transcr
               sessionId: "",
               exists: false,
             }
+          codexTaken.set(found.file, info.id)
           if (known === undefined) {
-            codexTaken.set(found.file, info.id)
             yield* runners
               .setAgentSessionId(info.id, found.sessionId)
               .pipe(Effect.catchTag("NotFoundError", () => Effect.void))
