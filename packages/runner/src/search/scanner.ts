@@ -118,6 +118,40 @@ const candidatesOf = (needle: string): Candidates | undefined => {
   }
 }
 
+/** Where a string (OSC, DCS, SOS, PM, APC) starts: one may join lines into one. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: ESC is what is looked for
+const STRING_ANYWHERE = /\x1b[\x50\x58\x5d-\x5f]/
+/** Occurrences of the rarest character above which the whole window is matched instead. */
+const ANCHORS_MOST = 32
+/** Of the query's characters, the first few by `FREQUENT` are counted for the rarest. */
+const ANCHORS_TRIED = 3
+
+/**
+ * Where the rarest of the query's first `ANCHORS_TRIED` characters (by the guess of
+ * `FREQUENT`) is in `window`, in order, if it is there at most `ANCHORS_MOST` times: every
+ * hit holds it, so only the lines holding it can hold one.
+ */
+const rareAnchors = (
+  window: Buffer,
+  required: ReadonlyArray<ReadonlyArray<number | Buffer>>,
+): number[] | undefined => {
+  let best: number[] | undefined
+  for (const forms of required.slice(0, ANCHORS_TRIED)) {
+    const found: number[] = []
+    for (const form of forms) {
+      for (let at = window.indexOf(form); at >= 0; at = window.indexOf(form, at + 1)) {
+        found.push(at)
+        if (found.length > ANCHORS_MOST) break
+      }
+      if (found.length > ANCHORS_MOST) break
+    }
+    if (found.length <= ANCHORS_MOST && (best === undefined || found.length < best.length)) {
+      best = found
+    }
+  }
+  return best?.sort((a, b) => a - b)
+}
+
 /**
  * The character at `at` as `toString("utf8")` reads it: its bytes and its UTF-16 units. An
  * invalid sequence's longest valid start reads as one U+FFFD (WHATWG, as V8 decodes), so
@@ -285,7 +319,9 @@ export class LogScanner {
    * Every hit in `window`, as if the whole window were decoded, stripped and folded (the
    * reference, `#scanExact`), but only the lines around a candidate are (`candidatesOf`). A
    * line is verified whole, with the lines an OSC/DCS string joins to it, so the stripping
-   * and folding inside it are those of the whole window.
+   * and folding inside it are those of the whole window. A window that lacks one of the
+   * query's characters is done after an `indexOf` (memchr); one where a rare character of
+   * it is (`rareAnchors`) and no string starts, the pattern runs on those lines alone.
    */
   #scan(window: Buffer, base: number, hits: ScanHit[]) {
     const candidates = this.#candidates
@@ -299,6 +335,22 @@ export class LogScanner {
     const lineEnd = (from: number) => {
       const newline = window.indexOf(0x0a, from)
       return newline < 0 ? length : newline + 1
+    }
+    const anchors = rareAnchors(window, candidates.required)
+    if (anchors !== undefined && !STRING_ANYWHERE.test(raw)) {
+      // No string: no hit spans lines, so each line holding the anchor is tried alone.
+      let done = 0
+      for (const at of anchors) {
+        if (at < done) continue
+        const start = at > 0 ? window.lastIndexOf(0x0a, at - 1) + 1 : 0
+        const end = lineEnd(at)
+        done = end
+        pattern.lastIndex = 0
+        if (pattern.test(raw.slice(start, end))) {
+          this.#scanExact(window.subarray(start, end), base + start, hits)
+        }
+      }
+      return
     }
     /** The string (OSC, DCS, ...) open at `at` if any (its ESC), parsed from `from`, outside any. */
     const openString = (from: number, at: number): number => {
