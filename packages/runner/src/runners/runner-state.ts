@@ -122,9 +122,10 @@ export interface BudgetNotice {
 const MAX_CROSSINGS = 64
 
 /**
- * The budget notice, when the summary shows it: it yields to a prompt on screen that asks
- * something (a permission, a question), never to an agent merely back at its prompt (`ready`),
- * so the notice is not lost when the turn that crossed the budget ends.
+ * The budget notice, when the summary shows it: it yields to any other prompt the detector sees
+ * (a permission, a question, a bell: one may need an answer before the agent goes on), never to
+ * an agent merely back at its prompt (`ready`), so the notice is not lost when the turn that
+ * crossed the budget ends.
  */
 export const budgetShown = (s: RunnerState): BudgetNotice | undefined =>
   s.live &&
