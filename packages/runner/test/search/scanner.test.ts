@@ -15,6 +15,16 @@ const scanInPieces = (query: string, log: Buffer, size: number, base = 0): ScanH
   return hits
 }
 
+/** The same with the scanner before (the reference). */
+const scanReference = (query: string, log: Buffer, size: number): ScanHit[] => {
+  const scanner = new ReferenceScanner(query)
+  const hits: ScanHit[] = []
+  for (let at = 0; at < log.length; at += size)
+    hits.push(...scanner.push(at, log.subarray(at, at + size)))
+  hits.push(...scanner.finish())
+  return hits
+}
+
 describe("LogScanner", () => {
   it("finds a literal case-insensitively, at the offset of its first byte", () => {
     const log = bytes("first line\nThe Needle is here\nno match\nneedle again, NEEDLE\n")
@@ -263,6 +273,15 @@ describe("LogScanner edges", () => {
   it("finds a match across lines that a string (OSC) joins, as the whole window would", () => {
     const log = bytes("one\nfo\x1b]0;a\nb\nc\x07o bar\nfoo\n")
     expect(scanInPieces("foo bar", log, log.length)).toEqual([{ offset: 4, line: "foo bar" }])
+  })
+
+  it("finds a match whose rare character is on a later line than its start, a DCS joining them", () => {
+    // The candidate pattern starts at the query's rarest character (z), on the DCS's last line.
+    const log = bytes("one\nfo\x1bPq;\n-\x1b\\xz done\n")
+    // In one window: a string left open at a window's end ends there (then no hit).
+    const want = scanReference("FOXZ", log, log.length)
+    expect(want).toEqual([{ offset: 4, line: "foxz done" }])
+    expect(scanInPieces("FOXZ", log, log.length)).toEqual(want)
   })
 
   it("gives exact offsets after bytes that are not UTF-8, on the line and after it", () => {
