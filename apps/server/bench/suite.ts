@@ -20,6 +20,8 @@
  *              unaudited requests (bench/audit.ts)
  *   workspace  diff of a runner's worktree of a 10,000-file repo, 100 files changed
  *              (bench/workspace.ts)
+ *   search     a full scan of 1 GB of logs across 100 runners, and a 100k-entry
+ *              transcript's first page (bench/search.ts)
  *
  * Options: `--only a,b`; `--quick` (small counts, a smoke run); `--terminal-repeats N`
  * (default 2; 1 with --quick); `--cpu-prof` (profile the server of scale, quiet and restart,
@@ -59,6 +61,7 @@ import {
 } from "./report.js"
 import { type RestartOptions, restartDefaults, restartQuick, restartScenario } from "./restart.js"
 import { type ScaleOptions, scaleDefaults, scaleQuick, scaleScenario } from "./scale.js"
+import { type SearchOptions, searchDefaults, searchQuick, searchScenario } from "./search.js"
 import {
   type WorkspaceOptions,
   workspaceDefaults,
@@ -84,6 +87,7 @@ const SCENARIOS = [
   "approve",
   "audit",
   "workspace",
+  "search",
 ] as const
 type Scenario = (typeof SCENARIOS)[number]
 const isScenario = (s: string): s is Scenario => (SCENARIOS as ReadonlyArray<string>).includes(s)
@@ -99,6 +103,7 @@ const TITLES: Record<Scenario, string> = {
   approve: "auto-approve: prompt -> answer, and wrong answers",
   audit: "audit trail under load",
   workspace: "diff of a runner's worktree: 10,000 files, 100 changed",
+  search: "search 1 GB of logs across 100 runners; a 100k-entry transcript's first page",
 }
 
 // ---- arguments -------------------------------------------------------------------------
@@ -385,6 +390,10 @@ const runners: Record<Scenario, () => Promise<ScenarioReport>> = {
   workspace: () => {
     const options: WorkspaceOptions = pick(workspaceDefaults, workspaceQuick)
     return workspaceScenario(options)
+  },
+  search: () => {
+    const options: SearchOptions = pick(searchDefaults, searchQuick)
+    return searchScenario(options)
   },
 }
 
