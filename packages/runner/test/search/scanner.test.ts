@@ -229,6 +229,18 @@ describe("LogScanner against the reference (the whole window decoded, stripped a
 })
 
 describe("LogScanner edges", () => {
+  it("finds a match that a 32 KiB window's edge cuts, on a line longer than a window", () => {
+    const edge = 32 * 1024
+    for (const before of [edge - 3, edge - 9, edge + 1]) {
+      // "nee" then a colour code then "dle": the window's edge falls inside it or just after.
+      const log = bytes(`short\n${"y".repeat(before - 6)}nee\x1b[1mdle ${"z".repeat(9000)}\nend\n`)
+      const want = scanReference("needle", log, log.length)
+      expect(want.map((h) => h.offset)).toEqual([log.indexOf("nee")])
+      expect(scanInPieces("needle", log, log.length)).toEqual(want)
+      expect(scanInPieces("needle", log, 1000)).toEqual(want)
+    }
+  })
+
   it("finds a match split by an escape sequence that a chunk boundary also cuts", () => {
     const log = bytes("say fai\x1b[38;5;208mled now\n")
     const esc = log.indexOf(0x1b)
