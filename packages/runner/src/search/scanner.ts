@@ -38,6 +38,11 @@ let foldsTo: Map<string, string[]> | undefined
 
 /** The characters of a log that fold to `c` (`c` itself among them when it folds to itself). */
 const foldingTo = (c: string): ReadonlyArray<string> => {
+  // ASCII without the table (20 ms of the event loop): only KELVIN SIGN folds into it.
+  if (c.length === 1 && c.charCodeAt(0) < 0x80) {
+    const upper = c.toUpperCase()
+    return [c, ...(upper !== c ? [upper] : []), ...(c === "k" ? ["\u212a"] : [])]
+  }
   if (foldsTo === undefined) {
     foldsTo = new Map()
     for (let cp = 0; cp < LAST_CASED; cp++) {

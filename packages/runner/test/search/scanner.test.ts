@@ -342,5 +342,13 @@ describe("LogScanner edges", () => {
       if (ch.toLowerCase() !== ch) changed.push(cp)
     }
     expect(changed).toEqual([])
+    // The scanner folds ASCII without its table: only KELVIN SIGN folds into ASCII.
+    const intoAscii: number[] = []
+    for (let cp = 0x80; cp < LAST_CASED; cp++) {
+      if (cp >= 0xd800 && cp < 0xe000) continue
+      const ch = String.fromCodePoint(cp)
+      if (foldCase(ch).charCodeAt(0) < 0x80) intoAscii.push(cp)
+    }
+    expect(intoAscii).toEqual([0x212a])
   })
 })
