@@ -2,14 +2,26 @@ import * as z from "zod/mini"
 
 const Tokens = z.int().check(z.nonnegative())
 
-/** A runner's tokens, each model message counted once, and their cost where its model has a price. */
+/**
+ * Tokens (a runner's, or a sum of runners'), each model message counted once, and the cost of
+ * those whose model has a price. Tokens of a model with no price (config.json `prices`) are
+ * counted in `unpricedTokens`; the cost of the rest is still given.
+ */
 export const RunnerUsage = z.object({
   inputTokens: Tokens,
   outputTokens: Tokens,
   cacheReadTokens: Tokens,
   cacheWriteTokens: Tokens,
-  /** USD; absent when a model that used tokens has no price (config.json `prices`). */
+  /**
+   * USD of the tokens whose model has a price. Absent when tokens were used and none of them
+   * has a price (nothing of the cost is known).
+   */
   costUsd: z.optional(z.number().check(z.nonnegative())),
+  /**
+   * Tokens (all four kinds) of models with no price, left out of `costUsd`; absent when none.
+   * Before this field, a figure with any such tokens had no `costUsd` at all.
+   */
+  unpricedTokens: z.optional(Tokens),
 })
 export type RunnerUsage = z.infer<typeof RunnerUsage>
 

@@ -17,7 +17,8 @@ const sameUsage = (a: RunnerUsage | undefined, b: RunnerUsage) =>
   a.outputTokens === b.outputTokens &&
   a.cacheReadTokens === b.cacheReadTokens &&
   a.cacheWriteTokens === b.cacheWriteTokens &&
-  a.costUsd === b.costUsd
+  a.costUsd === b.costUsd &&
+  a.unpricedTokens === b.unpricedTokens
 
 /** The registry's side of transcripts: what a reader needs of a runner, and its usage kept. */
 export const makeAgentUsage = (ctx: RegistryContext) => {

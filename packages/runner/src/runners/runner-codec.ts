@@ -85,6 +85,7 @@ export const RunnerStateSchema = Schema.Struct({
       cacheReadTokens: Count,
       cacheWriteTokens: Count,
       costUsd: optional(Schema.Number.pipe(Schema.finite(), Schema.nonNegative())),
+      unpricedTokens: optional(Count),
     }),
   ),
   budgetNotice: optional(Schema.Struct({ id: Schema.String, detail: Schema.String, at: Millis })),

@@ -4,10 +4,36 @@ import { costOf, type PriceTable, priceOf } from "./prices.js"
 /** Message ids remembered for de-duplication: a message's lines come together, never far apart. */
 const REMEMBERED_MESSAGES = 1024
 
-/** A runner's tokens and their cost; `costUsd` is absent when a model with tokens has no price. */
+/**
+ * A runner's tokens and their cost. `costUsd` is the cost of the tokens whose model has a price;
+ * `unpricedTokens` counts the others (all four kinds), absent when there are none. `costUsd` is
+ * absent only when tokens were used and none of them has a price: nothing of the cost is known.
+ */
 export interface RunnerUsage extends TokenUsage {
   readonly costUsd?: number
+  readonly unpricedTokens?: number
 }
+
+const tokenCount = (u: TokenUsage): number =>
+  u.inputTokens + u.outputTokens + u.cacheReadTokens + u.cacheWriteTokens
+
+/**
+ * Tokens of `u` without a price. A figure from before `unpricedTokens` existed (a journal's)
+ * left the cost out when any model had no price: then none of its tokens is known to be priced.
+ */
+export const unpricedOf = (u: RunnerUsage): number =>
+  u.unpricedTokens ?? (u.costUsd === undefined ? tokenCount(u) : 0)
+
+/** `costUsd` and `unpricedTokens` as `RunnerUsage` carries them, from what was priced and not. */
+export const withCost = (
+  tokens: TokenUsage,
+  cost: { readonly usd: number; readonly priced: boolean; readonly unpriced: number },
+): RunnerUsage => ({
+  ...tokens,
+  // Rounded to a millionth of a dollar: sums of float products otherwise show 0.30000000000000004.
+  ...(cost.priced || cost.unpriced === 0 ? { costUsd: Math.round(cost.usd * 1e6) / 1e6 } : {}),
+  ...(cost.unpriced > 0 ? { unpricedTokens: cost.unpriced } : {}),
+})
 
 const max = (a: TokenUsage, b: TokenUsage): TokenUsage => ({
   inputTokens: Math.max(a.inputTokens, b.inputTokens),
@@ -36,8 +62,11 @@ export class UsageTally {
   private messageSum: TokenUsage = zeroUsage
   private messageCost = 0
   private runningTotal: TokenUsage = zeroUsage
+  private messagePriced = false
+  private messageUnpriced = 0
   private runningCost = 0
-  private unpriced = false
+  private runningPriced = false
+  private runningUnpriced = 0
   model: string | undefined
 
   constructor(private readonly prices: PriceTable) {}
@@ -46,10 +75,11 @@ export class UsageTally {
     const model = report.model ?? this.model
     const price = priceOf(this.prices, model)
     if (report.type === "total") {
+      // A running total replaces the last one, priced by the model it names now.
       this.runningTotal = report.usage
-      if (price === undefined) {
-        if (!isZero(report.usage)) this.unpriced = true
-      } else this.runningCost = costOf(price, report.usage)
+      this.runningPriced = price !== undefined && !isZero(report.usage)
+      this.runningCost = price === undefined ? 0 : costOf(price, report.usage)
+      this.runningUnpriced = price === undefined ? tokenCount(report.usage) : 0
       return
     }
     const before = this.messages.get(report.id) ?? zeroUsage
@@ -63,8 +93,11 @@ export class UsageTally {
     }
     if (isZero(delta)) return
     this.messageSum = addUsage(this.messageSum, delta)
-    if (price === undefined) this.unpriced = true
-    else this.messageCost += costOf(price, delta)
+    if (price === undefined) this.messageUnpriced += tokenCount(delta)
+    else {
+      this.messageCost += costOf(price, delta)
+      this.messagePriced = true
+    }
   }
 
   /** Message ids held now (bounded). */
@@ -73,9 +106,10 @@ export class UsageTally {
   }
 
   get usage(): RunnerUsage {
-    const tokens = addUsage(this.messageSum, this.runningTotal)
-    if (this.unpriced) return tokens
-    // Rounded to a millionth of a dollar: sums of float products otherwise show 0.30000000000000004.
-    return { ...tokens, costUsd: Math.round((this.messageCost + this.runningCost) * 1e6) / 1e6 }
+    return withCost(addUsage(this.messageSum, this.runningTotal), {
+      usd: this.messageCost + this.runningCost,
+      priced: this.messagePriced || this.runningPriced,
+      unpriced: this.messageUnpriced + this.runningUnpriced,
+    })
   }
 }

@@ -1,5 +1,5 @@
 import { addUsage, zeroUsage } from "./entry.js"
-import type { RunnerUsage } from "./usage-tally.js"
+import { type RunnerUsage, unpricedOf, withCost } from "./usage-tally.js"
 
 export type UsageGrouping = "day" | "provider" | "account"
 
@@ -22,13 +22,16 @@ const dayOf = (at: number) => {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`
 }
 
-/** Sums two usages; a cost is known only when both are. */
-export const sumUsage = (a: RunnerUsage, b: RunnerUsage): RunnerUsage => {
-  const tokens = addUsage(a, b)
-  return a.costUsd !== undefined && b.costUsd !== undefined
-    ? { ...tokens, costUsd: Math.round((a.costUsd + b.costUsd) * 1e6) / 1e6 }
-    : tokens
-}
+/**
+ * Sums two usages: the known costs add up, and so do the tokens without a price, so one
+ * unpriced runner leaves the others' cost shown (`$0.02 + N tokens with no price`).
+ */
+export const sumUsage = (a: RunnerUsage, b: RunnerUsage): RunnerUsage =>
+  withCost(addUsage(a, b), {
+    usd: (a.costUsd ?? 0) + (b.costUsd ?? 0),
+    priced: a.costUsd !== undefined || b.costUsd !== undefined,
+    unpriced: unpricedOf(a) + unpricedOf(b),
+  })
 
 /**
  * Usage of the runners started at or after `since`, grouped by the day they started, their
@@ -40,7 +43,7 @@ export const usageTotals = (
   by: UsageGrouping,
 ): { readonly groups: ReadonlyArray<UsageGroupTotal>; readonly total: RunnerUsage } => {
   const groups = new Map<string, { runners: number; usage: RunnerUsage }>()
-  let total: RunnerUsage = { ...zeroUsage, costUsd: 0 }
+  let total: RunnerUsage | undefined
   for (const item of items) {
     if (item.createdAt < since || item.usage === undefined) continue
     const key =
@@ -49,14 +52,18 @@ export const usageTotals = (
         : by === "provider"
           ? item.provider
           : (item.accountId ?? "")
-    const group = groups.get(key) ?? { runners: 0, usage: { ...zeroUsage, costUsd: 0 } }
-    groups.set(key, { runners: group.runners + 1, usage: sumUsage(group.usage, item.usage) })
-    total = sumUsage(total, item.usage)
+    const group = groups.get(key)
+    // zeroUsage has no cost: a sum starting from it is priced only if an item is.
+    groups.set(key, {
+      runners: (group?.runners ?? 0) + 1,
+      usage: sumUsage(group?.usage ?? zeroUsage, item.usage),
+    })
+    total = sumUsage(total ?? zeroUsage, item.usage)
   }
   return {
     groups: [...groups]
       .map(([key, g]) => ({ key, ...g }))
       .sort((a, b) => a.key.localeCompare(b.key)),
-    total,
+    total: total ?? { ...zeroUsage, costUsd: 0 },
   }
 }

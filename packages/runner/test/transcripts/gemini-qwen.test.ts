@@ -151,12 +151,13 @@ describe("Qwen Code session file", () => {
       })
       expect(page.skipped).toBe(1)
       expect(page.model).toBe("qwen3-coder-plus")
-      // No built-in price for Qwen's models: tokens only.
+      // No built-in price for Qwen's models: tokens only, all of them unpriced.
       expect(page.usage).toEqual({
         inputTokens: 400 + 300 + 100,
         outputTokens: 50 + 20 + 5,
         cacheReadTokens: 1800,
         cacheWriteTokens: 0,
+        unpricedTokens: 800 + 75 + 1800,
       })
       expect(
         qwenSessionMeta(

@@ -129,7 +129,7 @@ describe("usage", () => {
     const tally = new UsageTally(defaultPrices)
     const usage = { inputTokens: 1, outputTokens: 2, cacheReadTokens: 0, cacheWriteTokens: 0 }
     tally.add({ type: "message", id: "m", model: "some-new-model", usage })
-    expect(tally.usage).toEqual(usage)
+    expect(tally.usage).toEqual({ ...usage, unpricedTokens: 3 })
   })
 })
 
