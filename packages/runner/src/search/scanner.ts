@@ -82,6 +82,14 @@ interface Candidates {
    * outside a sequence), and `indexOf` says so at memory speed.
    */
   readonly required: ReadonlyArray<ReadonlyArray<number | Buffer>>
+  /**
+   * The query's likely rarest characters (up to `STARTS_TRIED`), each with its forms as
+   * latin1 text and the pattern from its first place in the query on, sticky: tried only
+   * where the character is, found by `indexOf` (memchr), when it is in a window at most
+   * `STARTS_MOST` times. V8 runs `pattern` at about 1 ns a byte whatever its first
+   * character; this is cheaper below about 4 places a KiB.
+   */
+  readonly starts: ReadonlyArray<{ readonly forms: ReadonlyArray<string>; readonly sticky: RegExp }>
 }
 
 /**
@@ -119,49 +127,42 @@ const candidatesOf = (needle: string): Candidates | undefined => {
   for (let i = 1; i < chars.length; i++) {
     if (rank(chars[i] ?? "") < rank(chars[from] ?? "")) from = i
   }
-  const tail = alternatives.slice(from, from + CANDIDATE_CHARS)
-  let pattern = tail.at(-1) ?? ""
-  for (let i = tail.length - 2; i >= 0; i--) {
-    pattern = `${tail[i]}${GAP}(?:${STRING_START}|${pattern})`
+  const suffix = (at: number) => {
+    const tail = alternatives.slice(at, at + CANDIDATE_CHARS)
+    let pattern = tail.at(-1) ?? ""
+    for (let i = tail.length - 2; i >= 0; i--) {
+      pattern = `${tail[i]}${GAP}(?:${STRING_START}|${pattern})`
+    }
+    return pattern
   }
+  const rarest = [...new Set(chars)].sort((a, b) => rank(a) - rank(b)).slice(0, STARTS_TRIED)
   return {
-    pattern: new RegExp(pattern, "g"),
+    pattern: new RegExp(suffix(from), "g"),
     required: [...required.entries()].sort((a, b) => rank(a[0]) - rank(b[0])).map(([, r]) => r),
+    starts: rarest.map((c) => ({
+      forms: foldingTo(c).map((f) => Buffer.from(f, "utf8").toString("latin1")),
+      sticky: new RegExp(suffix(chars.indexOf(c)), "y"),
+    })),
   }
 }
 
-/** Where a string (OSC, DCS, SOS, PM, APC) starts: one may join lines into one. */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: ESC is what is looked for
-const STRING_ANYWHERE = /\x1b[\x50\x58\x5d-\x5f]/
-/** Occurrences of the rarest character above which the whole window is matched instead. */
-const ANCHORS_MOST = 32
-/** Of the query's characters, the first few by `FREQUENT` are counted for the rarest. */
-const ANCHORS_TRIED = 3
+/** Places of a start character in a window above which the whole window is matched. */
+const STARTS_MOST = 128
+/** Start characters tried, the likely rarest first. */
+const STARTS_TRIED = 3
+/** Windows a start character is not counted in after it was over `STARTS_MOST`. */
+const STARTS_REST = 8
 
-/**
- * Where the rarest of the query's first `ANCHORS_TRIED` characters (by the guess of
- * `FREQUENT`) is in `window`, in order, if it is there at most `ANCHORS_MOST` times: every
- * hit holds it, so only the lines holding it can hold one.
- */
-const rareAnchors = (
-  window: Buffer,
-  required: ReadonlyArray<ReadonlyArray<number | Buffer>>,
-): number[] | undefined => {
-  let best: number[] | undefined
-  for (const forms of required.slice(0, ANCHORS_TRIED)) {
-    const found: number[] = []
-    for (const form of forms) {
-      for (let at = window.indexOf(form); at >= 0; at = window.indexOf(form, at + 1)) {
-        found.push(at)
-        if (found.length > ANCHORS_MOST) break
-      }
-      if (found.length > ANCHORS_MOST) break
-    }
-    if (found.length <= ANCHORS_MOST && (best === undefined || found.length < best.length)) {
-      best = found
+/** Where any of `forms` is in `raw`, in order; `undefined` past `most`. */
+const placesOf = (raw: string, forms: ReadonlyArray<string>, most: number) => {
+  const found: number[] = []
+  for (const form of forms) {
+    for (let at = raw.indexOf(form); at >= 0; at = raw.indexOf(form, at + 1)) {
+      if (found.length === most) return undefined
+      found.push(at)
     }
   }
-  return best?.sort((a, b) => a - b)
+  return forms.length > 1 ? found.sort((x, y) => x - y) : found
 }
 
 /**
@@ -249,6 +250,9 @@ export class LogScanner {
   #heldStart = 0
   /** Hits below this offset were reported (windows of a long line overlap). */
   #nextHit = 0
+  /** Windows scanned, and per start character the first window it is counted in again. */
+  #windows = 0
+  readonly #restUntil: number[] = []
 
   constructor(query: string, options: ScannerOptions = {}) {
     this.#needle = foldCase(query)
@@ -334,8 +338,8 @@ export class LogScanner {
    * reference, `#scanExact`), but only the lines around a candidate are (`candidatesOf`). A
    * line is verified whole, with the lines an OSC/DCS string joins to it, so the stripping
    * and folding inside it are those of the whole window. A window that lacks one of the
-   * query's characters is done after an `indexOf` (memchr); one where a rare character of
-   * it is (`rareAnchors`) and no string starts, the pattern runs on those lines alone.
+   * query's characters is done after an `indexOf` (memchr); where one of its likely rarest
+   * is seldom, the pattern is tried at its places only (`starts`); else over the window.
    */
   #scan(window: Buffer, base: number, hits: ScanHit[]) {
     const candidates = this.#candidates
@@ -343,62 +347,75 @@ export class LogScanner {
     for (const forms of candidates.required) {
       if (!forms.some((form) => window.indexOf(form) >= 0)) return
     }
-    const { pattern } = candidates
     const raw = window.toString("latin1")
+    const length = window.length
+    this.#windows++
+    let floor = 0
+    for (let i = 0; i < candidates.starts.length; i++) {
+      if ((this.#restUntil[i] ?? 0) > this.#windows) continue
+      const start = candidates.starts[i]
+      const places = start === undefined ? undefined : placesOf(raw, start.forms, STARTS_MOST)
+      if (start === undefined || places === undefined) {
+        this.#restUntil[i] = this.#windows + STARTS_REST
+        continue
+      }
+      for (const at of places) {
+        if (at < floor) continue
+        start.sticky.lastIndex = at
+        const m = start.sticky.exec(raw)
+        if (m === null) continue
+        floor = this.#verify(window, base, hits, floor, at, at + m[0].length)
+        if (floor >= length) break
+      }
+      return
+    }
+    const { pattern } = candidates
+    pattern.lastIndex = 0
+    for (let m = pattern.exec(raw); m !== null; m = pattern.exec(raw)) {
+      floor = this.#verify(window, base, hits, floor, m.index, m.index + m[0].length)
+      if (floor >= length) break
+      pattern.lastIndex = floor
+    }
+  }
+
+  /**
+   * Verifies the candidate at `[at, end)`: its line, and the lines an open string joins to
+   * it, through `#scanExact`. `floor` is where the last verified region ended (outside any
+   * string). Returns where this one ends.
+   */
+  #verify(window: Buffer, base: number, hits: ScanHit[], floor: number, at: number, end: number) {
     const length = window.length
     const lineEnd = (from: number) => {
       const newline = window.indexOf(0x0a, from)
       return newline < 0 ? length : newline + 1
     }
-    const anchors = rareAnchors(window, candidates.required)
-    if (anchors !== undefined && !STRING_ANYWHERE.test(raw)) {
-      // No string: no hit spans lines, so each line holding the anchor is tried alone.
-      let done = 0
-      for (const at of anchors) {
-        if (at < done) continue
-        const start = at > 0 ? window.lastIndexOf(0x0a, at - 1) + 1 : 0
-        const end = lineEnd(at)
-        done = end
-        pattern.lastIndex = 0
-        if (pattern.test(raw.slice(start, end))) {
-          this.#scanExact(window.subarray(start, end), base + start, hits)
-        }
-      }
-      return
-    }
-    /** The string (OSC, DCS, ...) open at `at` if any (its ESC), parsed from `from`, outside any. */
-    const openString = (from: number, at: number): number => {
-      if (at <= from) return -1
-      const esc = window.subarray(from, at).lastIndexOf(0x1b)
+    /** The string (OSC, DCS, ...) open at `to` if any (its ESC), parsed from `from`, outside any. */
+    const openString = (from: number, to: number): number => {
+      if (to <= from) return -1
+      const esc = window.subarray(from, to).lastIndexOf(0x1b)
       if (esc < 0) return -1
-      const start = from + esc
-      if (start + 1 >= at || !STRING_INTRODUCERS.has(window[start + 1] ?? 0)) return -1
-      const bel = window.indexOf(0x07, start + 2)
-      return bel < 0 || bel >= at ? start : -1
+      const opened = from + esc
+      if (opened + 1 >= to || !STRING_INTRODUCERS.has(window[opened + 1] ?? 0)) return -1
+      const bel = window.indexOf(0x07, opened + 2)
+      return bel < 0 || bel >= to ? opened : -1
     }
-    let floor = 0
-    pattern.lastIndex = 0
-    for (let m = pattern.exec(raw); m !== null; m = pattern.exec(raw)) {
-      let start = m.index > floor ? window.lastIndexOf(0x0a, m.index - 1) + 1 : floor
-      if (start < floor || openString(floor, start) >= 0) start = floor
-      let from = start
-      let end = lineEnd(m.index + m[0].length)
-      for (let open = openString(from, end); open >= 0; open = openString(from, end)) {
-        const bel = window.indexOf(0x07, open + 2)
-        const esc = window.indexOf(0x1b, open + 2)
-        const close = bel < 0 ? esc : esc < 0 ? bel : Math.min(bel, esc)
-        if (close < 0) {
-          end = length
-          break
-        }
-        from = close
-        end = lineEnd(close + 1)
+    let start = at > floor ? window.lastIndexOf(0x0a, at - 1) + 1 : floor
+    if (start < floor || openString(floor, start) >= 0) start = floor
+    let from = start
+    let stop = lineEnd(end)
+    for (let open = openString(from, stop); open >= 0; open = openString(from, stop)) {
+      const bel = window.indexOf(0x07, open + 2)
+      const esc = window.indexOf(0x1b, open + 2)
+      const close = bel < 0 ? esc : esc < 0 ? bel : Math.min(bel, esc)
+      if (close < 0) {
+        stop = length
+        break
       }
-      this.#scanExact(window.subarray(start, end), base + start, hits)
-      if (end >= length) break
-      floor = end
-      pattern.lastIndex = end
+      from = close
+      stop = lineEnd(close + 1)
     }
+    this.#scanExact(window.subarray(start, stop), base + start, hits)
+    return stop
   }
 
   /** The reference: the whole window decoded, stripped and folded. */
