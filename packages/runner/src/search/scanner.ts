@@ -70,10 +70,11 @@ const FREQUENT = "zqjxkvbywgpfmucdlhrsnioate "
 /** Where a hit may be, found in a window's raw bytes. */
 interface Candidates {
   /**
-   * Over the bytes read as latin1 (a character a byte): the query's first characters, each
-   * as any of the byte sequences that fold to it, with stripped escapes and controls between
-   * them, up to the last one or to a string's start (a string may hide anything). Every
-   * hit's bytes match it; each match is verified.
+   * Over the bytes read as latin1 (a character a byte): the query from its likely rarest
+   * character on (32 characters at most), each as any of the byte sequences that fold to
+   * it, with stripped escapes and controls between them, up to the last one or to a
+   * string's start (a string may hide anything). Every hit's bytes hold a match of it; each
+   * match's line is verified.
    */
   readonly pattern: RegExp
   /**
