@@ -4,10 +4,12 @@ import {
   axisMax,
   chartBars,
   costText,
+  costTitle,
   daysBetween,
   formatTokens,
   formatUsd,
   labelOf,
+  unpricedTokens,
 } from "./usage"
 
 const usage = (input: number, output: number, costUsd?: number): RunnerUsage => ({
@@ -81,6 +83,29 @@ describe("chartBars", () => {
     ])
   })
 
+  it("draws the known part of a group's cost and marks the group that has tokens with no price", () => {
+    const response: UsageResponse = {
+      since: 0,
+      by: "provider",
+      groups: [
+        // Priced and unpriced runners together: $0.02 known, 1,500 tokens without a price.
+        { key: "claude", runners: 2, usage: { ...usage(200, 290, 0.02), unpricedTokens: 1500 } },
+        { key: "codex", runners: 1, usage: usage(1, 1, 0.01) },
+        { key: "qwen", runners: 1, usage: { ...usage(10, 0), unpricedTokens: 1010 } },
+      ],
+      total: { ...usage(211, 291, 0.03), unpricedTokens: 2510 },
+    }
+    expect(
+      chartBars(response, "cost").map((b) => [b.key, b.total, b.unpriced, b.unpricedTokens]),
+    ).toEqual([
+      ["claude", 0.02, true, 1500],
+      ["codex", 0.01, false, 0],
+      ["qwen", 0, true, 1010],
+    ])
+    // The tokens chart has no price to mark.
+    expect(chartBars(response, "tokens").some((b) => b.unpriced)).toBe(false)
+  })
+
   it("names the empty account", () => {
     const response: UsageResponse = {
       since: 0,
@@ -123,5 +148,24 @@ describe("helpers", () => {
     expect(costText(usage(1, 1))).toBe("no price")
     expect(costText({ ...usage(0, 0), cacheReadTokens: 0, cacheWriteTokens: 0 })).toBe("$0")
     expect(labelOf("provider", "claude")).toBe("claude")
+  })
+
+  it("shows the known cost and the tokens with no price apart", () => {
+    const partial = { ...usage(200, 290, 0.02), unpricedTokens: 1500 }
+    expect(costText(partial)).toBe("$0.02 + 1.5k tokens with no price")
+    expect(costTitle(partial)).toBe(
+      "$0.02; 1,500 tokens of a model with no price (config.json prices) are not in the cost",
+    )
+    expect(costText({ ...usage(0, 0, 0.0105), cacheReadTokens: 0, unpricedTokens: 1 })).toBe(
+      "$0.011 + 1 token with no price",
+    )
+    // None priced: no dollar figure at all, new server or old.
+    expect(costText({ ...usage(1, 1), unpricedTokens: 1012 })).toBe("no price")
+    expect(unpricedTokens(usage(1, 1))).toBe(1012)
+    expect(costTitle(usage(1, 1))).toMatch(/^No price: 1,012 tokens/)
+    // All priced: the cost alone.
+    expect(costText(usage(1, 1, 0.5))).toBe("$0.50")
+    expect(costTitle(usage(1, 1, 0.5))).toBe("$0.5")
+    expect(unpricedTokens(usage(1, 1, 0.5))).toBe(0)
   })
 })

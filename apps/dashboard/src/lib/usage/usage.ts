@@ -29,9 +29,33 @@ export const TOKEN_PARTS = [
 
 export type TokenPart = (typeof TOKEN_PARTS)[number]["key"]
 
-/** The cost as shown, or "no price" when a model that used tokens has none (config `prices`). */
-export const costText = (u: RunnerUsage): string =>
-  u.costUsd !== undefined ? formatUsd(u.costUsd) : totalTokens(u) > 0 ? "no price" : formatUsd(0)
+/**
+ * Tokens of models with no price (config `prices`), left out of `costUsd`. A figure from a
+ * server before `unpricedTokens` left the cost out whenever a model had no price: then none
+ * of its tokens is known to be priced.
+ */
+export const unpricedTokens = (u: RunnerUsage): number =>
+  u.unpricedTokens ?? (u.costUsd === undefined ? totalTokens(u) : 0)
+
+/**
+ * The cost as shown: `$0.02`; `$0.02 + 1.2k tokens with no price` when some model has no price
+ * (config `prices`); "no price" when none has.
+ */
+export const costText = (u: RunnerUsage): string => {
+  const unpriced = unpricedTokens(u)
+  if (unpriced === 0) return formatUsd(u.costUsd ?? 0)
+  if (u.costUsd === undefined) return "no price"
+  return `${formatUsd(u.costUsd)} + ${formatTokens(unpriced)} ${unpriced === 1 ? "token" : "tokens"} with no price`
+}
+
+/** A tooltip for the cost: the exact figure, and what it leaves out. */
+export const costTitle = (u: RunnerUsage): string => {
+  const unpriced = unpricedTokens(u)
+  const exact = u.costUsd === undefined ? "" : `$${u.costUsd}`
+  if (unpriced === 0) return exact
+  const left = `${unpriced.toLocaleString("en")} tokens of a model with no price (config.json prices) are not in the cost`
+  return exact === "" ? `No price: ${left}` : `${exact}; ${left}`
+}
 
 export type UsageGrouping = UsageResponse["by"]
 export type ChartMetric = "cost" | "tokens"
@@ -42,8 +66,13 @@ export interface Bar {
   readonly label: string
   readonly segments: ReadonlyArray<{ readonly part: TokenPart | "cost"; readonly value: number }>
   readonly total: number
-  /** Cost chart only: the group used tokens of a model without a price; its cost is unknown. */
+  /**
+   * Cost chart only: the group used tokens of a model without a price, so the bar (the known
+   * part of its cost, if any) is not its whole cost.
+   */
   readonly unpriced: boolean
+  /** The group's tokens of models without a price. */
+  readonly unpricedTokens: number
   readonly runners: number
 }
 
@@ -107,7 +136,8 @@ export const chartBars = (
       label: labelOf(response.by, key),
       segments,
       total: segments.reduce((sum, s) => sum + s.value, 0),
-      unpriced: metric === "cost" && usage.costUsd === undefined && totalTokens(usage) > 0,
+      unpriced: metric === "cost" && unpricedTokens(usage) > 0,
+      unpricedTokens: unpricedTokens(usage),
       runners: group?.runners ?? 0,
     }
   })
