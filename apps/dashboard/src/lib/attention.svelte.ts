@@ -1,6 +1,6 @@
 import type { RunnerSummary } from "@geppetto/protocol"
 import { goto } from "$app/navigation"
-import { statusView } from "./status"
+import { announcement } from "./status"
 
 const NOTIFY_KEY = "geppetto.notify"
 const SOUND_KEY = "geppetto.sound"
@@ -62,11 +62,9 @@ class Attention {
     if (this.sound) this.#chime()
   }
 
-  /** One runner just started waiting. */
+  /** One runner just started waiting (or went over a budget). */
   announce(runner: RunnerSummary): void {
-    const view = statusView(runner)
-    const title = `${runner.name} is waiting for you`
-    const body = view.reason === undefined ? runner.provider : `${view.reason} · ${runner.provider}`
+    const { title, body } = announcement(runner)
     this.announced.push({ runnerId: runner.id, title, body })
     if (this.announced.length > 50) this.announced.shift()
     if (this.sound) this.#chime()

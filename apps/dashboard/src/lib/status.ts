@@ -2,7 +2,7 @@ import type { RunnerStatus } from "@geppetto/protocol"
 
 /** What a status looks like: the icon and colour key, the word, and the waiting reason. */
 export interface StatusView {
-  readonly tone: "waiting" | "running" | "ready" | "paused" | "completed" | "failed"
+  readonly tone: "waiting" | "budget" | "running" | "ready" | "paused" | "completed" | "failed"
   readonly word: string
   readonly reason: string | undefined
 }
@@ -13,19 +13,54 @@ interface StatusLike {
   readonly attentionReason?: string | undefined
 }
 
+const isLiveStatus = (status: RunnerStatus): boolean =>
+  status === "running" || status === "idle" || status === "paused"
+
+/**
+ * A budget notice (attention reason `budget`): a live runner's usage went over a budget. It is
+ * no prompt — the server offers no answer and refuses a reply with 400 — so it gets no quick
+ * replies and is not drawn as one; `attentionDetail` names the budget (config text, shown as
+ * plain text).
+ */
+export const isBudgetNotice = (r: StatusLike): boolean =>
+  isLiveStatus(r.status) && r.waitingForInput && r.attentionReason === "budget"
+
+/** What to announce (a browser notification) when a runner starts waiting. */
+export const announcement = (
+  r: StatusLike & {
+    readonly name: string
+    readonly provider: string
+    readonly attentionDetail?: string | undefined
+  },
+): { readonly title: string; readonly body: string } => {
+  if (isBudgetNotice(r)) {
+    return {
+      title: `${r.name} is over budget`,
+      body: `${r.attentionDetail ?? "A budget is spent"}. It keeps running · ${r.provider}`,
+    }
+  }
+  const reason = statusView(r).reason
+  return {
+    title: `${r.name} is waiting for you`,
+    body: reason === undefined ? r.provider : `${reason} · ${r.provider}`,
+  }
+}
+
 const REASONS: Readonly<Record<string, string>> = {
   permission: "permission",
   question: "question",
   ready: "ready for a prompt",
   bell: "bell",
+  budget: "over budget",
 }
 
 /**
  * Waiting outranks the status word while the runner is live; `idle` (an agent back at its
- * prompt) reads "Ready".
+ * prompt) reads "Ready"; a budget notice reads "Over budget", in a tone of its own.
  */
 export const statusView = (r: StatusLike): StatusView => {
-  const live = r.status === "running" || r.status === "idle" || r.status === "paused"
+  const live = isLiveStatus(r.status)
+  if (isBudgetNotice(r)) return { tone: "budget", word: "Over budget", reason: undefined }
   if (live && r.waitingForInput) {
     const reason = r.attentionReason
     return {
