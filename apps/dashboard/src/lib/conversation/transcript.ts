@@ -1,5 +1,32 @@
 import type { TranscriptEntry } from "@geppetto/protocol"
 
+/**
+ * The agents whose own session files the server reads (packages/runner `transcriptProviders`;
+ * transcripts/README.md there says which agent keeps what). OpenCode keeps its sessions in a
+ * database and is not read: its transcript is a 404, as is every other agent's.
+ */
+export const TRANSCRIPT_PROVIDERS: ReadonlySet<string> = new Set([
+  "claude",
+  "codex",
+  "gemini",
+  "qwen",
+])
+
+/** Whether a runner of `provider` gets the Conversation view: any agent, not a plain shell. */
+export const offersConversation = (provider: string): boolean => provider !== "shell"
+
+/**
+ * What the Conversation view says when the server answers 404 (no transcript): an agent it
+ * does not read keeps none it can read; one it reads has not written it yet (live) or left
+ * none. `agent` is the agent's name for people.
+ */
+export const noTranscriptText = (provider: string, agent: string, live: boolean): string =>
+  !TRANSCRIPT_PROVIDERS.has(provider)
+    ? `No conversation to show: ${agent} keeps no transcript we can read. Its terminal has all there is.`
+    : live
+      ? `No conversation yet: ${agent} has not written its session file.`
+      : `No conversation to show: ${agent} left no session file for this runner.`
+
 /** What the Conversation view draws: a message, a tool call with its result, or a lone result. */
 export type ConversationItem =
   | { readonly kind: "message"; readonly entry: TranscriptEntry }
