@@ -276,7 +276,8 @@ describe("usage in the UI", () => {
     await page.getByRole("heading", { name: "Usage", level: 1 }).waitFor()
     const table = page.getByTestId("usage-table")
     await table.waitFor()
-    // Today: both runners, one without a price, so the day's cost is unknown.
+    // Today: both runners, one without a price: the priced one's cost stays, and the other's
+    // tokens (1240 + 400 + 15000 + 2000) are counted apart.
     const today = table.locator("tbody tr")
     expect(await today.count()).toBe(1)
     expect(await today.locator("td").allTextContents()).toEqual([
@@ -285,9 +286,9 @@ describe("usage in the UI", () => {
       "805",
       "30k",
       "4k",
-      "no price",
+      "$0.022 + 18.6k tokens with no price",
     ])
-    // One bar per day of the period, today's drawn with the unknown cost marked.
+    // One bar per day of the period, today's drawn with its tokens without a price marked.
     const chart = page.locator("figure.chart svg")
     expect(await chart.locator("g.bar").count()).toBe(30)
     expect(await chart.locator("g.bar text.unpriced").count()).toBe(1)
@@ -309,7 +310,7 @@ describe("usage in the UI", () => {
       "805",
       "30k",
       "4k",
-      "no price",
+      "$0.022 + 18.6k tokens with no price",
     ])
     await screenshot(page, "usage")
   })
