@@ -12,7 +12,9 @@ import WebSocket from "ws"
 import { processCpuMs } from "../../../packages/runner/bench/env.js"
 
 export const TOKEN = "bench-operator-token-0123456789"
-const SERVER_MAIN = join(import.meta.dirname, "..", "dist", "main.js")
+/** The built server; `GEPPETTO_BENCH_SERVER` names another build (an A/B against a commit). */
+const SERVER_MAIN =
+  process.env.GEPPETTO_BENCH_SERVER ?? join(import.meta.dirname, "..", "dist", "main.js")
 
 export const log = (line: string) => console.log(line)
 export const fmt = (n: number | null | undefined, digits = 1) =>

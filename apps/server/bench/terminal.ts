@@ -14,11 +14,19 @@
  * Options: `--repeats N` (flood, default 3). Writes bench/results/terminal.json.
  */
 import { spawn, spawnSync } from "node:child_process"
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
-import { join } from "node:path"
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { dirname, join } from "node:path"
 import type WebSocket from "ws"
 import { machineFacts, processCpuMs } from "../../../packages/runner/bench/env.js"
-import { median, round, summarize, table } from "../../../packages/runner/bench/stats.js"
+import {
+  type LatencySummary,
+  median,
+  round,
+  summarize,
+  table,
+} from "../../../packages/runner/bench/stats.js"
+import { monotonicMicros } from "../../../packages/runner/src/trace/stage-trace.js"
 import {
   api,
   fmt,
@@ -27,12 +35,14 @@ import {
   type Server,
   serverCpu,
   sleep,
+  spawnServer,
   startRunner,
   startServer,
   stopServer,
   TOKEN,
   within,
 } from "./harness.js"
+import { type KeyWindow, type StageRow, stageTable } from "./stage-trace.js"
 
 const repeatsArg = process.argv.indexOf("--repeats")
 const REPEATS = repeatsArg === -1 ? 3 : Number(process.argv[repeatsArg + 1])
@@ -52,6 +62,7 @@ const sizesArg = process.argv.indexOf("--sizes")
 const SIZES = (sizesArg === -1 ? "24,100" : (process.argv[sizesArg + 1] ?? ""))
   .split(",")
   .map(Number)
+  .filter((mb) => mb > 0)
 const VIEWERS = 20
 
 /** A detached 120x32 session on the baseline tmux server, running `command` through its shell. */
@@ -73,8 +84,9 @@ const newPane = (socket: string, session: string, command: string) =>
 /** CPU ms of the tmux server behind `socket` (it does the terminal work of every path). */
 const tmuxServerPid = (socket: string) => {
   const pid = Number(
-    spawnSync("tmux", ["-L", socket, "display-message", "-p", "#{pid}"], { encoding: "utf8" })
-      .stdout,
+    spawnSync("tmux", ["-L", socket, "display-message", "-p", "#{pid}"], {
+      encoding: "utf8",
+    }).stdout,
   )
   return Number.isInteger(pid) && pid > 0 ? pid : undefined
 }
@@ -124,7 +136,13 @@ const viewerProcess = async (server: Server, id: string) => {
   return child
 }
 
-const echoRun = async (server: Server, label: string, keys: number) => {
+const echoRun = async (
+  server: Server,
+  label: string,
+  keys: number,
+  /** Each key's send and echo times on the monotonic clock, for the stage trace. */
+  windows?: KeyWindow[],
+) => {
   const runner = await startRunner(server, ["cat"], `echo-${label}`)
   if (runner === undefined) throw new Error("no runner")
   let waiting: { char: string; resolve: () => void } | undefined
@@ -142,15 +160,19 @@ const echoRun = async (server: Server, label: string, keys: number) => {
     const echoed = new Promise<void>((resolve) => {
       waiting = { char, resolve }
     })
+    const sent = monotonicMicros()
     const t0 = performance.now()
     ws.send(JSON.stringify({ type: "input", data: char }))
     await echoed
-    if (i >= 20) samples.push(performance.now() - t0)
+    if (i >= 20) {
+      samples.push(performance.now() - t0)
+      windows?.push({ sent, received: monotonicMicros() })
+    }
     await sleep(10)
   }
   ws.close()
   await api(server, "DELETE", `/api/runners/${runner.id}`)
-  return summarize(samples)
+  return { ...summarize(samples), runnerId: runner.id }
 }
 
 /**
@@ -168,7 +190,10 @@ const attachEchoRun = async (socket: string, label: string, keys: number, floodi
   const client = spawn(
     "script",
     ["-qfc", `stty cols 120 rows 32; tmux -L ${socket} attach -t ${session}`, "/dev/null"],
-    { stdio: ["pipe", "pipe", "ignore"], env: { ...process.env, TERM: "xterm-256color" } },
+    {
+      stdio: ["pipe", "pipe", "ignore"],
+      env: { ...process.env, TERM: "xterm-256color" },
+    },
   )
   let waiting: { char: string; resolve: () => void } | undefined
   client.stdout.on("data", (d: Buffer) => {
@@ -199,6 +224,51 @@ const attachEchoRun = async (socket: string, label: string, keys: number, floodi
     if (flooding) spawnSync("tmux", ["-L", socket, "kill-session", "-t", `${session}-flood`])
   }
   return summarize(samples)
+}
+
+/**
+ * The echo again on a server of its own that keeps a stage trace (so the trace's cost is not
+ * in the figures above): idle, then while another runner floods to a viewer. Each key's
+ * milliseconds by stage (see stage-trace.ts).
+ */
+const tracedEcho = async (keys: number) => {
+  const file = join(mkdtempSync(join(tmpdir(), "geppetto-stage-trace-")), "trace.jsonl")
+  const server = await spawnServer({
+    label: "term-trace",
+    env: { GEPPETTO_STAGE_TRACE: file },
+  })
+  const idle: KeyWindow[] = []
+  const busy: KeyWindow[] = []
+  let idleRunner = ""
+  let busyRunner = ""
+  try {
+    idleRunner = (await echoRun(server, "trace-idle", keys, idle)).runnerId
+    const flooder = await startRunner(server, ["sh", "-c", `yes ${LINE}`], "trace-flood")
+    if (flooder === undefined) throw new Error("no runner")
+    const viewer = await viewerProcess(server, flooder.id)
+    busyRunner = (await echoRun(server, "trace-busy", keys, busy)).runnerId
+    viewer.kill("SIGTERM")
+    await api(server, "DELETE", `/api/runners/${flooder.id}`)
+  } finally {
+    await stopServer(server)
+  }
+  const result = {
+    idle: stageTable(file, idleRunner, idle),
+    busy: stageTable(file, busyRunner, busy),
+  }
+  if (process.env.KEEP_TRACE === undefined) rmSync(dirname(file), { recursive: true, force: true })
+  else log(`trace kept: ${file}`)
+  return result
+}
+
+const printStages = (label: string, rows: ReadonlyArray<StageRow>) => {
+  log(`\necho by stage, ${label}: ms since the stage before (the first: since the key was sent)`)
+  log(
+    table(
+      ["stage", "what", "p50", "p99", "keys"],
+      rows.map((r) => [r.stage, r.what, fmt(r.p50, 3), fmt(r.p99, 3), String(r.keys)]),
+    ),
+  )
 }
 
 // ---- flood -----------------------------------------------------------------------------
@@ -306,7 +376,10 @@ const attachClientRun = async (socket: string, flood: Flood, clients: number, in
       "script",
       ["-qfc", `stty cols 120 rows 32; tmux -L ${socket} attach -t ${session}`, "/dev/null"],
       // tmux refuses a terminal it has no description for (TERM unset or dumb under CI).
-      { stdio: ["pipe", "pipe", "ignore"], env: { ...process.env, TERM: "xterm-256color" } },
+      {
+        stdio: ["pipe", "pipe", "ignore"],
+        env: { ...process.env, TERM: "xterm-256color" },
+      },
     ),
   )
   // Each client's first redraw says it is attached; then the flood is let go.
@@ -337,7 +410,11 @@ const attachClientRun = async (socket: string, flood: Flood, clients: number, in
   const tmuxWaitMs = round(tmuxRunQueueMs(socket) - wait0, 0)
   for (const client of children) client.kill("SIGKILL")
   spawnSync("tmux", ["-L", socket, "kill-session", "-t", session])
-  return { ms: round(Math.max(...last) - (t0 ?? Number.NaN), 1), tmuxCpuMs, tmuxWaitMs }
+  return {
+    ms: round(Math.max(...last) - (t0 ?? Number.NaN), 1),
+    tmuxCpuMs,
+    tmuxWaitMs,
+  }
 }
 
 const mbPerS = (bytes: number, ms: number) => round(bytes / 1e6 / (ms / 1000), 1)
@@ -475,13 +552,16 @@ const main = async () => {
     const attachIdle = await attachEchoRun(baselineSocket, "idle", 300, false)
     const attachBusy = await attachEchoRun(baselineSocket, "busy", 300, true)
 
+    log("echo with a stage trace, on a server of its own ...")
+    const stages = await tracedEcho(200)
+
     const floods: FloodReport[] = []
     for (const mb of SIZES) floods.push(await floodScenario(server, baselineSocket, floodOf(mb)))
 
     log(
       `\necho through the terminal socket: ms from input frame sent to echo frame received (300 keys)`,
     )
-    const echoRow = (label: string, e: typeof echoIdle) => [
+    const echoRow = (label: string, e: LatencySummary) => [
       label,
       fmt(e.p50, 2),
       fmt(e.p90, 2),
@@ -500,13 +580,15 @@ const main = async () => {
       ),
     )
     log(`goals: idle p50 <= 1.5 ms, p99 <= 5 ms; p99 <= 20 ms while another runner floods`)
+    printStages("idle", stages.idle)
+    printStages("another runner floods", stages.busy)
     for (const flood of floods) printFlood(flood)
     const dir = join(import.meta.dirname, "results")
     mkdirSync(dir, { recursive: true })
     const file = join(dir, "terminal.json")
     writeFileSync(
       file,
-      `${JSON.stringify({ at: new Date().toISOString(), machine, echo: { idle: echoIdle, busy: echoBusy, attachIdle, attachBusy }, floods }, null, 2)}\n`,
+      `${JSON.stringify({ at: new Date().toISOString(), machine, echo: { idle: echoIdle, busy: echoBusy, attachIdle, attachBusy }, stages, floods }, null, 2)}\n`,
     )
     log(`\nwrote ${file}`)
   } finally {

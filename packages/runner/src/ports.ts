@@ -94,6 +94,16 @@ export interface ProcessMonitorHandle {
   /** Exact bytes to the process's input (tmux `send-keys -H`). */
   /** Exact bytes to the process's input (tmux `send-keys -H`), or to another pane of its session. */
   readonly write: (data: Uint8Array, paneId?: PaneId) => Effect.Effect<void, ProcessMonitorError>
+  /**
+   * `write` from plain code, for the keystroke path: written to tmux before it returns true,
+   * `done` called once tmux answered. False, with nothing written, when it cannot be done at
+   * once (no live tmux connection, a pane it does not know yet): then use `write`.
+   */
+  readonly writeNow?: (
+    data: Uint8Array,
+    paneId: PaneId | undefined,
+    done: (error: ProcessMonitorError | undefined) => void,
+  ) => boolean
   /** C-c, then SIGTERM to the process group, then kill the session; each after a grace period. */
   readonly terminate: Effect.Effect<void, ProcessMonitorError>
   /** SIGSTOP to the command's process tree; fails when nothing runs that could be stopped. */
@@ -227,6 +237,12 @@ export interface TmuxSessionManagerPort {
     options?: { readonly escapes?: boolean },
   ) => Effect.Effect<ReadonlyArray<string>, TmuxSessionError>
   readonly sendKeysHex: (paneId: PaneId, data: Uint8Array) => Effect.Effect<void, TmuxSessionError>
+  /** `sendKeysHex` written at once from plain code (see `TmuxControlClient.writeNow`). */
+  readonly sendKeysHexNow: (
+    paneId: PaneId,
+    data: Uint8Array,
+    done: (error: TmuxSessionError | undefined) => void,
+  ) => boolean
   readonly resizeWindow: (
     windowId: string,
     cols: number,
@@ -311,6 +327,18 @@ export interface AiRunner {
     data: Uint8Array,
     paneId?: PaneId,
   ) => Effect.Effect<void, ProcessMonitorError | NotFoundError | AiRunnerError>
+  /**
+   * `write` from plain code, for a terminal socket's keystrokes: the bytes are on their way to
+   * tmux when it returns true, and `done` is called once tmux answered (with why it failed,
+   * if it did). False, with nothing written, whenever the fast way does not apply (the runner
+   * is not live, a pane not known yet, no tmux connection): then `write`, which says why.
+   */
+  readonly writeNow: (
+    id: string,
+    data: Uint8Array,
+    paneId: PaneId | undefined,
+    done: (error: ProcessMonitorError | undefined) => void,
+  ) => boolean
   readonly resize: (
     id: string,
     cols: number,

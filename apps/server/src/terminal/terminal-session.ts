@@ -9,6 +9,7 @@ import {
   ForbiddenError,
   type LogChunk,
   type LogSubscription,
+  markStage,
   type PaneId,
   type RegistryEvent,
 } from "@geppetto/runner"
@@ -154,6 +155,7 @@ export const serveTerminal = (
         const behind = yield* Deferred.make<number, unknown>()
         let subscription: LogSubscription | undefined
         const onChunk = (chunk: LogChunk) => {
+          markStage("ws.out", runnerId)
           send(frameOf(chunk))
           onOutputSent?.(chunk.bytes.length)
           flow.sent = chunk.offset + chunk.bytes.length
@@ -231,18 +233,28 @@ export const serveTerminal = (
     const limiter = new InputLimiter()
     /** Commands that came before the snapshot went out: started after it, in order. */
     let early: Array<() => void> | undefined = []
-    const perform = (size: number, command: Effect.Effect<void, unknown>) => {
+    /** Commands taken the Effect way and not answered yet: a keystroke may not overtake them. */
+    let slow = 0
+    /** Whether the frame budget takes `size` more bytes; says so to the client when not. */
+    const admit = (size: number) => {
       const { admitted, overflowed } = budget.admit(size)
-      if (!admitted) {
-        if (overflowed)
-          sendError("RateLimitError", "frames arrive faster than they are handled; dropped")
-        return
-      }
+      if (!admitted && overflowed)
+        sendError("RateLimitError", "frames arrive faster than they are handled; dropped")
+      return admitted
+    }
+    const perform = (size: number, command: Effect.Effect<void, unknown>) => {
+      if (!admit(size)) return
+      slow++
       const start = () => {
         run(
           command.pipe(
             Effect.catchAll(sendFailure),
-            Effect.ensuring(Effect.sync(() => budget.release(size))),
+            Effect.ensuring(
+              Effect.sync(() => {
+                slow--
+                budget.release(size)
+              }),
+            ),
           ),
         )
       }
@@ -262,6 +274,7 @@ export const serveTerminal = (
     }
 
     const onMessage = (raw: unknown, isBinary: boolean) => {
+      markStage("ws.in", runnerId)
       if (isBinary) return sendError("ValidationError", "binary frames are not accepted")
       let parsed: unknown
       try {
@@ -295,7 +308,24 @@ export const serveTerminal = (
           if (!limiter.allow(bytes.length, Date.now()))
             return sendError("RateLimitError", "input arrives too fast; dropped")
           target.onInput?.(bytes.length)
-          return perform(frameSize(raw), registry.write(runnerId, bytes, paneId))
+          const size = frameSize(raw)
+          // The fast way when nothing is queued ahead: written to tmux before this returns.
+          if (early === undefined && slow === 0) {
+            if (!admit(size)) return
+            const written = registry.writeNow(runnerId, bytes, paneId, (error) => {
+              budget.release(size)
+              if (error !== undefined) sendDomainError(error)
+            })
+            if (written) return
+            budget.release(size)
+          }
+          return perform(
+            size,
+            Effect.zipRight(
+              Effect.sync(() => markStage("write.fiber", runnerId)),
+              registry.write(runnerId, bytes, paneId),
+            ),
+          )
         }
         case "resize":
           if (!mayOperate())

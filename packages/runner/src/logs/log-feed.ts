@@ -1,5 +1,6 @@
 import { Effect, type Scope } from "effect"
 import { describeCause, LogStoreError } from "../domain/errors.js"
+import { markStage } from "../trace/stage-trace.js"
 import { type DirWatch, watchDir } from "./dir-watch.js"
 import { CHUNK_BYTES, type LogChunk, LogCursor, logEndSync } from "./log-cursor.js"
 
@@ -267,6 +268,7 @@ class Feed {
 
   #wake(): void {
     if (this.#live.size === 0) return
+    markStage("log.wake", this.dir)
     this.#schedule(this.#pace())
   }
 
@@ -312,6 +314,7 @@ class Feed {
             return
           }
           if (chunk === undefined) break
+          markStage("log.read", this.dir)
           left -= chunk.bytes.length
           for (const sub of [...this.#live]) this.#deliver(sub, chunk)
           // A short read is everything the writer had written: the next write wakes us again.

@@ -70,5 +70,9 @@ export const makeExitWatchdog = (kick: Effect.Effect<void>) =>
       watch: (pane: WatchedPane) => Effect.sync(() => watched.add(pane)),
       unwatch: (pane: WatchedPane) => Effect.sync(() => watched.delete(pane)),
       poke: Effect.sync(() => Queue.unsafeOffer(suspect, undefined)),
+      /** `poke` from plain code (the keystroke path). */
+      pokeNow: () => {
+        Queue.unsafeOffer(suspect, undefined)
+      },
     }
   })

@@ -11,6 +11,7 @@ import { makeStart } from "./start.js"
 import { makeWait } from "./wait.js"
 import { makeWatch } from "./watch.js"
 import { makeWorkspaceOps } from "./workspace.js"
+import { makeWriteNow } from "./write-now.js"
 
 /**
  * The runners (the seed's `AiRunnerRegistry`), composed from one module per concern: start,
@@ -28,6 +29,7 @@ export const makeAiRunnerRegistry = Effect.gen(function* () {
   const { rediscover } = makeRediscovery(ctx, watching, workspace)
   const { output, follow, logBounds, snapshot } = makeOutput(ctx)
   const { searchRunnerLogs } = yield* makeRegistrySearch(ctx)
+  const writeNow = yield* makeWriteNow(ctx)
 
   yield* rediscover
 
@@ -45,6 +47,7 @@ export const makeAiRunnerRegistry = Effect.gen(function* () {
     terminateRunner: control.terminateRunner,
     waitForCompletion,
     write: control.write,
+    writeNow,
     resize: control.resize,
     output,
     follow,

@@ -30,6 +30,13 @@ export interface RunnerEntry {
   attaching: Deferred.Deferred<void> | undefined
   /** Set while the exit waits for the output before it to be counted. */
   outputWait: { readonly offset: number; readonly reached: Deferred.Deferred<void> } | undefined
+  /**
+   * `state.live` and whether the state holds a budget notice, kept in step by `modifyState`:
+   * the keystroke path reads them from plain code, where reading the `Ref` would cost a fiber
+   * per key.
+   */
+  live: boolean
+  budgetNoticeOpen: boolean
 }
 
 export const makeEntry = (state: RunnerState, logDir: string) =>
@@ -49,6 +56,8 @@ export const makeEntry = (state: RunnerState, logDir: string) =>
       removed: false,
       attaching: undefined,
       outputWait: undefined,
+      live: state.live,
+      budgetNoticeOpen: state.budgetNotice !== undefined,
     } satisfies RunnerEntry as RunnerEntry
   })
 
@@ -67,6 +76,8 @@ export const modifyState = (
   Ref.modify(entry.state, (s) => {
     const before = takeTally(s, entry.tally)
     const after = f(before)
+    entry.live = after.live
+    entry.budgetNoticeOpen = after.budgetNotice !== undefined
     return [[before, after] as const, after]
   })
 

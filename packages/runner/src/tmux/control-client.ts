@@ -1,7 +1,8 @@
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
-import { Clock, Deferred, Effect, Exit, FiberId, PubSub, Ref, Scope } from "effect"
+import { Cause, Clock, Deferred, Effect, Exit, FiberId, Option, PubSub, Ref, Scope } from "effect"
 import { RunnerConfig } from "../config.js"
 import { TmuxSessionError } from "../domain/errors.js"
+import { markStage } from "../trace/stage-trace.js"
 import { runTmuxOnce, tmuxEnvironment, tmuxServerArgs } from "./one-off.js"
 import { tmuxCommandLine } from "./quote.js"
 import { isSupportedTmux, MIN_TMUX_VERSION, parseTmuxVersion, type TmuxVersion } from "./version.js"
@@ -20,12 +21,18 @@ export type TmuxNotification =
 
 const REPLY_TIMEOUT = "15 seconds"
 
+type Outputs = ReadonlyArray<ReadonlyArray<string>>
+
 interface Pending {
   readonly line: string
   readonly expected: number
   readonly outputs: Array<ReadonlyArray<string>>
-  readonly deferred: Deferred.Deferred<ReadonlyArray<ReadonlyArray<string>>, TmuxSessionError>
+  /** Told once: the outputs of the line's commands, or why it failed. */
+  readonly settle: (exit: Exit.Exit<Outputs, TmuxSessionError>) => void
 }
+
+/** What `writeNow` calls back with once tmux answered: undefined, or why it refused. */
+export type WriteNowDone = (error: TmuxSessionError | undefined) => void
 
 interface Connection {
   readonly child: ChildProcessWithoutNullStreams
@@ -85,6 +92,8 @@ export class TmuxControlClient extends Effect.Service<TmuxControlClient>()(
       const socket = config.tmuxSocket
       const notifications = yield* PubSub.sliding<TmuxNotification>(1024)
       const connectionRef = yield* Ref.make<Connection | undefined>(undefined)
+      /** `connectionRef`'s value for plain code (`writeNow`): set with it. */
+      let liveConnection: Connection | undefined
       const connectLock = yield* Effect.makeSemaphore(1)
       const scope = yield* Effect.scope
       // `markLost` runs in the child's event handlers, outside any fiber.
@@ -141,9 +150,7 @@ export class TmuxControlClient extends Effect.Service<TmuxControlClient>()(
 
       const failAll = (connection: Connection, error: TmuxSessionError) => {
         connection.alive = false
-        for (const pending of connection.pending.splice(0)) {
-          Deferred.unsafeDone(pending.deferred, Exit.fail(error))
-        }
+        for (const pending of connection.pending.splice(0)) pending.settle(Exit.fail(error))
       }
 
       const startConnection = Effect.gen(function* () {
@@ -177,8 +184,7 @@ export class TmuxControlClient extends Effect.Service<TmuxControlClient>()(
               if (pending === undefined) return
               if (error) {
                 connection.pending.shift()
-                Deferred.unsafeDone(
-                  pending.deferred,
+                pending.settle(
                   Exit.fail(
                     new TmuxSessionError({
                       sessionName: CONTROL_SESSION,
@@ -192,7 +198,8 @@ export class TmuxControlClient extends Effect.Service<TmuxControlClient>()(
               pending.outputs.push(finished.lines)
               if (pending.outputs.length >= pending.expected) {
                 connection.pending.shift()
-                Deferred.unsafeDone(pending.deferred, Exit.succeed(pending.outputs))
+                markStage("cc.reply", pending.line)
+                pending.settle(Exit.succeed(pending.outputs))
               }
               return
             }
@@ -284,6 +291,7 @@ export class TmuxControlClient extends Effect.Service<TmuxControlClient>()(
             lastProbe = undefined
             lost = undefined
             yield* Ref.set(connectionRef, connection)
+            liveConnection = connection
             return connection
           }),
         )
@@ -321,18 +329,16 @@ export class TmuxControlClient extends Effect.Service<TmuxControlClient>()(
             )
           }
           const deferreds = texts.map((line, i) => {
-            const deferred = Deferred.unsafeMake<
-              ReadonlyArray<ReadonlyArray<string>>,
-              TmuxSessionError
-            >(FiberId.none)
+            const deferred = Deferred.unsafeMake<Outputs, TmuxSessionError>(FiberId.none)
             connection.pending.push({
               line,
               expected: lines[i]?.length ?? 0,
               outputs: [],
-              deferred,
+              settle: (exit) => Deferred.unsafeDone(deferred, exit),
             })
             return deferred
           })
+          markStage("cc.write", first)
           connection.child.stdin.write(`${texts.join("\n")}\n`)
           const replies = yield* Effect.forEach(deferreds, (deferred) =>
             Deferred.await(deferred),
@@ -413,6 +419,56 @@ export class TmuxControlClient extends Effect.Service<TmuxControlClient>()(
         Effect.map(exec([command], options), (outputs) => outputs[0] ?? [])
 
       /**
+       * The keystroke path: writes `lines` to the live connection now, from plain code, and
+       * calls `done` from the reply handler once tmux answered every line (with the first
+       * refusal, if any). No fiber, no timer: per keystroke those cost more than tmux's own
+       * round trip (measured: ~0.2 ms of synchronous Effect work per command, which held the
+       * event loop while the echo was already waiting to be read). Returns false, writing
+       * nothing, when there is no live connection: the caller then takes `execLines`, which
+       * connects. Replies stay in order with every other command's, since all share one
+       * queue; a tmux that stops answering is caught by the next `exec`'s timeout, which
+       * fails these too. `observe` is skipped: metrics of tmux commands time `exec` only.
+       */
+      const writeNow = (
+        lines: ReadonlyArray<ReadonlyArray<ReadonlyArray<string>>>,
+        done: WriteNowDone,
+      ): boolean => {
+        const connection = liveConnection
+        // A blank line on a control client's stdin detaches it: never send one.
+        if (connection?.alive !== true || lines.length === 0) return false
+        if (lines.some((commands) => commands.length === 0 || commands.some((c) => c.length === 0)))
+          return false
+        let left = lines.length
+        let failed = false
+        const settle = (exit: Exit.Exit<Outputs, TmuxSessionError>) => {
+          if (failed) return
+          if (Exit.isFailure(exit)) {
+            failed = true
+            const error = Cause.failureOption(exit.cause)
+            done(
+              Option.getOrElse(error, () =>
+                controlError("the tmux control client failed without a reason"),
+              ),
+            )
+            return
+          }
+          if (--left === 0) done(undefined)
+        }
+        const texts = lines.map((commands) => commands.map(tmuxCommandLine).join(" ; "))
+        texts.forEach((line, i) => {
+          connection.pending.push({
+            line,
+            expected: lines[i]?.length ?? 0,
+            outputs: [],
+            settle,
+          })
+        })
+        markStage("cc.write", texts[0] ?? "")
+        connection.child.stdin.write(`${texts.join("\n")}\n`)
+        return true
+      }
+
+      /**
        * Whether tmux answers: a round trip through the live connection (no process forked);
        * without one, the lazy reconnect of any command, which never starts a server and looks
        * for one at most once a second. Its `error` is for an unauthenticated health check:
@@ -445,6 +501,7 @@ export class TmuxControlClient extends Effect.Service<TmuxControlClient>()(
         exec,
         execLines,
         execOne,
+        writeNow,
         status,
         subscribe: PubSub.subscribe(notifications),
         socket,

@@ -174,6 +174,22 @@ export const wirePaneCommands = (
 
 const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, "0"))
 
+/**
+ * Exact bytes as `send-keys -H` commands: 256 keys per command, 64 commands per line (each
+ * line is one `exec` to tmux, so an error skips the rest of its line only).
+ */
+const sendKeysLines = (paneId: PaneId, data: Uint8Array): string[][][] => {
+  const commands: string[][] = []
+  for (let i = 0; i < data.length; i += 256) {
+    const hex: string[] = []
+    for (const byte of data.subarray(i, i + 256)) hex.push(HEX[byte] ?? "00")
+    commands.push(["send-keys", "-H", "-t", paneId, ...hex])
+  }
+  const lines: string[][][] = []
+  for (let i = 0; i < commands.length; i += 64) lines.push(commands.slice(i, i + 64))
+  return lines
+}
+
 /** Session-level operations over the control client (the seed's TmuxSessionManager). */
 export class TmuxSessionManager extends Effect.Service<TmuxSessionManager>()(
   "geppetto/TmuxSessionManager",
@@ -357,17 +373,14 @@ export class TmuxSessionManager extends Effect.Service<TmuxSessionManager>()(
        * Exact bytes as keys: `send-keys -H` of 256 bytes each, 64 to a line, every line written
        * to tmux at once (so a long paste cannot be overtaken by the next keystroke).
        */
-      const sendKeysHex = (paneId: PaneId, data: Uint8Array) => {
-        const commands: string[][] = []
-        for (let i = 0; i < data.length; i += 256) {
-          const hex: string[] = []
-          for (const byte of data.subarray(i, i + 256)) hex.push(HEX[byte] ?? "00")
-          commands.push(["send-keys", "-H", "-t", paneId, ...hex])
-        }
-        const lines: string[][][] = []
-        for (let i = 0; i < commands.length; i += 64) lines.push(commands.slice(i, i + 64))
-        return Effect.asVoid(client.execLines(lines))
-      }
+      const sendKeysHex = (paneId: PaneId, data: Uint8Array) =>
+        Effect.asVoid(client.execLines(sendKeysLines(paneId, data)))
+
+      const sendKeysHexNow = (
+        paneId: PaneId,
+        data: Uint8Array,
+        done: (error: TmuxSessionError | undefined) => void,
+      ) => client.writeNow(sendKeysLines(paneId, data), done)
 
       const sendKeys = (paneId: PaneId, keys: ReadonlyArray<string>) =>
         Effect.asVoid(client.execOne(["send-keys", "-t", paneId, ...keys]))
@@ -412,6 +425,7 @@ export class TmuxSessionManager extends Effect.Service<TmuxSessionManager>()(
         killSession,
         capturePane,
         sendKeysHex,
+        sendKeysHexNow,
         resizeWindow,
       } satisfies TmuxSessionManagerPort
       return {

@@ -249,6 +249,14 @@ export const makeTmuxHandle = (
           // Input is when exits happen (C-d, "q", "exit"): let the watchdog look soon after.
           Effect.zipLeft(watchdog.poke),
         ),
+      // The same for a pane known without asking tmux; a split made since, by `write`.
+      writeNow: (data, paneId, done) =>
+        (paneId === undefined || paneId === pane.paneId || paneDirs.has(paneId)) &&
+        sessions.sendKeysHexNow(paneId ?? pane.paneId, data, (error) => {
+          if (error !== undefined) return done(failWith(processId, "could not send input")(error))
+          watchdog.pokeNow()
+          done(undefined)
+        }),
       terminate,
       pause,
       resume,
