@@ -63,7 +63,7 @@ export const stageTable = (
     .filter((m) => !m.stage.startsWith("log.") || m.tag.includes(runnerId))
     .filter((m) => !m.stage.startsWith("ws.") || m.tag === runnerId)
     .filter((m) => m.stage !== "write.fiber" || m.tag === runnerId)
-    .filter((m) => m.stage !== "cc.write" || m.tag.startsWith("'send-keys'"))
+    .filter((m) => !m.stage.startsWith("cc.") || m.tag.startsWith("'send-keys'"))
     .sort((a, b) => a.t - b.t)
   const deltas = new Map<string, number[]>()
   const push = (stage: string, ms: number) => {
@@ -91,10 +91,19 @@ export const stageTable = (
       at = found
     }
     push("client", (key.received - previous) / 1000)
+    // tmux's answer to the send-keys, beside the path (the echo does not wait for it).
+    const write = marks.find((m, i) => i >= from && m.stage === "cc.write" && m.t <= key.received)
+    const reply =
+      write === undefined
+        ? undefined
+        : marks.find((m) => m.stage === "cc.reply" && m.t >= write.t && m.tag === write.tag)
+    if (write !== undefined && reply !== undefined && reply.t - write.t < 1e6)
+      push("cc.reply", (reply.t - write.t) / 1000)
   }
   const rows = [
     ...STAGES.map((s) => ({ stage: s.key, what: s.what })),
     { stage: "client", what: "the echo frame received by the viewer" },
+    { stage: "cc.reply", what: "beside the path: tmux answered the send-keys (since cc.write)" },
   ]
   return rows.map(({ stage, what }) => {
     const list = [...(deltas.get(stage) ?? [])].sort((a, b) => a - b)

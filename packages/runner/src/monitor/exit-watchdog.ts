@@ -23,10 +23,15 @@ export interface WatchedPane {
  * sweep every 5 s while any pane is watched; each reads one /proc file per watched pane
  * and forks nothing unless a zombie is found.
  */
+/** How long after a keystroke `pokeNow` wakes the watchdog (it then waits its 200 ms). */
+const POKE_DELAY_MS = 5
+
 export const makeExitWatchdog = (kick: Effect.Effect<void>) =>
   Effect.gen(function* () {
     const watched = new Set<WatchedPane>()
     const suspect = yield* Queue.sliding<void>(1)
+    let pokeTimer: ReturnType<typeof setTimeout> | undefined
+    yield* Effect.addFinalizer(() => Effect.sync(() => clearTimeout(pokeTimer)))
 
     const sweep = Effect.gen(function* () {
       const zombies: WatchedPane[] = []
@@ -70,9 +75,17 @@ export const makeExitWatchdog = (kick: Effect.Effect<void>) =>
       watch: (pane: WatchedPane) => Effect.sync(() => watched.add(pane)),
       unwatch: (pane: WatchedPane) => Effect.sync(() => watched.delete(pane)),
       poke: Effect.sync(() => Queue.unsafeOffer(suspect, undefined)),
-      /** `poke` from plain code (the keystroke path). */
+      /**
+       * `poke` from plain code (the keystroke path), on a timer of its own: waking the fiber
+       * at once ran its Effect code on the event loop just as the key's echo came to be read.
+       * One timer however fast the keys come.
+       */
       pokeNow: () => {
-        Queue.unsafeOffer(suspect, undefined)
+        pokeTimer ??= setTimeout(() => {
+          pokeTimer = undefined
+          Queue.unsafeOffer(suspect, undefined)
+        }, POKE_DELAY_MS)
+        pokeTimer.unref()
       },
     }
   })
