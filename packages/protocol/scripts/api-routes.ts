@@ -356,7 +356,7 @@ export const API_ROUTES: ReadonlyArray<ApiRoute> = [
     query: "UsageQuery",
     responses: [{ status: 200, schema: "UsageResponse" }],
     notes: [
-      "Counts the runners the server still lists (a removed runner's usage goes with it). `costUsd` is absent from a group where a model had no price.",
+      "Counts the runners the server still lists (a removed runner's usage goes with it). A group's `costUsd` is the cost of its priced tokens; `unpricedTokens` counts those of models with no price.",
     ],
   },
   {

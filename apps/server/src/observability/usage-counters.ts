@@ -57,7 +57,7 @@ export class UsageCounters {
       const grown = now[field] - last[field]
       if (grown > 0) this.tokens.inc({ ...labels, kind }, grown)
     }
-    // A cost is known only while every model priced; an unpriced one stops it growing.
+    // The priced part's cost: tokens of a model with no price add to `unpricedTokens` only.
     if (now.costUsd !== undefined) {
       const grown = now.costUsd - (last.costUsd ?? 0)
       if (grown > 0) this.cost.inc(labels, grown)

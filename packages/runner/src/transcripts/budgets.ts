@@ -80,6 +80,13 @@ export const budgetRefusal = (
 export const budgetCrossingKey = (budget: Budget, now: number): string =>
   `${budgetName(budget)}@${periodStart(budget.period, now)}`
 
+/**
+ * Dollars as people read them: cents, or four significant digits below a cent (a $0.002
+ * budget spent must not read "$0.00 spent").
+ */
+export const formatUsd = (usd: number): string =>
+  usd >= 0.01 || usd === 0 ? usd.toFixed(2) : usd.toPrecision(4).replace(/0+$/, "")
+
 /** What a budget notice says (config text only: nothing from the terminal). */
 export const budgetNoticeDetail = (budget: Budget, spent: number): string =>
-  `budget spent: ${budgetName(budget)} ($${spent.toFixed(2)} spent this ${budget.period})`
+  `budget spent: ${budgetName(budget)} ($${formatUsd(spent)} spent this ${budget.period})`
