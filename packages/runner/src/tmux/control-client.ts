@@ -427,7 +427,7 @@ export class TmuxControlClient extends Effect.Service<TmuxControlClient>()(
        * nothing, when there is no live connection: the caller then takes `execLines`, which
        * connects. Replies stay in order with every other command's, since all share one
        * queue; a tmux that stops answering is caught by the next `exec`'s timeout, which
-       * fails these too. `observe` is skipped: metrics of tmux commands time `exec` only.
+       * fails these too. Observed (`onTmuxCommand`) as `exec` is.
        */
       const writeNow = (
         lines: ReadonlyArray<ReadonlyArray<ReadonlyArray<string>>>,
@@ -440,10 +440,27 @@ export class TmuxControlClient extends Effect.Service<TmuxControlClient>()(
           return false
         let left = lines.length
         let failed = false
+        // Timed like `exec` (`observe`), from plain code: keystrokes stay in the metrics.
+        const observer = config.onTmuxCommand
+        const started = observer === undefined ? 0 : performance.now()
+        const observed = (ok: boolean) => {
+          if (observer === undefined) return
+          try {
+            observer({
+              command: lines[0]?.[0]?.[0] ?? "",
+              commands: lines.reduce((n, commands) => n + commands.length, 0),
+              durationMs: performance.now() - started,
+              ok,
+            })
+          } catch {
+            // A metrics hook that throws must not fail the keystroke it measured.
+          }
+        }
         const settle = (exit: Exit.Exit<Outputs, TmuxSessionError>) => {
           if (failed) return
           if (Exit.isFailure(exit)) {
             failed = true
+            observed(false)
             const error = Cause.failureOption(exit.cause)
             done(
               Option.getOrElse(error, () =>
@@ -452,7 +469,10 @@ export class TmuxControlClient extends Effect.Service<TmuxControlClient>()(
             )
             return
           }
-          if (--left === 0) done(undefined)
+          if (--left === 0) {
+            observed(true)
+            done(undefined)
+          }
         }
         const texts = lines.map((commands) => commands.map(tmuxCommandLine).join(" ; "))
         texts.forEach((line, i) => {
