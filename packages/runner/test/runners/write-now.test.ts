@@ -27,17 +27,23 @@ const hexOf = (bytes: Uint8Array) => [...bytes].map((b) => b.toString(16).padSta
 const codesIn = (text: string) =>
   (text.split("ready")[1] ?? "").split(/\s+/).filter((c) => /^[0-9a-f]{2}$/.test(c))
 
+/** A registry with one runner of the hex-echo fixture, ready for keys; and what it printed. */
+const hexEchoRunner = Effect.gen(function* () {
+  const world = yield* registryWorld()
+  const { registry } = yield* world.open()
+  const { runner } = yield* registry.startRunner({
+    provider: "shell",
+    command: [process.execPath, fixture("hex-echo.cjs")],
+  })
+  const text = yield* printed(registry, runner.id)
+  yield* eventually(() => (text().includes("ready") ? true : undefined), "the fixture's ready")
+  return { world, registry, runner, text }
+})
+
 describe("writeNow: keystrokes from plain code", () => {
   it.scopedLive("types exact bytes at once, in order with write, and says when tmux answered", () =>
     Effect.gen(function* () {
-      const world = yield* registryWorld()
-      const { registry } = yield* world.open()
-      const { runner } = yield* registry.startRunner({
-        provider: "shell",
-        command: [process.execPath, fixture("hex-echo.cjs")],
-      })
-      const text = yield* printed(registry, runner.id)
-      yield* eventually(() => (text().includes("ready") ? true : undefined), "the fixture's ready")
+      const { registry, runner, text } = yield* hexEchoRunner
 
       // Every byte value, and more than one send-keys command's worth (256 keys each).
       const all = Uint8Array.from({ length: 600 }, (_, i) => i % 256)
@@ -76,14 +82,7 @@ describe("writeNow: keystrokes from plain code", () => {
 
   it.scopedLive("returns false and types nothing where only write can say why", () =>
     Effect.gen(function* () {
-      const world = yield* registryWorld()
-      const { registry } = yield* world.open()
-      const { runner } = yield* registry.startRunner({
-        provider: "shell",
-        command: [process.execPath, fixture("hex-echo.cjs")],
-      })
-      const text = yield* printed(registry, runner.id)
-      yield* eventually(() => (text().includes("ready") ? true : undefined), "the fixture's ready")
+      const { registry, runner, text } = yield* hexEchoRunner
       const never = () => {
         throw new Error("done must not be called when nothing was written")
       }
@@ -105,14 +104,7 @@ describe("writeNow: keystrokes from plain code", () => {
 
   it.scopedLive("a refusal by tmux reaches done as the runner's typed error", () =>
     Effect.gen(function* () {
-      const world = yield* registryWorld()
-      const { registry } = yield* world.open()
-      const { runner } = yield* registry.startRunner({
-        provider: "shell",
-        command: [process.execPath, fixture("hex-echo.cjs")],
-      })
-      const text = yield* printed(registry, runner.id)
-      yield* eventually(() => (text().includes("ready") ? true : undefined), "the fixture's ready")
+      const { world, registry, runner } = yield* hexEchoRunner
       // The session goes behind the registry's back: until it notices, the fast way still
       // writes, and tmux's "can't find pane" must come back as an error, never as success.
       world.tmux(["kill-server"])
