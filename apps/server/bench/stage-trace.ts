@@ -63,7 +63,7 @@ export const stageTable = (
     .filter((m) => !m.stage.startsWith("log.") || m.tag.includes(runnerId))
     .filter((m) => !m.stage.startsWith("ws.") || m.tag === runnerId)
     .filter((m) => m.stage !== "write.fiber" || m.tag === runnerId)
-    .filter((m) => !m.stage.startsWith("cc.") || m.tag.startsWith("'send-keys'"))
+    .filter((m) => !m.stage.startsWith("cc.") || m.tag === "send-keys")
     .sort((a, b) => a.t - b.t)
   const deltas = new Map<string, number[]>()
   const push = (stage: string, ms: number) => {

@@ -205,7 +205,11 @@ describe("resource faults", () => {
     const client = await WsClient.open(terminalUrl(String(cat.json.id)), auth(operatorToken))
     client.send({ type: "input", data: "y".repeat(2 * 2 ** 20) })
     await waitFor(() => client.closeCode, "the oversized frame's close")
-    expect(client.closeCode).toBe(1009)
+    // The server sends 1009 and stops reading: the rest of the 2 MiB still unread on its side
+    // makes its kernel answer with a reset, which can reach this client before the close frame
+    // does (then 1006; seen once in a clean-clone CI run). Either way the socket is closed by
+    // the server, which stays up (below).
+    expect([1009, 1006]).toContain(client.closeCode)
     expect((await fetch(`${server.url}/api/health`)).status).toBe(200)
     record({ inputs: 2, faults: 2 })
   })

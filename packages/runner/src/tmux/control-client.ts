@@ -40,6 +40,12 @@ interface Connection {
   alive: boolean
 }
 
+/**
+ * A line's first command name, for the stage trace: never its arguments (a `send-keys` line
+ * holds what someone typed, which no file of ours keeps).
+ */
+const commandName = (line: string): string => /^'?([a-z-]+)/.exec(line)?.[1] ?? ""
+
 const controlError = (message: string, cause?: string) =>
   new TmuxSessionError({
     sessionName: CONTROL_SESSION,
@@ -198,7 +204,7 @@ export class TmuxControlClient extends Effect.Service<TmuxControlClient>()(
               pending.outputs.push(finished.lines)
               if (pending.outputs.length >= pending.expected) {
                 connection.pending.shift()
-                markStage("cc.reply", pending.line)
+                markStage("cc.reply", commandName(pending.line))
                 pending.settle(Exit.succeed(pending.outputs))
               }
               return
@@ -338,7 +344,7 @@ export class TmuxControlClient extends Effect.Service<TmuxControlClient>()(
             })
             return deferred
           })
-          markStage("cc.write", first)
+          markStage("cc.write", commandName(first))
           connection.child.stdin.write(`${texts.join("\n")}\n`)
           const replies = yield* Effect.forEach(deferreds, (deferred) =>
             Deferred.await(deferred),
@@ -483,7 +489,7 @@ export class TmuxControlClient extends Effect.Service<TmuxControlClient>()(
             settle,
           })
         })
-        markStage("cc.write", texts[0] ?? "")
+        markStage("cc.write", commandName(texts[0] ?? ""))
         connection.child.stdin.write(`${texts.join("\n")}\n`)
         return true
       }
