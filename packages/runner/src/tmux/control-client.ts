@@ -462,13 +462,21 @@ export class TmuxControlClient extends Effect.Service<TmuxControlClient>()(
             // A metrics hook that throws must not fail the keystroke it measured.
           }
         }
+        // Called from the reply parser: a caller's callback that throws must not stop it.
+        const tell = (error: TmuxSessionError | undefined) => {
+          try {
+            done(error)
+          } catch {
+            // the caller's own failure; the replies after this one still need matching
+          }
+        }
         const settle = (exit: Exit.Exit<Outputs, TmuxSessionError>) => {
           if (failed) return
           if (Exit.isFailure(exit)) {
             failed = true
             observed(false)
             const error = Cause.failureOption(exit.cause)
-            done(
+            tell(
               Option.getOrElse(error, () =>
                 controlError("the tmux control client failed without a reason"),
               ),
@@ -477,7 +485,7 @@ export class TmuxControlClient extends Effect.Service<TmuxControlClient>()(
           }
           if (--left === 0) {
             observed(true)
-            done(undefined)
+            tell(undefined)
           }
         }
         const texts = lines.map((commands) => commands.map(tmuxCommandLine).join(" ; "))

@@ -77,6 +77,19 @@ describe("writeNow: keystrokes from plain code", () => {
         "the keys",
       )
       expect(codesIn(text())).toEqual(expected)
+
+      // A callback that throws is the caller's own failure: replies after it still match, so
+      // a later command is answered (it would time out if the reply parser had stopped).
+      const thrower = () => {
+        throw new Error("the caller's callback failed")
+      }
+      expect(registry.writeNow(runner.id, Buffer.from("!"), undefined, thrower)).toBe(true)
+      yield* registry.write(runner.id, Buffer.from("?"))
+      yield* eventually(
+        () => (codesIn(text()).length >= expected.length + 2 ? true : undefined),
+        "the keys after a throwing callback",
+      )
+      expect(codesIn(text()).slice(expected.length)).toEqual(["21", "3f"])
     }),
   )
 
