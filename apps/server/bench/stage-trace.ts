@@ -21,7 +21,7 @@ export const STAGES = [
 ] as const
 
 export interface KeyWindow {
-  /** µs of the monotonic clock (`monotonicMicros`): the input frame sent, the echo received. */
+  /** µs of the monotonic clock (`monotonicUs` of profile.ts, the same clock as the trace): the input frame sent, the echo received. */
   readonly sent: number
   readonly received: number
 }

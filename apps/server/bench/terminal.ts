@@ -35,7 +35,6 @@ import {
   summarize,
   table,
 } from "../../../packages/runner/bench/stats.js"
-import { monotonicMicros } from "../../../packages/runner/src/trace/stage-trace.js"
 import {
   api,
   fmt,
@@ -51,6 +50,7 @@ import {
   TOKEN,
   within,
 } from "./harness.js"
+import { monotonicUs } from "./profile.js"
 import { type KeyWindow, type StageRow, stageTable } from "./stage-trace.js"
 
 const repeatsArg = process.argv.indexOf("--repeats")
@@ -169,13 +169,13 @@ const echoRun = async (
     const echoed = new Promise<void>((resolve) => {
       waiting = { char, resolve }
     })
-    const sent = monotonicMicros()
+    const sent = monotonicUs()
     const t0 = performance.now()
     ws.send(JSON.stringify({ type: "input", data: char }))
     await echoed
     if (i >= 20) {
       samples.push(performance.now() - t0)
-      windows?.push({ sent, received: monotonicMicros() })
+      windows?.push({ sent, received: monotonicUs() })
     }
     await sleep(10)
   }
