@@ -1,64 +1,33 @@
-import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
 import { Cause, Clock, Deferred, Effect, Exit, FiberId, Option, PubSub, Ref, Scope } from "effect"
 import { RunnerConfig } from "../config.js"
-import { TmuxSessionError } from "../domain/errors.js"
-import { markStage } from "../trace/stage-trace.js"
-import { runTmuxOnce, tmuxEnvironment, tmuxServerArgs } from "./one-off.js"
+import type { TmuxSessionError } from "../domain/errors.js"
+import {
+  CONTROL_SESSION,
+  type Connection,
+  controlError,
+  failAll,
+  isTmuxServerDown,
+  type Outputs,
+  openConnection,
+  TMUX_SERVER_DOWN,
+  type TmuxNotification,
+  writeLines,
+} from "./control-connection.js"
+import { runTmuxOnce, tmuxServerArgs } from "./one-off.js"
 import { tmuxCommandLine } from "./quote.js"
 import { isSupportedTmux, MIN_TMUX_VERSION, parseTmuxVersion, type TmuxVersion } from "./version.js"
 
-/**
- * The session our control client attaches to. An unattached control client exits at once
- * (tmux 3.3), so it needs a session of its own; we create it with a `sleep infinity` pane
- * and hide it from every list we show.
- */
-export const CONTROL_SESSION = "geppetto-control"
-
-/** Lines tmux sends outside command replies (`%sessions-changed`, `%exit`, ...). */
-export type TmuxNotification =
-  | { readonly _tag: "line"; readonly line: string }
-  | { readonly _tag: "disconnected" }
+export {
+  CONTROL_SESSION,
+  isTmuxServerDown,
+  TMUX_SERVER_DOWN,
+  type TmuxNotification,
+} from "./control-connection.js"
 
 const REPLY_TIMEOUT = "15 seconds"
 
-type Outputs = ReadonlyArray<ReadonlyArray<string>>
-
-interface Pending {
-  readonly line: string
-  readonly expected: number
-  readonly outputs: Array<ReadonlyArray<string>>
-  /** Told once: the outputs of the line's commands, or why it failed. */
-  readonly settle: (exit: Exit.Exit<Outputs, TmuxSessionError>) => void
-}
-
 /** What `writeNow` calls back with once tmux answered: undefined, or why it refused. */
 export type WriteNowDone = (error: TmuxSessionError | undefined) => void
-
-interface Connection {
-  readonly child: ChildProcessWithoutNullStreams
-  readonly pending: Pending[]
-  alive: boolean
-}
-
-/**
- * A line's first command name, for the stage trace: never its arguments (a `send-keys` line
- * holds what someone typed, which no file of ours keeps).
- */
-const commandName = (line: string): string => /^'?([a-z-]+)/.exec(line)?.[1] ?? ""
-
-const controlError = (message: string, cause?: string) =>
-  new TmuxSessionError({
-    sessionName: CONTROL_SESSION,
-    message,
-    ...(cause === undefined ? {} : { cause }),
-  })
-
-/** The `cause` of a `TmuxSessionError` that says no tmux server is running on our socket. */
-export const TMUX_SERVER_DOWN = "tmux-server-down"
-
-/** Whether `error` says the tmux server is gone (rather than one command failing). */
-export const isTmuxServerDown = (error: { readonly cause?: string | undefined }): boolean =>
-  error.cause === TMUX_SERVER_DOWN
 
 /** What tmux 3.x clients print when no server answers on the socket (removed, or stale). */
 const NO_SERVER = /no server running|error connecting to|server exited unexpectedly/
@@ -82,9 +51,9 @@ export interface ExecOptions {
 }
 
 /**
- * One persistent `tmux -C` client carrying pipelined commands. Replies are matched in
- * order: tmux answers each command of a line with a `%begin`/`%end` (or `%error`) block
- * flagged 1 ("from this client"), and skips the rest of a line after an error. The
+ * One persistent `tmux -C` client carrying pipelined commands, as an Effect service: the
+ * connection itself (the child and the parser that matches replies to lines, in order) is
+ * plain code in control-connection.ts; this adds connecting, reconnecting and timeouts. The
  * client is started on first use and started again, lazily, by the next command after it
  * died. Once a connection was lost, only a command with `startServer` may start a tmux
  * server; the others reconnect to a server that runs (one `has-session` to find out) or fail
@@ -154,104 +123,12 @@ export class TmuxControlClient extends Effect.Service<TmuxControlClient>()(
         }
       })
 
-      const failAll = (connection: Connection, error: TmuxSessionError) => {
-        connection.alive = false
-        for (const pending of connection.pending.splice(0)) pending.settle(Exit.fail(error))
-      }
-
-      const startConnection = Effect.gen(function* () {
-        yield* ensureControlSession
-        const child = spawn(
-          "tmux",
-          [
-            ...tmuxServerArgs(socket),
-            "-C",
-            "attach-session",
-            "-t",
-            `=${CONTROL_SESSION}`,
-            "-f",
-            "no-output,ignore-size",
-          ],
-          { stdio: ["pipe", "pipe", "pipe"], env: tmuxEnvironment() },
-        )
-        const connection: Connection = { child, pending: [], alive: true }
-        let buffered: Buffer = Buffer.alloc(0)
-        let block: { key: string; ours: boolean; lines: string[] } | undefined
-
-        const onLine = (line: string) => {
-          if (block !== undefined) {
-            const end = line.startsWith("%end ")
-            const error = line.startsWith("%error ")
-            if ((end || error) && line.slice(end ? 5 : 7) === block.key) {
-              const finished = block
-              block = undefined
-              if (!finished.ours) return
-              const pending = connection.pending[0]
-              if (pending === undefined) return
-              if (error) {
-                connection.pending.shift()
-                pending.settle(
-                  Exit.fail(
-                    new TmuxSessionError({
-                      sessionName: CONTROL_SESSION,
-                      message: `tmux refused ${pending.line.slice(0, 200)}: ${finished.lines.join(" ").trim()}`,
-                      cause: finished.lines.join("\n"),
-                    }),
-                  ),
-                )
-                return
-              }
-              pending.outputs.push(finished.lines)
-              if (pending.outputs.length >= pending.expected) {
-                connection.pending.shift()
-                markStage("cc.reply", commandName(pending.line))
-                pending.settle(Exit.succeed(pending.outputs))
-              }
-              return
-            }
-            block.lines.push(line)
-            return
-          }
-          if (line.startsWith("%begin ")) {
-            const rest = line.slice(7)
-            block = { key: rest, ours: rest.endsWith(" 1"), lines: [] }
-            return
-          }
-          if (line.startsWith("%exit")) {
-            markLost(`the tmux control client was detached (${line.trim()})`)
-            failAll(connection, controlError("the tmux control client was detached (%exit)"))
-          }
-          notifications.unsafeOffer({ _tag: "line", line })
-        }
-
-        child.stdout.on("data", (chunk: Buffer) => {
-          buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk])
-          let start = 0
-          for (;;) {
-            const nl = buffered.indexOf(0x0a, start)
-            if (nl === -1) break
-            onLine(buffered.subarray(start, nl).toString("utf8"))
-            start = nl + 1
-          }
-          buffered = start === buffered.length ? Buffer.alloc(0) : buffered.subarray(start)
-        })
-        let stderr = ""
-        child.stderr.on("data", (chunk: Buffer) => {
-          if (stderr.length < 1024) stderr += chunk.toString("utf8")
-        })
-        child.stdin.on("error", () => {})
-        const onGone = (reason: string) => {
-          if (!connection.alive) return
-          const said = stderr.trim()
-          const why = said === "" ? reason : `${reason}: ${said.slice(0, 300)}`
-          markLost(`the tmux control client exited (${why})`)
-          failAll(connection, controlError(`the tmux control client exited: ${why}`))
-          notifications.unsafeOffer({ _tag: "disconnected" })
-        }
-        child.on("error", (cause) => onGone(cause.message))
-        child.on("exit", (code, signal) => onGone(`code ${code} signal ${signal}`))
-        return connection
-      })
+      const startConnection = Effect.map(ensureControlSession, () =>
+        openConnection(socket, {
+          onNotification: (notification) => notifications.unsafeOffer(notification),
+          onLost: markLost,
+        }),
+      )
 
       /**
        * After a loss, without leave to start a server: is one running? One `has-session` (tmux
@@ -327,25 +204,19 @@ export class TmuxControlClient extends Effect.Service<TmuxControlClient>()(
         lines: ReadonlyArray<ReadonlyArray<ReadonlyArray<string>>>,
       ) =>
         Effect.gen(function* () {
-          const texts = lines.map((commands) => commands.map(tmuxCommandLine).join(" ; "))
-          const first = texts[0] ?? ""
           if (!connection.alive) {
+            const first = (lines[0] ?? []).map(tmuxCommandLine).join(" ; ")
             return yield* controlError(
               `the tmux control client exited before ${first.slice(0, 200)}`,
             )
           }
-          const deferreds = texts.map((line, i) => {
-            const deferred = Deferred.unsafeMake<Outputs, TmuxSessionError>(FiberId.none)
-            connection.pending.push({
-              line,
-              expected: lines[i]?.length ?? 0,
-              outputs: [],
-              settle: (exit) => Deferred.unsafeDone(deferred, exit),
-            })
-            return deferred
+          const deferreds = lines.map(() =>
+            Deferred.unsafeMake<Outputs, TmuxSessionError>(FiberId.none),
+          )
+          const first = writeLines(connection, lines, (i) => (exit) => {
+            const deferred = deferreds[i]
+            if (deferred !== undefined) Deferred.unsafeDone(deferred, exit)
           })
-          markStage("cc.write", commandName(first))
-          connection.child.stdin.write(`${texts.join("\n")}\n`)
           const replies = yield* Effect.forEach(deferreds, (deferred) =>
             Deferred.await(deferred),
           ).pipe(
@@ -488,17 +359,7 @@ export class TmuxControlClient extends Effect.Service<TmuxControlClient>()(
             tell(undefined)
           }
         }
-        const texts = lines.map((commands) => commands.map(tmuxCommandLine).join(" ; "))
-        texts.forEach((line, i) => {
-          connection.pending.push({
-            line,
-            expected: lines[i]?.length ?? 0,
-            outputs: [],
-            settle,
-          })
-        })
-        markStage("cc.write", commandName(texts[0] ?? ""))
-        connection.child.stdin.write(`${texts.join("\n")}\n`)
+        writeLines(connection, lines, () => settle)
         return true
       }
 
