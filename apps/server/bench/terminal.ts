@@ -4,13 +4,17 @@
  * own) on a private tmux socket and temp data dir, driven over WebSockets.
  *
  *   echo     300 keystrokes into `cat` (tty echo): input frame sent → echoed byte received,
- *            idle and while another runner floods with a viewer attached (a process of its own,
- *            as another browser would be: fixtures/terminal-viewer.mjs).
+ *            idle (on a fresh server, and again after 2000 keys: warm), and while another
+ *            runner floods with a viewer attached (a process of its own, as another browser
+ *            would be: fixtures/terminal-viewer.mjs).
  *   flood    24 MB printed by a runner → last byte received by 1 viewer, and by 20 viewers
  *            (server CPU of each), beside (a) raw tmux (same generator, no pipe, no client)
  *            and (b) the one-tmux-client-per-viewer path of ttyd and friends
  *            (`script -qfc "tmux attach -t S" /dev/null` read until an end marker), and (c)
  *            tmux + pipe-pane -> split with no Node (the durable log's own ceiling).
+ *   floors   the same keys through a bare Node WebSocket echo server, and through the durable
+ *            log's chain driven from one Node process (fixtures/ws-echo.mjs, log-chain-echo.mjs):
+ *            the lowest echo a Node server showing that log can have here.
  *
  * Options: `--repeats N` (flood, default 3). Writes bench/results/terminal.json.
  */
@@ -26,7 +30,7 @@ import {
 } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
-import type WebSocket from "ws"
+import WebSocket from "ws"
 import { machineFacts, processCpuMs } from "../../../packages/runner/bench/env.js"
 import {
   type LatencySummary,
@@ -145,12 +149,21 @@ const viewerProcess = async (server: Server, id: string) => {
   return child
 }
 
+/** Keys typed back to back before a warm echo: enough for V8 to optimise the keystroke path. */
+const WARM_UP_KEYS = 2000
+
 const echoRun = async (
   server: Server,
   label: string,
   keys: number,
   /** Each key's send and echo times on the monotonic clock, for the stage trace. */
   windows?: KeyWindow[],
+  /**
+   * Keys typed back to back first, untimed. A fresh server runs the keystroke path as
+   * unoptimised (baseline) code: V8 optimises a function only after it has run a while, and
+   * 320 keys 10 ms apart are not enough. A server that has been typed into is the warm case.
+   */
+  warmUp = 0,
 ) => {
   const runner = await startRunner(server, ["cat"], `echo-${label}`)
   if (runner === undefined) throw new Error("no runner")
@@ -163,6 +176,17 @@ const echoRun = async (
       w.resolve()
     }
   })
+  for (let i = 0; i < warmUp; i++) {
+    const char = String.fromCharCode(97 + (i % 26))
+    const echoed = new Promise<void>((resolve) => {
+      waiting = { char, resolve }
+    })
+    ws.send(JSON.stringify({ type: "input", data: char }))
+    await within(10_000, "a warm-up key's echo", echoed)
+    // A new line now and then: a canonical-mode line holds at most 4095 characters.
+    if (i % 500 === 499) ws.send(JSON.stringify({ type: "input", data: "\r" }))
+  }
+  if (warmUp > 0) await sleep(100)
   const samples: number[] = []
   for (let i = 0; i < keys + 20; i++) {
     const char = String.fromCharCode(97 + (i % 26))
@@ -233,6 +257,60 @@ const attachEchoRun = async (socket: string, label: string, keys: number, floodi
     if (flooding) spawnSync("tmux", ["-L", socket, "kill-session", "-t", `${session}-flood`])
   }
   return summarize(samples)
+}
+
+/**
+ * The floors of the echo with no Geppetto code, each a process of its own as the server is:
+ * a Node-to-Node WebSocket round trip (fixtures/ws-echo.mjs, the same frame, 10 ms apart)
+ * and the durable log's chain from one Node process (fixtures/log-chain-echo.mjs: control
+ * client → tmux → pipe-pane → split → fs.watch → read). A server in Node that shows the
+ * durable log pays both: their sum is the lowest echo this design can have on this machine.
+ */
+const echoFloors = async (keys: number) => {
+  const child = spawn(process.execPath, [join(import.meta.dirname, "fixtures", "ws-echo.mjs")], {
+    stdio: ["ignore", "pipe", "inherit"],
+  })
+  let ws: WebSocket | undefined
+  try {
+    const port = await within(
+      10_000,
+      "the ws echo server's port",
+      new Promise<number>((resolve) =>
+        child.stdout.once("data", (d: Buffer) => resolve(Number(String(d)))),
+      ),
+    )
+    const socket = new WebSocket(`ws://127.0.0.1:${port}`)
+    ws = socket
+    await within(
+      10_000,
+      "the ws echo socket",
+      new Promise((resolve) => socket.once("open", resolve)),
+    )
+    let answered = () => {}
+    socket.on("message", () => answered())
+    const samples: number[] = []
+    for (let i = 0; i < keys + 20; i++) {
+      const back = new Promise<void>((resolve) => {
+        answered = resolve
+      })
+      const t0 = performance.now()
+      socket.send(JSON.stringify({ type: "input", data: "a" }))
+      await within(10_000, "the ws echo", back)
+      if (i >= 20) samples.push(performance.now() - t0)
+      await sleep(10)
+    }
+    const chain = spawnSync(
+      process.execPath,
+      [join(import.meta.dirname, "fixtures", "log-chain-echo.mjs"), String(keys)],
+      { encoding: "utf8", timeout: 60_000 },
+    )
+    if (chain.status !== 0) throw new Error(`log-chain-echo.mjs failed: ${chain.stderr}`)
+    const logChain = summarize((JSON.parse(chain.stdout) as { samples: number[] }).samples)
+    return { wsRoundTrip: summarize(samples), logChain }
+  } finally {
+    ws?.close()
+    child.kill("SIGTERM")
+  }
 }
 
 /**
@@ -601,6 +679,10 @@ const main = async () => {
   try {
     log("echo idle ...")
     const echoIdle = await echoRun(server, "idle", 300)
+    log(
+      `echo idle again, after ${WARM_UP_KEYS} keys typed back to back (V8 has optimised the path) ...`,
+    )
+    const echoWarm = await echoRun(server, "warm", 300, undefined, WARM_UP_KEYS)
     log("echo while another runner floods ...")
     const flooder = await startRunner(server, ["sh", "-c", `yes ${LINE}`], "background-flood")
     if (flooder === undefined) throw new Error("no runner")
@@ -614,6 +696,9 @@ const main = async () => {
     spawnSync("tmux", ["-L", baselineSocket, "new-session", "-d", "-s", "keep-echo", "sleep 3600"])
     const attachIdle = await attachEchoRun(baselineSocket, "idle", 300, false)
     const attachBusy = await attachEchoRun(baselineSocket, "busy", 300, true)
+
+    log("echo floors: a bare WebSocket round trip, and the durable log's chain with no server ...")
+    const floors = await echoFloors(300)
 
     log("echo with a stage trace, on a server of its own ...")
     const stages = await tracedEcho(200)
@@ -636,15 +721,22 @@ const main = async () => {
         ["condition", "p50", "p90", "p99", "max"],
         [
           echoRow("terminal socket, idle", echoIdle),
+          echoRow(`terminal socket, idle, after ${WARM_UP_KEYS} keys (warm)`, echoWarm),
           echoRow("terminal socket, another runner floods", echoBusy),
           echoRow("tmux attach client, idle (baseline)", attachIdle),
           echoRow("tmux attach client, another pane floods (baseline)", attachBusy),
+          echoRow("floor: Node-to-Node WebSocket round trip (no Geppetto)", floors.wsRoundTrip),
+          echoRow("floor: control client → tmux → pipe-pane → split → fs.watch", floors.logChain),
         ],
       ),
     )
     log(
       `goals: idle p50 <= ${fmt(attachIdle.p50 + 0.3, 2)} ms (attach + 0.3), p99 <= ${fmt(1.5 * attachIdle.p99 + 1, 2)} ms (1.5x attach + 1); ` +
         `p99 <= ${fmt(2 * attachBusy.p99, 2)} ms while another runner floods (2x attach under the same flood)`,
+    )
+    log(
+      `floor of this design in Node: ${fmt(floors.wsRoundTrip.p50 + floors.logChain.p50, 2)} ms at p50 (the two floors' p50s added), ` +
+        `against the goal's ${fmt(attachIdle.p50 + 0.3, 2)}`,
     )
     printStages("idle", stages.idle)
     printStages("another runner floods", stages.busy)
@@ -654,7 +746,7 @@ const main = async () => {
     const file = join(dir, "terminal.json")
     writeFileSync(
       file,
-      `${JSON.stringify({ at: new Date().toISOString(), machine, echo: { idle: echoIdle, busy: echoBusy, attachIdle, attachBusy }, stages, floods }, null, 2)}\n`,
+      `${JSON.stringify({ at: new Date().toISOString(), machine, echo: { idle: echoIdle, warm: echoWarm, busy: echoBusy, attachIdle, attachBusy }, floors, stages, floods }, null, 2)}\n`,
     )
     log(`\nwrote ${file}`)
   } finally {
