@@ -92,6 +92,25 @@ describe("shared log tail", () => {
     }),
   )
 
+  it.scopedLive("a viewer gets each chunk before the followers that joined ahead of it", () =>
+    Effect.gen(function* () {
+      const log = yield* handLog(1024 * 1024)
+      const order: string[] = []
+      const named = (name: string, viewer: boolean) => ({
+        onChunk: (chunk: LogChunk) => {
+          order.push(`${name}@${chunk.offset}`)
+        },
+        ...(viewer ? { viewer: true } : {}),
+      })
+      yield* followLogChunks(log.dir, 0, named("counter", false))
+      yield* followLogChunks(log.dir, 0, named("detector", false))
+      yield* followLogChunks(log.dir, 0, named("viewer", true))
+      log.write("echo")
+      yield* until(() => order.length === 3, "the chunk to all three")
+      expect(order).toEqual(["viewer@0", "counter@0", "detector@0"])
+    }),
+  )
+
   it.scopedLive("a follower from an old offset reads the backlog from disk, then goes live", () =>
     Effect.gen(function* () {
       const log = yield* handLog(4096)

@@ -164,7 +164,7 @@ export const serveTerminal = (
         const sub = yield* registry.follow(
           runnerId,
           offset,
-          { onChunk, onError: (e) => Deferred.unsafeDone(behind, Exit.fail(e)) },
+          { onChunk, onError: (e) => Deferred.unsafeDone(behind, Exit.fail(e)), viewer: true },
           paneId,
         )
         subscription = sub

@@ -14,6 +14,11 @@ export interface LogFollower {
   readonly onChunk: (chunk: LogChunk) => void
   /** The log could not be read; no chunk follows. */
   readonly onError?: (error: LogStoreError) => void
+  /**
+   * A person's view (a terminal socket): handed each chunk before the followers that count
+   * or detect, so that a keystroke's echo leaves before the bookkeeping on it runs.
+   */
+  readonly viewer?: boolean
 }
 
 /** A follower's place in the feed. */
@@ -316,7 +321,9 @@ class Feed {
           if (chunk === undefined) break
           markStage("log.read", this.dir)
           left -= chunk.bytes.length
-          for (const sub of [...this.#live]) this.#deliver(sub, chunk)
+          const live = [...this.#live]
+          for (const sub of live) if (sub.follower.viewer === true) this.#deliver(sub, chunk)
+          for (const sub of live) if (sub.follower.viewer !== true) this.#deliver(sub, chunk)
           // A short read is everything the writer had written: the next write wakes us again.
           if (this.#head.caughtUp) break
         }
