@@ -1,17 +1,10 @@
-import { chmodSync, copyFileSync, mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
 import { join } from "node:path"
 import type { RunnerDetail, RunnerSummary } from "@geppetto/protocol"
-import type { Browser, BrowserContext, Page, Route } from "playwright-core"
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
-import {
-  endTrace,
-  launchChromium,
-  loginWithLink,
-  newContext,
-  screenshot,
-} from "./helpers/browser.js"
+import type { Page, Route } from "playwright-core"
+import { describe, expect, it } from "vitest"
+import { screenshot } from "./helpers/browser.js"
 import { repoRoot, TestServer, waitFor } from "./helpers/server.js"
+import { fakeBin, pathWith, removeDirs, tempDir, useOperatorSession } from "./helpers/session.js"
 
 /*
  * Auto-approve in the dashboard, against a real server and tmux: a fake `claude` first on the
@@ -21,46 +14,27 @@ import { repoRoot, TestServer, waitFor } from "./helpers/server.js"
  */
 const agent = join(repoRoot, "apps/server/test/fixtures/approve-agent.sh")
 
-let bin: string
-let work: string
+let bin: string | undefined
+let work = ""
 let server: TestServer
-let browser: Browser
-let operator: BrowserContext
 let page: Page
-let failed = false
 
 const card = (p: Page, id: string) => p.locator(`article[data-runner-id="${id}"]`)
 const summaryOf = (id: string) => server.api<RunnerSummary>(`/api/runners/${id}`)
 const runnerCount = async () => (await server.api<RunnerSummary[]>("/api/runners")).length
 
-beforeAll(async () => {
-  bin = mkdtempSync(join(tmpdir(), "geppetto-e2e-bin-"))
-  copyFileSync(agent, join(bin, "claude"))
-  chmodSync(join(bin, "claude"), 0o755)
-  // Not a git work tree: the form offers no worktree, and nothing touches this repository.
-  work = mkdtempSync(join(tmpdir(), "geppetto-e2e-work-"))
-  server = new TestServer({ env: { PATH: `${bin}:${process.env.PATH ?? ""}` } })
-  await server.start()
-  browser = await launchChromium()
-  operator = await newContext(browser, server)
-  page = await operator.newPage()
-  await loginWithLink(page, server, server.operatorToken)
-})
-
-afterEach(async ({ task }) => {
-  if (task.result?.state !== "fail") return
-  failed = true
-  await screenshot(page, `failed-${task.name.replace(/[^a-z0-9]+/gi, "-").slice(0, 60)}`).catch(
-    () => {},
-  )
-})
-
-afterAll(async () => {
-  if (operator !== undefined) await endTrace(operator, failed ? "auto-approve" : undefined)
-  await browser?.close()
-  await server?.stop()
-  rmSync(bin, { recursive: true, force: true })
-  rmSync(work, { recursive: true, force: true })
+useOperatorSession("auto-approve", {
+  prepare: () => {
+    bin = fakeBin("approve", { claude: { copy: agent } })
+    // Not a git work tree: the form offers no worktree, and nothing touches this repository.
+    work = tempDir("approve-work")
+    return new TestServer({ env: { PATH: pathWith(bin) } })
+  },
+  ready: (session) => {
+    server = session.server
+    page = session.page
+  },
+  cleanup: () => removeDirs(bin, work),
 })
 
 // Plain text wherever the dashboard shows it: were it HTML, this would set `window.pwned`.

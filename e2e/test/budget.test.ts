@@ -1,17 +1,11 @@
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { mkdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import type { RunnerDetail, RunnerSummary } from "@geppetto/protocol"
-import type { Browser, BrowserContext, Page } from "playwright-core"
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
-import {
-  endTrace,
-  launchChromium,
-  loginWithLink,
-  newContext,
-  screenshot,
-} from "./helpers/browser.js"
+import type { Page } from "playwright-core"
+import { describe, expect, it } from "vitest"
+import { screenshot } from "./helpers/browser.js"
 import { repoRoot, TestServer, waitFor } from "./helpers/server.js"
+import { fakeBin, pathWith, removeDirs, tempDir, useOperatorSession } from "./helpers/session.js"
 
 /*
  * A budget crossed while a runner runs, in the browser: the server test's fake `claude`
@@ -24,14 +18,11 @@ import { repoRoot, TestServer, waitFor } from "./helpers/server.js"
 const agent = join(repoRoot, "apps/server/test/fixtures/budget-agent.sh")
 const NAME = "e2e-spender"
 
-let bin: string
-let claudeHome: string
-let cwd: string
+let bin: string | undefined
+let claudeHome: string | undefined
+let cwd = ""
 let server: TestServer
-let browser: Browser
-let operator: BrowserContext
 let page: Page
-let failed = false
 let runner: RunnerSummary
 
 const card = (p: Page, id: string) => p.locator(`article[data-runner-id="${id}"]`)
@@ -50,43 +41,24 @@ const announced = (p: Page, id: string) =>
     id,
   )
 
-beforeAll(async () => {
-  bin = mkdtempSync(join(tmpdir(), "geppetto-e2e-budget-bin-"))
-  claudeHome = mkdtempSync(join(tmpdir(), "geppetto-e2e-budget-claude-"))
-  cwd = mkdtempSync(join(tmpdir(), "geppetto-e2e-budget-work-"))
-  copyFileSync(agent, join(bin, "claude"))
-  chmodSync(join(bin, "claude"), 0o755)
-  server = new TestServer({
-    env: { PATH: `${bin}:${process.env.PATH ?? ""}`, CLAUDE_CONFIG_DIR: claudeHome },
-  })
-  mkdirSync(server.dataDir, { recursive: true })
-  writeFileSync(
-    join(server.dataDir, "config.json"),
-    JSON.stringify({ budgets: [{ provider: "claude", period: "day", maxUsd: 0.002 }] }),
-  )
-  await server.start()
-  browser = await launchChromium()
-  operator = await newContext(browser, server)
-  page = await operator.newPage()
-  await loginWithLink(page, server, server.operatorToken)
-})
-
-afterEach(async ({ task }) => {
-  if (task.result?.state !== "fail") return
-  failed = true
-  await screenshot(page, `failed-${task.name.replace(/[^a-z0-9]+/gi, "-").slice(0, 60)}`).catch(
-    () => {},
-  )
-})
-
-afterAll(async () => {
-  if (cwd !== undefined) writeFileSync(join(cwd, "stop"), "")
-  if (operator !== undefined) await endTrace(operator, failed ? "budget" : undefined)
-  await browser?.close()
-  await server?.stop()
-  for (const dir of [bin, claudeHome, cwd]) {
-    if (dir !== undefined) rmSync(dir, { recursive: true, force: true })
-  }
+useOperatorSession("budget", {
+  prepare: () => {
+    bin = fakeBin("budget", { claude: { copy: agent } })
+    claudeHome = tempDir("budget-claude")
+    cwd = tempDir("budget-work")
+    const made = new TestServer({ env: { PATH: pathWith(bin), CLAUDE_CONFIG_DIR: claudeHome } })
+    mkdirSync(made.dataDir, { recursive: true })
+    writeFileSync(
+      join(made.dataDir, "config.json"),
+      JSON.stringify({ budgets: [{ provider: "claude", period: "day", maxUsd: 0.002 }] }),
+    )
+    return made
+  },
+  ready: (session) => {
+    server = session.server
+    page = session.page
+  },
+  cleanup: () => removeDirs(bin, claudeHome, cwd),
 })
 
 describe("a budget notice", () => {

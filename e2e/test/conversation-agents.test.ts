@@ -1,17 +1,11 @@
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { mkdirSync } from "node:fs"
 import { join } from "node:path"
 import type { RunnerSummary } from "@geppetto/protocol"
-import type { Browser, BrowserContext, Page } from "playwright-core"
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
-import {
-  endTrace,
-  launchChromium,
-  loginWithLink,
-  newContext,
-  screenshot,
-} from "./helpers/browser.js"
+import type { Page } from "playwright-core"
+import { describe, expect, it } from "vitest"
+import { screenshot } from "./helpers/browser.js"
 import { repoRoot, TestServer, waitFor } from "./helpers/server.js"
+import { fakeBin, pathWith, removeDirs, tempDir, useOperatorSession } from "./helpers/session.js"
 
 /*
  * The Conversation view for the other agents: a fake `gemini` and `qwen` (the server test's
@@ -26,14 +20,11 @@ echo "fake opencode: nothing written"
 while [ ! -e stop ]; do sleep 0.1; done
 `
 
-let bin: string
-let homes: string
-let work: string
+let bin: string | undefined
+let homes = ""
+let work = ""
 let server: TestServer
-let browser: Browser
-let operator: BrowserContext
 let page: Page
-let failed = false
 
 const conversation = (p: Page) => p.getByRole("log", { name: "Messages and tool calls" })
 
@@ -51,48 +42,28 @@ const openConversation = async (runner: RunnerSummary) => {
   await page.getByRole("tab", { name: "Conversation" }).click()
 }
 
-beforeAll(async () => {
-  bin = mkdtempSync(join(tmpdir(), "geppetto-e2e-agents-bin-"))
-  homes = mkdtempSync(join(tmpdir(), "geppetto-e2e-agents-homes-"))
-  work = mkdtempSync(join(tmpdir(), "geppetto-e2e-agents-work-"))
-  for (const name of ["gemini", "qwen"]) {
-    copyFileSync(geminiQwen, join(bin, name))
-    chmodSync(join(bin, name), 0o755)
-  }
-  writeFileSync(join(bin, "opencode"), OPENCODE)
-  chmodSync(join(bin, "opencode"), 0o755)
-  server = new TestServer({
-    env: {
-      PATH: `${bin}:${process.env.PATH ?? ""}`,
-      GEMINI_CLI_HOME: join(homes, "gemini"),
-      QWEN_HOME: join(homes, "qwen"),
-    },
-  })
-  await server.start()
-  browser = await launchChromium()
-  operator = await newContext(browser, server)
-  page = await operator.newPage()
-  await loginWithLink(page, server, server.operatorToken)
-})
-
-afterEach(async ({ task }) => {
-  if (task.result?.state !== "fail") return
-  failed = true
-  await screenshot(page, `failed-${task.name.replace(/[^a-z0-9]+/gi, "-").slice(0, 60)}`).catch(
-    () => {},
-  )
-})
-
-afterAll(async () => {
-  for (const provider of ["gemini", "qwen", "opencode"]) {
-    if (work !== undefined) writeFileSync(join(work, provider, "stop"), "")
-  }
-  if (operator !== undefined) await endTrace(operator, failed ? "conversation-agents" : undefined)
-  await browser?.close()
-  await server?.stop()
-  for (const dir of [bin, homes, work]) {
-    if (dir !== undefined) rmSync(dir, { recursive: true, force: true })
-  }
+useOperatorSession("conversation-agents", {
+  prepare: () => {
+    bin = fakeBin("agents", {
+      gemini: { copy: geminiQwen },
+      qwen: { copy: geminiQwen },
+      opencode: { script: OPENCODE },
+    })
+    homes = tempDir("agents-homes")
+    work = tempDir("agents-work")
+    return new TestServer({
+      env: {
+        PATH: pathWith(bin),
+        GEMINI_CLI_HOME: join(homes, "gemini"),
+        QWEN_HOME: join(homes, "qwen"),
+      },
+    })
+  },
+  ready: (session) => {
+    server = session.server
+    page = session.page
+  },
+  cleanup: () => removeDirs(bin, homes, work),
 })
 
 describe("the Conversation view of other agents", () => {

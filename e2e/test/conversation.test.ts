@@ -1,17 +1,11 @@
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { mkdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import type { RunnerSummary, TranscriptResponse } from "@geppetto/protocol"
-import type { Browser, BrowserContext, Page } from "playwright-core"
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
-import {
-  endTrace,
-  launchChromium,
-  loginWithLink,
-  newContext,
-  screenshot,
-} from "./helpers/browser.js"
+import type { Page } from "playwright-core"
+import { describe, expect, it } from "vitest"
+import { screenshot } from "./helpers/browser.js"
 import { repoRoot, TestServer, waitFor } from "./helpers/server.js"
+import { fakeBin, pathWith, removeDirs, tempDir, useOperatorSession } from "./helpers/session.js"
 
 /*
  * Issue 18 in the browser: a fake `claude` first on the server's PATH writes a Claude Code
@@ -26,14 +20,11 @@ const docsDir = join(repoRoot, "docs")
 /** Exchanges written before the turn under test: more than one page (100 entries) back. */
 const FILLER = 60
 
-let bin: string
-let claudeHome: string
-let work: string
+let bin: string | undefined
+let claudeHome: string | undefined
+let work = ""
 let server: TestServer
-let browser: Browser
-let operator: BrowserContext
 let page: Page
-let failed = false
 let priced: RunnerSummary
 let unpriced: RunnerSummary
 
@@ -61,47 +52,31 @@ const transcriptTotal = async (id: string): Promise<number> =>
       .catch(() => ({ total: 0 }))
   ).total
 
-beforeAll(async () => {
-  bin = mkdtempSync(join(tmpdir(), "geppetto-e2e-bin-"))
-  claudeHome = mkdtempSync(join(tmpdir(), "geppetto-e2e-claude-"))
-  work = mkdtempSync(join(tmpdir(), "geppetto-e2e-work-"))
-  copyFileSync(agent, join(bin, "claude"))
-  chmodSync(join(bin, "claude"), 0o755)
-  server = new TestServer({
-    env: { PATH: `${bin}:${process.env.PATH ?? ""}`, CLAUDE_CONFIG_DIR: claudeHome },
-  })
-  await server.start()
-  browser = await launchChromium()
-  operator = await newContext(browser, server)
-  page = await operator.newPage()
-  await loginWithLink(page, server, server.operatorToken)
+useOperatorSession("conversation", {
+  prepare: () => {
+    bin = fakeBin("conversation", { claude: { copy: agent } })
+    claudeHome = tempDir("conversation-claude")
+    work = tempDir("conversation-work")
+    return new TestServer({ env: { PATH: pathWith(bin), CLAUDE_CONFIG_DIR: claudeHome } })
+  },
+  ready: async (session) => {
+    server = session.server
+    page = session.page
 
-  priced = await startAgent("e2e-conversation", { CONVERSATION_FILLER: String(FILLER) })
-  unpriced = await startAgent("e2e-unpriced", { CONVERSATION_MODEL: "mystery-model-1" })
-  // 2 entries per filler exchange; then 9 in the turn under test.
-  await waitFor(
-    async () => (await transcriptTotal(priced.id)) === FILLER * 2 + 9,
-    () =>
-      `the agent's first turn in its transcript; screen: ${server.capture(priced.name).join("\n")}`,
-  )
-  await waitFor(async () => (await transcriptTotal(unpriced.id)) === 9, "the unpriced agent's turn")
-})
-
-afterEach(async ({ task }) => {
-  if (task.result?.state !== "fail") return
-  failed = true
-  await screenshot(page, `failed-${task.name.replace(/[^a-z0-9]+/gi, "-").slice(0, 60)}`).catch(
-    () => {},
-  )
-})
-
-afterAll(async () => {
-  if (operator !== undefined) await endTrace(operator, failed ? "conversation" : undefined)
-  await browser?.close()
-  await server?.stop()
-  for (const dir of [bin, claudeHome, work]) {
-    if (dir !== undefined) rmSync(dir, { recursive: true, force: true })
-  }
+    priced = await startAgent("e2e-conversation", { CONVERSATION_FILLER: String(FILLER) })
+    unpriced = await startAgent("e2e-unpriced", { CONVERSATION_MODEL: "mystery-model-1" })
+    // 2 entries per filler exchange; then 9 in the turn under test.
+    await waitFor(
+      async () => (await transcriptTotal(priced.id)) === FILLER * 2 + 9,
+      () =>
+        `the agent's first turn in its transcript; screen: ${server.capture(priced.name).join("\n")}`,
+    )
+    await waitFor(
+      async () => (await transcriptTotal(unpriced.id)) === 9,
+      "the unpriced agent's turn",
+    )
+  },
+  cleanup: () => removeDirs(bin, claudeHome, work),
 })
 
 describe("the Conversation view", () => {

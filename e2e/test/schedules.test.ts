@@ -1,14 +1,9 @@
 import type { Schedule } from "@geppetto/protocol"
-import type { Browser, BrowserContext, Page } from "playwright-core"
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
-import {
-  endTrace,
-  launchChromium,
-  loginWithLink,
-  newContext,
-  screenshot,
-} from "./helpers/browser.js"
+import type { Browser, Page } from "playwright-core"
+import { describe, expect, it } from "vitest"
+import { endTrace, loginWithLink, newContext, screenshot } from "./helpers/browser.js"
 import { TestServer, waitFor } from "./helpers/server.js"
+import { useOperatorSession } from "./helpers/session.js"
 
 // Issue 19's Schedules page in the browser: an operator adds an every-two-seconds schedule
 // (the next runs shown as the cron is typed, a bad one refused inline), sees its runs with
@@ -17,31 +12,17 @@ import { TestServer, waitFor } from "./helpers/server.js"
 
 let server: TestServer
 let browser: Browser
-let context: BrowserContext | undefined
 let page: Page
-let failed = false
 
 const schedules = () => server.api<Schedule[]>("/api/schedules")
 
-beforeAll(async () => {
-  server = new TestServer()
-  await server.start()
-  browser = await launchChromium()
-  context = await newContext(browser, server)
-  page = await context.newPage()
-  await loginWithLink(page, server, server.operatorToken)
-})
-
-afterEach(async ({ task }) => {
-  if (task.result?.state !== "fail") return
-  failed = true
-  await screenshot(page, `failed-schedules-${task.name.replace(/[^a-z0-9]+/gi, "-").slice(0, 50)}`)
-})
-
-afterAll(async () => {
-  if (context !== undefined) await endTrace(context, failed ? "schedules" : undefined)
-  await browser?.close()
-  await server?.stop()
+useOperatorSession("schedules", {
+  prepare: () => new TestServer(),
+  ready: (session) => {
+    server = session.server
+    browser = session.browser
+    page = session.page
+  },
 })
 
 describe("the Schedules page", () => {

@@ -1,18 +1,12 @@
 import { execFileSync } from "node:child_process"
-import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { mkdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import type { RunnerDetail } from "@geppetto/protocol"
-import type { Browser, BrowserContext, Page } from "playwright-core"
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
-import {
-  endTrace,
-  launchChromium,
-  loginWithLink,
-  newContext,
-  screenshot,
-} from "./helpers/browser.js"
+import type { Browser, Page } from "playwright-core"
+import { describe, expect, it } from "vitest"
+import { endTrace, loginWithLink, newContext, screenshot } from "./helpers/browser.js"
 import { repoRoot, TestServer } from "./helpers/server.js"
+import { removeDirs, tempDir, useOperatorSession } from "./helpers/session.js"
 
 // Issue 15 in the browser: a runner started with its own worktree from the form, its change
 // seen in Changes, committed and merged into main from the page, and main checked with git.
@@ -48,52 +42,36 @@ const docsDir = join(repoRoot, "docs")
 
 let server: TestServer
 let browser: Browser
-let operator: BrowserContext
 let page: Page
-let failed = false
 let repo = ""
 let scratch = ""
 let runnerId = ""
 
-beforeAll(async () => {
-  // realpath: the server reports the repository's real path (tmpdir may be a symlink).
-  repo = realpathSync(mkdtempSync(join(tmpdir(), "geppetto-e2e-repo-")))
-  scratch = mkdtempSync(join(tmpdir(), "geppetto-e2e-agent-"))
-  git(repo, "init", "--quiet", "--initial-branch=main")
-  mkdirSync(join(repo, "src"))
-  writeFileSync(join(repo, "README.md"), "# demo\n\nA repository for the workspaces e2e.\n")
-  writeFileSync(join(repo, "src/greet.ts"), GREET_BEFORE)
-  git(repo, "add", "--", "README.md", "src/greet.ts")
-  git(repo, "commit", "--quiet", "-m", "initial")
-  // The "agent": writes a new file, edits one, then waits (outside the repo, so not in the diff).
-  writeFileSync(join(scratch, "after.ts"), GREET_AFTER)
-  writeFileSync(
-    join(scratch, "agent.sh"),
-    `printf 'hello\\n' > hello.txt\ncp '${join(scratch, "after.ts")}' src/greet.ts\nexec sleep 600\n`,
-  )
-
-  server = new TestServer()
-  await server.start()
-  browser = await launchChromium()
-  operator = await newContext(browser, server)
-  page = await operator.newPage()
-  await loginWithLink(page, server, server.operatorToken)
-})
-
-afterEach(async ({ task }) => {
-  if (task.result?.state !== "fail") return
-  failed = true
-  await screenshot(page, `failed-ws-${task.name.replace(/[^a-z0-9]+/gi, "-").slice(0, 60)}`).catch(
-    () => {},
-  )
-})
-
-afterAll(async () => {
-  if (operator !== undefined) await endTrace(operator, failed ? "workspaces" : undefined)
-  await browser?.close()
-  await server?.stop()
-  if (repo !== "") rmSync(repo, { recursive: true, force: true })
-  if (scratch !== "") rmSync(scratch, { recursive: true, force: true })
+const failed = useOperatorSession("workspaces", {
+  prepare: () => {
+    // realpath: the server reports the repository's real path (tmpdir may be a symlink).
+    repo = realpathSync(tempDir("repo"))
+    scratch = tempDir("agent")
+    git(repo, "init", "--quiet", "--initial-branch=main")
+    mkdirSync(join(repo, "src"))
+    writeFileSync(join(repo, "README.md"), "# demo\n\nA repository for the workspaces e2e.\n")
+    writeFileSync(join(repo, "src/greet.ts"), GREET_BEFORE)
+    git(repo, "add", "--", "README.md", "src/greet.ts")
+    git(repo, "commit", "--quiet", "-m", "initial")
+    // The "agent": writes a new file, edits one, then waits (outside the repo, so not in the diff).
+    writeFileSync(join(scratch, "after.ts"), GREET_AFTER)
+    writeFileSync(
+      join(scratch, "agent.sh"),
+      `printf 'hello\\n' > hello.txt\ncp '${join(scratch, "after.ts")}' src/greet.ts\nexec sleep 600\n`,
+    )
+    return new TestServer()
+  },
+  ready: (session) => {
+    server = session.server
+    browser = session.browser
+    page = session.page
+  },
+  cleanup: () => removeDirs(repo, scratch),
 })
 
 /** Scrolls the page so that the runner's tabs are just under the app's sticky top bar. */
@@ -173,7 +151,7 @@ describe("workspaces, end to end", () => {
       expect(overflow).toBeLessThanOrEqual(1)
       await scrollToTabs(p)
       await p.screenshot({ path: join(docsDir, "changes-phone.png") })
-      await endTrace(phone, failed ? "workspaces-phone" : undefined)
+      await endTrace(phone, failed() ? "workspaces-phone" : undefined)
     } finally {
       await phone.close()
     }
@@ -188,7 +166,7 @@ describe("workspaces, end to end", () => {
       await openChanges(viewer)
       expect(await viewer.getByRole("button", { name: "Commit" }).count()).toBe(0)
       expect(await viewer.getByRole("button", { name: /^Merge into/ }).count()).toBe(0)
-      await endTrace(context, failed ? "workspaces-viewer" : undefined)
+      await endTrace(context, failed() ? "workspaces-viewer" : undefined)
     } finally {
       await context.close()
     }
