@@ -263,16 +263,16 @@ export const API_ROUTES: ReadonlyArray<ApiRoute> = [
     path: "/api/runners/:id/reply",
     auth: "operator",
     summary:
-      "Types the keys of the quick answer `label` (one of `answers` of `GET /api/runners/:id`), only while the runner still waits on the prompt `attentionId`. What a notification's action and the dashboard's quick replies post.",
+      "Types the keys of the quick answer `label` (one of `answers` of `GET /api/runners/:id`), only while the runner still waits on the prompt `attentionId` and its screen still shows it. What a notification's action and the dashboard's quick replies post.",
     params: "RunnerParams",
     body: "ReplyRequest",
     responses: [{ status: 204, text: "no body" }],
     errors: [
       "`400 ValidationError`: the body, or a `label` the prompt does not offer",
-      "`409 ConflictError`: the runner waits on another prompt, or on none (answered, gone, ended); nothing was typed",
+      "`409 ConflictError`: the runner waits on another prompt, or on none (answered, gone, ended), or its screen no longer shows the prompt; nothing was typed",
     ],
     notes: [
-      "A stale notification must never press a key on a later dialog: the prompt is checked against the runner's `attentionId` as the request is served. Recorded in the audit trail as `runner.reply` with the label.",
+      "A stale notification must never press a key on a later dialog: the prompt is checked against the runner's `attentionId` as the request is served, and a prompt a screen rule found is checked once more on a fresh capture of the screen (its status can lag the screen by the attention debounce) right before the keys are typed. Recorded in the audit trail as `runner.reply` with the label.",
     ],
   },
   {

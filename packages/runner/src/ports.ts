@@ -1,11 +1,13 @@
 import type { CommitResult, RunnerSummary, WorkspaceDiff } from "@geppetto/protocol"
 import { Context, type Effect, type Queue, type Scope, type Stream } from "effect"
 import type { Screen } from "./attention/evaluate.js"
+import type { ScreenAnswer } from "./attention/rules.js"
 import type {
   AiRunnerError,
   LogStoreError,
   NotFoundError,
   ProcessMonitorError,
+  PromptChangedError,
   StorageError,
   TmuxSessionError,
   ValidationError,
@@ -91,7 +93,6 @@ export interface ProcessMonitorHandle {
   readonly getActivityState: Effect.Effect<ActivityState>
   /** Resolves with the exit event once the process has ended. */
   readonly awaitExit: Effect.Effect<Extract<ProcessEvent, { _tag: "exit" }>>
-  /** Exact bytes to the process's input (tmux `send-keys -H`). */
   /** Exact bytes to the process's input (tmux `send-keys -H`), or to another pane of its session. */
   readonly write: (data: Uint8Array, paneId?: PaneId) => Effect.Effect<void, ProcessMonitorError>
   /**
@@ -339,6 +340,20 @@ export interface AiRunner {
     paneId: PaneId | undefined,
     done: (error: ProcessMonitorError | undefined) => void,
   ) => boolean
+  /**
+   * Types the quick answer `label` of the prompt `attentionId`, only while the runner still
+   * waits on that prompt and, for a prompt a screen rule found, one more capture still shows
+   * it: a notification or a board left open may be old, and its keys must never answer a later
+   * dialog. Resolves with the answer typed; `PromptChangedError` (nothing typed) otherwise.
+   */
+  readonly reply: (
+    id: string,
+    attentionId: string,
+    label: string,
+  ) => Effect.Effect<
+    ScreenAnswer,
+    PromptChangedError | ValidationError | ProcessMonitorError | NotFoundError | AiRunnerError
+  >
   readonly resize: (
     id: string,
     cols: number,

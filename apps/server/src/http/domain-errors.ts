@@ -46,6 +46,8 @@ const STATUS = {
   ForbiddenError: { status: 403 },
   // The runner exists but cannot do that now (it finished, its pane is gone).
   AiRunnerError: { status: 409, code: "AiProviderOperationError" },
+  // A quick answer for a prompt that is gone or changed: nothing was typed.
+  PromptChangedError: { status: 409, code: "ConflictError" },
   ProcessMonitorError: { status: 500, code: "ProcessOperationError" },
   TmuxSessionError: { status: 503 },
   LogStoreError: { status: 500 },

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { startServer, type TestServer, waitFor } from "../helpers/server.js"
 
@@ -102,5 +105,63 @@ describe("POST /api/runners/:id/reply", () => {
       label: "Yes",
     })
     expect(missing.statusCode).toBe(404)
+  })
+})
+
+describe("POST /api/runners/:id/reply while the screen has moved on", () => {
+  // A long debounce: the runner's status keeps saying it waits on the prompt for seconds after
+  // the screen stopped showing it, as it can for 300 ms in use. The answer must look.
+  let slow: TestServer
+  let cwd: string
+  beforeAll(async () => {
+    slow = await startServer({
+      config: { attention: { debounceMs: 2500, confirmMs: 100, recheckMs: 60_000 } },
+    })
+    cwd = mkdtempSync(join(tmpdir(), "geppetto-reply-"))
+  })
+  afterAll(async () => {
+    await slow?.close()
+    rmSync(cwd, { recursive: true, force: true })
+  })
+
+  it("checks a fresh capture: a prompt its status still names but its screen no longer shows gets 409, nothing typed", async () => {
+    const runner = await slow.start({
+      provider: "shell",
+      cwd,
+      command: [
+        "sh",
+        "-c",
+        "printf 'Continue? [y/N] '; while [ ! -e go ]; do sleep 0.05; done; printf '\\033[2J\\033[Hworking on something else\\n'; read a; echo \"got=$a\"; exec sleep 600",
+      ],
+    })
+    const pane = `=${runner.name}:`
+    const prompt = await waitFor(async () => {
+      const detail = await slow.runner(runner.id)
+      return detail.waitingForInput && detail.attentionId !== undefined ? detail : undefined
+    }, "the runner waiting on its prompt")
+    writeFileSync(join(cwd, "go"), "")
+    await waitFor(
+      () => slow.capture(pane).includes("working on something else"),
+      "the screen moved on",
+    )
+    // The status has not caught up: it still names the prompt and offers its answers.
+    const stale = await slow.runner(runner.id)
+    expect(stale.waitingForInput).toBe(true)
+    expect(stale.attentionId).toBe(prompt.attentionId)
+
+    const reply = await slow.post(`/api/runners/${runner.id}/reply`, {
+      attentionId: prompt.attentionId,
+      label: "Yes",
+    })
+    expect(reply.statusCode, reply.body).toBe(409)
+    expect(reply.json().error.code).toBe("ConflictError")
+    expect(reply.json().error.message).toContain("no longer shows prompt")
+    // Nothing was typed: the first keys `read` gets are the ones sent now.
+    const typed = await slow.post(`/api/runners/${runner.id}/input`, { data: "z\r" })
+    expect(typed.statusCode).toBe(204)
+    await waitFor(() => /got=/.test(slow.capture(pane)), "the marker read")
+    expect(/got=(\S*)/.exec(slow.capture(pane))?.[1]).toBe("z")
+    const audit = await slow.get(`/api/audit?runner=${runner.id}&action=runner.reply`, "operator")
+    expect(audit.json().entries).toEqual([])
   })
 })

@@ -25,6 +25,19 @@ export class AiRunnerError extends Schema.TaggedError<AiRunnerError>()("AiRunner
   message: Schema.String,
 }) {}
 
+/**
+ * A quick answer for a prompt the runner no longer waits on, or no longer shows on its screen:
+ * nothing was typed (an old notification must never answer a later dialog).
+ */
+export class PromptChangedError extends Schema.TaggedError<PromptChangedError>()(
+  "PromptChangedError",
+  {
+    runnerId: Schema.String,
+    attentionId: Schema.String,
+    message: Schema.String,
+  },
+) {}
+
 /** Input that breaks a rule: a bad name, a relative cwd, an env key with `=`. Changes nothing. */
 export class ValidationError extends Schema.TaggedError<ValidationError>()("ValidationError", {
   field: Schema.String,

@@ -7,6 +7,7 @@ import { makeControl } from "./control.js"
 import { makeOutput } from "./output.js"
 import { makeRediscovery } from "./rediscover.js"
 import { makeRegistryContext } from "./registry-context.js"
+import { makeReply } from "./reply.js"
 import { makeStart } from "./start.js"
 import { makeWait } from "./wait.js"
 import { makeWatch } from "./watch.js"
@@ -48,6 +49,7 @@ export const makeAiRunnerRegistry = Effect.gen(function* () {
     waitForCompletion,
     write: control.write,
     writeNow,
+    reply: makeReply(ctx, control),
     resize: control.resize,
     output,
     follow,

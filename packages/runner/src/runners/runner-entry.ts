@@ -1,4 +1,5 @@
 import { Deferred, Effect, Ref, type Scope } from "effect"
+import type { CompiledScreenRule } from "../attention/rules.js"
 import type { RunnerSession } from "../domain/runner.js"
 import type { ProcessMonitorHandle } from "../ports.js"
 import { emptyTally, type OutputTally, type RunnerState, takeTally } from "./runner-state.js"
@@ -37,6 +38,11 @@ export interface RunnerEntry {
    */
   live: boolean
   budgetNoticeOpen: boolean
+  /**
+   * The screen rules its attention is judged by, once it is watched: a quick answer checks a
+   * fresh capture against them before it types (see `promptOnScreen`).
+   */
+  screenRules: ReadonlyArray<CompiledScreenRule> | undefined
 }
 
 export const makeEntry = (state: RunnerState, logDir: string) =>
@@ -58,6 +64,7 @@ export const makeEntry = (state: RunnerState, logDir: string) =>
       outputWait: undefined,
       live: state.live,
       budgetNoticeOpen: state.budgetNotice !== undefined,
+      screenRules: undefined,
     } satisfies RunnerEntry as RunnerEntry
   })
 

@@ -1,9 +1,8 @@
 import { Clock, Deferred, Duration, Effect, Exit, FiberId, Runtime, Scope, Stream } from "effect"
 import { makeAttentionDetector } from "../attention/detector.js"
-import { evaluateScreen } from "../attention/evaluate.js"
 import { loadRuleSet } from "../attention/load-rules.js"
 import type { CompiledScreenRule } from "../attention/rules.js"
-import { candidateOf, samePrompt } from "../attention/signals.js"
+import { samePrompt } from "../attention/signals.js"
 import { AuditLog } from "../audit/audit-log.js"
 import type { LogStoreError } from "../domain/errors.js"
 import { type ControlEvent, toWireEvent } from "../domain/events.js"
@@ -13,6 +12,7 @@ import type { PaneSummary, ProcessMonitorHandle } from "../ports.js"
 import { agentHooks, followHookFile } from "../providers/hooks.js"
 import { decideAutoApprove } from "./auto-approve.js"
 import type { Control } from "./control.js"
+import { promptOnScreen } from "./prompt-on-screen.js"
 import type { RegistryContext } from "./registry-context.js"
 import { type RunnerEntry, readState } from "./runner-entry.js"
 import { applyActivity, applyAttention, attentionOf, tallyOutput } from "./runner-state.js"
@@ -135,6 +135,7 @@ export const makeWatch = (ctx: RegistryContext, control: Control, workspace: Wor
       Effect.gen(function* () {
         const state = yield* readState(entry)
         const rules = yield* loadRules(state.provider)
+        entry.screenRules = rules
         const hooked = agentHooks(state.provider, entry.logDir)
         // A restart starts from the prompt the journal kept, its rule and dialog included, so
         // that the re-check finds the same prompt (same id) rather than a new one.
@@ -199,12 +200,9 @@ export const makeWatch = (ctx: RegistryContext, control: Control, workspace: Wor
         const s = yield* readState(entry)
         const decision = decideAutoApprove(s)
         if (!decision.approve) return
-        const screen = yield* handle.captureScreen.pipe(Effect.option)
-        if (screen._tag === "None") return
-        const seen = candidateOf(evaluateScreen(screen.value, rules), false)
-        if (seen === undefined || !samePrompt(seen, attentionOf(s))) {
+        if (!(yield* promptOnScreen(handle, rules, s))) {
           return yield* Effect.logInfo(
-            `auto-approve ${entry.id}: the prompt changed before it could be answered; left for a person`,
+            `auto-approve ${entry.id}: the prompt changed (or the screen could not be read) before it could be answered; left for a person`,
           )
         }
         let mine = false
