@@ -64,7 +64,9 @@ describe("the Schedules page", () => {
     await screenshot(page, "schedules-page")
     const name = (await started.textContent()) ?? ""
     expect(name).toMatch(/^e2e-tick-[0-9]{8}-[0-9]{6}$/)
-    await started.click()
+    // By its name: runs keep coming every two seconds, and `.first()` at click time may be a
+    // newer one than the run whose name was read.
+    await card.getByRole("link", { name, exact: true }).click()
     await page.waitForURL(/\/runners\/run-/)
     // Its page's heading: the name's first match may be a hidden one (a closed menu's entry
     // for the run that ended), which never becomes visible.
