@@ -209,24 +209,19 @@ const runTerminal = async (): Promise<ScenarioReport> => {
   // that client plus a WebSocket hop).
   const attachAt = (key: "attachIdle" | "attachBusy", pick: "p50" | "p99") =>
     numAt(json, "echo", key, pick)
+  /** The idle echo's p50 goal (attach + 0.3 ms) for the figure at `key`. */
+  const idleP50 = (name: string, key: "idle" | "warm"): Figure => ({
+    name,
+    value: numAt(json, "echo", key, "p50"),
+    unit: "ms",
+    target: { op: "<=", limit: attachAt("attachIdle", "p50") + 0.3 },
+    ...attach("attachIdle", "p50"),
+    digits: 2,
+  })
   const figures: Figure[] = [
-    {
-      name: "echo p50, idle (target: attach + 0.3 ms)",
-      value: numAt(json, "echo", "idle", "p50"),
-      unit: "ms",
-      target: { op: "<=", limit: attachAt("attachIdle", "p50") + 0.3 },
-      ...attach("attachIdle", "p50"),
-      digits: 2,
-    },
-    {
-      // The same server after 2000 keys typed back to back: V8 has optimised the keystroke path.
-      name: "echo p50, idle, warm (after 2000 keys)",
-      value: numAt(json, "echo", "warm", "p50"),
-      unit: "ms",
-      target: { op: "<=", limit: attachAt("attachIdle", "p50") + 0.3 },
-      ...attach("attachIdle", "p50"),
-      digits: 2,
-    },
+    idleP50("echo p50, idle (target: attach + 0.3 ms)", "idle"),
+    // The same server after 2000 keys typed back to back: V8 has optimised the keystroke path.
+    idleP50("echo p50, idle, warm (after 2000 keys)", "warm"),
     {
       name: "echo p99, idle (target: 1.5x attach + 1 ms)",
       value: numAt(json, "echo", "idle", "p99"),
