@@ -42,6 +42,12 @@ describe.each(["gemini", "qwen"])("%s transcript", (provider) => {
   it("is found by folder and time, read, and its usage is on the summary", async () => {
     const cwd = mkdtempSync(join(server.dataDir, `${provider}-`))
     const runner = await server.start({ provider, cwd })
+    // The agent writes its file line by line and says so when done: read it after that, or a
+    // read between two lines sees part of the turn.
+    await waitFor(
+      () => / written/.test(server.capture(runner.name)),
+      () => `the agent's session file written; screen: ${server.capture(runner.name)}`,
+    )
     const transcript = await waitFor(
       async () => {
         const reply = await server.get(`/api/runners/${runner.id}/transcript`)

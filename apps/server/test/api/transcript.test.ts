@@ -50,6 +50,12 @@ describe("transcripts", () => {
     mkdirSync(cwd, { recursive: true })
     const runner = await server.start({ provider: "claude", cwd })
 
+    // The agent writes its turn line by line and says so when done: a read between two lines
+    // would see part of it.
+    await waitFor(
+      () => /first turn written/.test(server.capture(runner.name)),
+      () => `the first turn written; screen: ${server.capture(runner.name)}`,
+    )
     await waitFor(
       async () => (await transcript(runner.id)).status === 200,
       () => `a transcript for ${runner.id}; screen: ${server.capture(runner.name)}`,
