@@ -27,6 +27,11 @@ export const notFound = (id: string) =>
     message: `there is no runner ${JSON.stringify(id)}`,
   })
 
+/** The quick answers a runner offers now: its prompt's, and none over a budget notice. */
+export const offeredAnswers = (state: RunnerState) =>
+  // A budget notice offers no answer, whatever the screen behind it does.
+  state.waitingForInput && budgetShown(state) === undefined ? state.answers : undefined
+
 /**
  * What every part of the registry shares: its dependencies, the runners, the change feed and
  * the one way a runner's state changes (`update`). Built once in the registry's scope.
@@ -146,9 +151,7 @@ export const makeRegistryContext = Effect.gen(function* () {
         runner: toSummary(state),
         metrics: metricsAt(state, now),
         session: state.live ? session : undefined,
-        // A budget notice offers no answer, whatever the screen behind it does.
-        answers:
-          state.waitingForInput && budgetShown(state) === undefined ? state.answers : undefined,
+        answers: offeredAnswers(state),
         accountId: state.accountId,
         attachCommand: monitor.attachTarget(state.name).command,
       } satisfies RunnerDetail

@@ -3,8 +3,9 @@ import type { ScreenAnswer } from "../attention/rules.js"
 import { PromptChangedError, ValidationError } from "../domain/errors.js"
 import type { Control } from "./control.js"
 import { promptOnScreen } from "./prompt-on-screen.js"
-import type { RegistryContext } from "./registry-context.js"
+import { offeredAnswers, type RegistryContext } from "./registry-context.js"
 import { readState } from "./runner-entry.js"
+import { toSummary } from "./runner-state.js"
 
 /**
  * `AiRunner.reply`: a person's quick answer (the board, a push notification, `geppetto reply`).
@@ -25,12 +26,13 @@ export const makeReply =
           attentionId,
           message: `runner ${id} ${why}; nothing was typed`,
         })
-      const detail = yield* ctx.detailOf(entry)
-      const { runner } = detail
+      const state = yield* readState(entry)
+      // The summary's id: a budget notice's own, over whatever prompt waits behind it.
+      const runner = toSummary(state)
       if (!runner.waitingForInput) return yield* changed(`no longer waits on prompt ${attentionId}`)
       if (runner.attentionId !== attentionId)
         return yield* changed(`now waits on another prompt than ${attentionId}`)
-      const offered = detail.answers ?? []
+      const offered = offeredAnswers(state) ?? []
       const answer: ScreenAnswer | undefined = offered.find((a) => a.label === label)
       if (answer === undefined) {
         return yield* new ValidationError({
@@ -42,7 +44,6 @@ export const makeReply =
           }`,
         })
       }
-      const state = yield* readState(entry)
       // A prompt found by a screen rule is checked on the screen once more; one a hook or a
       // bell announced has no picture to compare, and only its id is checked.
       if (state.attentionRuleId !== undefined) {
