@@ -149,6 +149,26 @@ const viewerProcess = async (server: Server, id: string) => {
   return child
 }
 
+/**
+ * Times `keys` keystrokes 10 ms apart, after 20 untimed ones: `type(i)` sends key `i` and
+ * resolves on its echo. Each timed key's ms, and its send and echo on the monotonic clock.
+ */
+const timeKeys = async (keys: number, type: (i: number) => Promise<void>) => {
+  const samples: number[] = []
+  const windows: KeyWindow[] = []
+  for (let i = 0; i < keys + 20; i++) {
+    const sent = monotonicUs()
+    const t0 = performance.now()
+    await type(i)
+    if (i >= 20) {
+      samples.push(performance.now() - t0)
+      windows.push({ sent, received: monotonicUs() })
+    }
+    await sleep(10)
+  }
+  return { samples, windows }
+}
+
 /** Keys typed back to back before a warm echo: enough for V8 to optimise the keystroke path. */
 const WARM_UP_KEYS = 2000
 
@@ -176,33 +196,24 @@ const echoRun = async (
       w.resolve()
     }
   })
-  for (let i = 0; i < warmUp; i++) {
+  /** Key `i`'s letter into the runner; resolves on its echo. */
+  const typeKey = (i: number) => {
     const char = String.fromCharCode(97 + (i % 26))
     const echoed = new Promise<void>((resolve) => {
       waiting = { char, resolve }
     })
     ws.send(JSON.stringify({ type: "input", data: char }))
-    await within(10_000, "a warm-up key's echo", echoed)
+    return echoed
+  }
+  for (let i = 0; i < warmUp; i++) {
+    await within(10_000, "a warm-up key's echo", typeKey(i))
     // A new line now and then: a canonical-mode line holds at most 4095 characters.
     if (i % 500 === 499) ws.send(JSON.stringify({ type: "input", data: "\r" }))
   }
   if (warmUp > 0) await sleep(100)
-  const samples: number[] = []
-  for (let i = 0; i < keys + 20; i++) {
-    const char = String.fromCharCode(97 + (i % 26))
-    const echoed = new Promise<void>((resolve) => {
-      waiting = { char, resolve }
-    })
-    const sent = monotonicUs()
-    const t0 = performance.now()
-    ws.send(JSON.stringify({ type: "input", data: char }))
-    await echoed
-    if (i >= 20) {
-      samples.push(performance.now() - t0)
-      windows?.push({ sent, received: monotonicUs() })
-    }
-    await sleep(10)
-  }
+  const timed = await timeKeys(keys, typeKey)
+  windows?.push(...timed.windows)
+  const samples = timed.samples
   ws.close()
   await api(server, "DELETE", `/api/runners/${runner.id}`)
   return { ...summarize(samples), runnerId: runner.id }
@@ -237,20 +248,19 @@ const attachEchoRun = async (socket: string, label: string, keys: number, floodi
     }
   })
   await sleep(500)
-  const samples: number[] = []
+  let samples: number[]
   try {
-    for (let i = 0; i < keys + 20; i++) {
-      // Letters the status line and the redraws do not print on their own.
-      const char = String.fromCharCode(0x71 + (i % 8)) // q..x
-      const echoed = new Promise<void>((resolve) => {
-        waiting = { char, resolve }
+    samples = (
+      await timeKeys(keys, (i) => {
+        // Letters the status line and the redraws do not print on their own.
+        const char = String.fromCharCode(0x71 + (i % 8)) // q..x
+        const echoed = new Promise<void>((resolve) => {
+          waiting = { char, resolve }
+        })
+        client.stdin.write(char)
+        return within(10_000, "attach-client echo", echoed)
       })
-      const t0 = performance.now()
-      client.stdin.write(char)
-      await within(10_000, "attach-client echo", echoed)
-      if (i >= 20) samples.push(performance.now() - t0)
-      await sleep(10)
-    }
+    ).samples
   } finally {
     client.kill("SIGKILL")
     spawnSync("tmux", ["-L", socket, "kill-session", "-t", session])
@@ -288,17 +298,13 @@ const echoFloors = async (keys: number) => {
     )
     let answered = () => {}
     socket.on("message", () => answered())
-    const samples: number[] = []
-    for (let i = 0; i < keys + 20; i++) {
+    const { samples } = await timeKeys(keys, () => {
       const back = new Promise<void>((resolve) => {
         answered = resolve
       })
-      const t0 = performance.now()
       socket.send(JSON.stringify({ type: "input", data: "a" }))
-      await within(10_000, "the ws echo", back)
-      if (i >= 20) samples.push(performance.now() - t0)
-      await sleep(10)
-    }
+      return within(10_000, "the ws echo", back)
+    })
     const chain = spawnSync(
       process.execPath,
       [join(import.meta.dirname, "fixtures", "log-chain-echo.mjs"), String(keys)],
