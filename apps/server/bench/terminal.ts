@@ -172,35 +172,71 @@ const timeKeys = async (keys: number, type: (i: number) => Promise<void>) => {
 /** Keys typed back to back before a warm echo: enough for V8 to optimise the keystroke path. */
 const WARM_UP_KEYS = 2000
 
-const echoRun = async (
-  server: Server,
-  label: string,
-  keys: number,
+/** What a key is typed into: `cat` (the tty echoes each key in one write) unless given. */
+interface EchoProgram {
+  readonly argv: ReadonlyArray<string>
+  /** What the bench waits for once key `char` is typed: the end of the program's answer. */
+  readonly answerTo: (char: string) => string
+  /** Printed once the program reads keys (none for `cat`, which reads at once). */
+  readonly ready?: string
+}
+
+const CAT: EchoProgram = { argv: ["cat"], answerTo: (char) => char }
+
+/**
+ * A program that answers each key in two writes 1 ms apart, as a TUI does: the key, then a
+ * status line redrawn (its upper case, at the top right). The echo is done at the second.
+ */
+const TWO_WRITES: EchoProgram = {
+  argv: [process.execPath, join(import.meta.dirname, "fixtures", "two-write-echo.mjs")],
+  answerTo: (char) => char.toUpperCase(),
+  ready: "two-write-echo ready",
+}
+
+interface EchoOptions {
   /** Each key's send and echo times on the monotonic clock, for the stage trace. */
-  windows?: KeyWindow[],
+  readonly windows?: KeyWindow[]
   /**
    * Keys typed back to back first, untimed. A fresh server runs the keystroke path as
    * unoptimised (baseline) code: V8 optimises a function only after it has run a while, and
    * 320 keys 10 ms apart are not enough. A server that has been typed into is the warm case.
    */
-  warmUp = 0,
+  readonly warmUp?: number
+  readonly program?: EchoProgram
+}
+
+const echoRun = async (
+  server: Server,
+  label: string,
+  keys: number,
+  { windows, warmUp = 0, program = CAT }: EchoOptions = {},
 ) => {
-  const runner = await startRunner(server, ["cat"], `echo-${label}`)
+  const runner = await startRunner(server, [...program.argv], `echo-${label}`)
   if (runner === undefined) throw new Error("no runner")
   let waiting: { char: string; resolve: () => void } | undefined
+  let output = ""
+  let ready = () => {}
+  const isReady = new Promise<void>((resolve) => {
+    ready = resolve
+  })
   const ws = await openTerminal(server, runner.id, (_end, bytes) => {
     const text = Buffer.from(bytes).toString("latin1")
+    if (program.ready !== undefined && output.length < 4096) {
+      output += text
+      if (output.includes(program.ready)) ready()
+    }
     if (waiting !== undefined && text.includes(waiting.char)) {
       const w = waiting
       waiting = undefined
       w.resolve()
     }
   })
+  if (program.ready !== undefined) await within(10_000, `${label}: ${program.ready}`, isReady)
   /** Key `i`'s letter into the runner; resolves on its echo. */
   const typeKey = (i: number) => {
     const char = String.fromCharCode(97 + (i % 26))
     const echoed = new Promise<void>((resolve) => {
-      waiting = { char, resolve }
+      waiting = { char: program.answerTo(char), resolve }
     })
     ws.send(JSON.stringify({ type: "input", data: char }))
     return echoed
@@ -224,13 +260,31 @@ const echoRun = async (
  * `cat` pane of the baseline server, keys written to the client's terminal, the echo read from
  * its output; with `flooding`, another pane of that tmux server prints without pause.
  */
-const attachEchoRun = async (socket: string, label: string, keys: number, flooding: boolean) => {
+const attachEchoRun = async (
+  socket: string,
+  label: string,
+  keys: number,
+  flooding: "no" | "unwatched" | "watched",
+) => {
   const session = `attach-echo-${label}`
   newPane(socket, session, "cat")
   // No status line: its redraws (the clock) must not pass for an echo.
   spawnSync("tmux", ["-L", socket, "set-option", "-t", session, "status", "off"])
-  if (flooding)
+  if (flooding !== "no")
     spawnSync("tmux", ["-L", socket, "new-session", "-d", "-s", `${session}-flood`, `yes ${LINE}`])
+  // The flood's own viewer, as ttyd would have it: a tmux attach client in a pty, its screen
+  // read by a process of its own (a second browser), like the socket viewer of the flood.
+  const floodViewer =
+    flooding === "watched"
+      ? spawn(
+          "sh",
+          [
+            "-c",
+            `script -qfc "stty cols 120 rows 32; tmux -L ${socket} attach -t ${session}-flood" /dev/null | cat > /dev/null`,
+          ],
+          { stdio: "ignore", env: { ...process.env, TERM: "xterm-256color" }, detached: true },
+        )
+      : undefined
   const client = spawn(
     "script",
     ["-qfc", `stty cols 120 rows 32; tmux -L ${socket} attach -t ${session}`, "/dev/null"],
@@ -263,8 +317,10 @@ const attachEchoRun = async (socket: string, label: string, keys: number, floodi
     ).samples
   } finally {
     client.kill("SIGKILL")
+    if (floodViewer?.pid !== undefined) process.kill(-floodViewer.pid, "SIGKILL")
     spawnSync("tmux", ["-L", socket, "kill-session", "-t", session])
-    if (flooding) spawnSync("tmux", ["-L", socket, "kill-session", "-t", `${session}-flood`])
+    if (flooding !== "no")
+      spawnSync("tmux", ["-L", socket, "kill-session", "-t", `${session}-flood`])
   }
   return summarize(samples)
 }
@@ -335,11 +391,11 @@ const tracedEcho = async (keys: number) => {
   let idleRunner = ""
   let busyRunner = ""
   try {
-    idleRunner = (await echoRun(server, "trace-idle", keys, idle)).runnerId
+    idleRunner = (await echoRun(server, "trace-idle", keys, { windows: idle })).runnerId
     const flooder = await startRunner(server, ["sh", "-c", `yes ${LINE}`], "trace-flood")
     if (flooder === undefined) throw new Error("no runner")
     const viewer = await viewerProcess(server, flooder.id)
-    busyRunner = (await echoRun(server, "trace-busy", keys, busy)).runnerId
+    busyRunner = (await echoRun(server, "trace-busy", keys, { windows: busy })).runnerId
     viewer.kill("SIGTERM")
     await api(server, "DELETE", `/api/runners/${flooder.id}`)
   } finally {
@@ -688,7 +744,9 @@ const main = async () => {
     log(
       `echo idle again, after ${WARM_UP_KEYS} keys typed back to back (V8 has optimised the path) ...`,
     )
-    const echoWarm = await echoRun(server, "warm", 300, undefined, WARM_UP_KEYS)
+    const echoWarm = await echoRun(server, "warm", 300, { warmUp: WARM_UP_KEYS })
+    log("echo idle, warm, into a program that answers each key in two writes 1 ms apart ...")
+    const echoTwoWrites = await echoRun(server, "two-writes", 300, { program: TWO_WRITES })
     log("echo while another runner floods ...")
     const flooder = await startRunner(server, ["sh", "-c", `yes ${LINE}`], "background-flood")
     if (flooder === undefined) throw new Error("no runner")
@@ -700,8 +758,9 @@ const main = async () => {
     log("echo through one tmux attach client (baseline), idle and while another pane floods ...")
     // The baseline server needs a session before `attach`; the raw flood run makes its own.
     spawnSync("tmux", ["-L", baselineSocket, "new-session", "-d", "-s", "keep-echo", "sleep 3600"])
-    const attachIdle = await attachEchoRun(baselineSocket, "idle", 300, false)
-    const attachBusy = await attachEchoRun(baselineSocket, "busy", 300, true)
+    const attachIdle = await attachEchoRun(baselineSocket, "idle", 300, "no")
+    const attachBusy = await attachEchoRun(baselineSocket, "busy", 300, "unwatched")
+    const attachWatched = await attachEchoRun(baselineSocket, "watched", 300, "watched")
 
     log("echo floors: a bare WebSocket round trip, and the durable log's chain with no server ...")
     const floors = await echoFloors(300)
@@ -728,9 +787,11 @@ const main = async () => {
         [
           echoRow("terminal socket, idle", echoIdle),
           echoRow(`terminal socket, idle, after ${WARM_UP_KEYS} keys (warm)`, echoWarm),
+          echoRow("the same, the answer in two writes 1 ms apart (to the second)", echoTwoWrites),
           echoRow("terminal socket, another runner floods", echoBusy),
           echoRow("tmux attach client, idle (baseline)", attachIdle),
           echoRow("tmux attach client, another pane floods (baseline)", attachBusy),
+          echoRow("tmux attach client, another pane floods to its own client", attachWatched),
           echoRow("floor: Node-to-Node WebSocket round trip (no Geppetto)", floors.wsRoundTrip),
           echoRow("floor: control client → tmux → pipe-pane → split → fs.watch", floors.logChain),
         ],
@@ -752,7 +813,7 @@ const main = async () => {
     const file = join(dir, "terminal.json")
     writeFileSync(
       file,
-      `${JSON.stringify({ at: new Date().toISOString(), machine, echo: { idle: echoIdle, warm: echoWarm, busy: echoBusy, attachIdle, attachBusy }, floors, stages, floods }, null, 2)}\n`,
+      `${JSON.stringify({ at: new Date().toISOString(), machine, echo: { idle: echoIdle, warm: echoWarm, twoWrites: echoTwoWrites, busy: echoBusy, attachIdle, attachBusy, attachWatched }, floors, stages, floods }, null, 2)}\n`,
     )
     log(`\nwrote ${file}`)
   } finally {

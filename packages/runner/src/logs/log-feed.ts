@@ -43,22 +43,30 @@ export interface LogSubscription {
 }
 
 /**
- * A flood's writes come faster than this apart: the reader then waits PACE_MS so that it reads
- * the burst in a few large chunks instead of one small read per write (measured on a 40 MB
- * flood: tens of thousands of reads, more CPU than tmux spent producing the bytes). A lone
- * write (a keystroke's echo) is read at once.
+ * A flood's writes come faster than BURST_GAP_MS apart: once QUICK_WAKES of them have come in a
+ * row, the reader waits PACE_MS before each read, so that it reads the burst in a few large
+ * chunks instead of one small read per write (measured on a 40 MB flood: tens of thousands of
+ * reads, more CPU than tmux spent producing the bytes). A lone write (a keystroke's echo) is
+ * read at once, and so are the next few after it: a program that answers a key in two or three
+ * writes (the echo, then a status line or the cursor) shows all of it without a pause
+ * (pacing from the second wake on held the rest of such an echo back PACE_MS).
  */
 const BURST_GAP_MS = 5
+const QUICK_WAKES = 4
 const PACE_MS = 3
 
-/** A reader's pace: called at each wake-up, the ms to wait before reading (0: read now). */
-export const makeBurstPacer = (): (() => number) => {
-  let lastWake = 0
+/**
+ * A reader's pace: called at each wake-up, the ms to wait before reading (0: read now).
+ * `now` is the monotonic clock in ms (a parameter for the unit test).
+ */
+export const makeBurstPacer = (now: () => number = () => performance.now()): (() => number) => {
+  let lastWake = Number.NEGATIVE_INFINITY
+  let quick = 0
   return () => {
-    const now = performance.now()
-    const burst = now - lastWake < BURST_GAP_MS
-    lastWake = now
-    return burst ? PACE_MS : 0
+    const at = now()
+    quick = at - lastWake < BURST_GAP_MS ? quick + 1 : 0
+    lastWake = at
+    return quick >= QUICK_WAKES ? PACE_MS : 0
   }
 }
 
