@@ -207,7 +207,7 @@ const runTerminal = async (): Promise<ScenarioReport> => {
   const notes: string[] = []
   // Issue 20's goals, each against the one-attach-client baseline of the same run (ttyd is
   // that client plus a WebSocket hop).
-  const attachAt = (key: "attachIdle" | "attachBusy", pick: "p50" | "p99") =>
+  const attachAt = (key: "attachIdle" | "attachBusy" | "attachWatched", pick: "p50" | "p99") =>
     numAt(json, "echo", key, pick)
   /** The idle echo's p50 goal (attach + 0.3 ms) for the figure at `key`. */
   const idleP50 = (name: string, key: "idle" | "warm"): Figure => ({
@@ -236,6 +236,25 @@ const runTerminal = async (): Promise<ScenarioReport> => {
       unit: "ms",
       target: { op: "<=", limit: 2 * attachAt("attachBusy", "p99") },
       ...attach("attachBusy", "p99"),
+      digits: 2,
+    },
+    {
+      // ttyd with a browser on the flood too: the flooding pane has an attach client of its own.
+      name: "echo p99, another runner flooding, its flood watched in both",
+      value: numAt(json, "echo", "busy", "p99"),
+      unit: "ms",
+      baseline: {
+        label: "1 tmux attach client; the flood's pane has its own",
+        value: attachAt("attachWatched", "p99"),
+      },
+      digits: 2,
+    },
+    {
+      // A TUI's answer to a key: the echo, then 1 ms later a status line (fixtures/two-write-echo).
+      name: "echo p50, warm, the answer in two writes 1 ms apart (to the second)",
+      value: numAt(json, "echo", "twoWrites", "p50"),
+      unit: "ms",
+      baseline: { label: "one write (the warm echo)", value: numAt(json, "echo", "warm", "p50") },
       digits: 2,
     },
     {
