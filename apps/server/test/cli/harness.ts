@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process"
-import { mkdtempSync, rmSync } from "node:fs"
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -9,6 +9,40 @@ import { waitFor as waitForValue } from "../helpers/server.js"
 /** apps/server: the CLI runs from here so that `--import tsx` resolves. */
 export const SERVER_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "..")
 const MAIN = join(SERVER_DIR, "src", "main.ts")
+const BUILT = join(SERVER_DIR, "dist", "main.js")
+const REPO = join(SERVER_DIR, "..", "..")
+
+/** The newest modification time of a file under `path` (or of `path`, a file). */
+const newestChange = (path: string): number => {
+  const stat = statSync(path)
+  if (!stat.isDirectory()) return stat.mtimeMs
+  return readdirSync(path, { withFileTypes: true, recursive: true })
+    .filter((entry) => entry.isFile())
+    .reduce(
+      (newest, entry) => Math.max(newest, statSync(join(entry.parentPath, entry.name)).mtimeMs),
+      0,
+    )
+}
+
+/**
+ * How a CLI child starts: the built command line when it is newer than everything it is built
+ * from (CI builds before it tests), else the sources through tsx. The same program either way;
+ * the build starts in 0.25 s, tsx in 0.9-1.3 s, and these files start it a hundred times.
+ */
+const cliArgv = ((): ReadonlyArray<string> => {
+  const fromSources = ["--import", "tsx", "--conditions=geppetto-source", MAIN]
+  if (!existsSync(BUILT)) return fromSources
+  const built = statSync(BUILT).mtimeMs
+  const inputs = [
+    join(SERVER_DIR, "src"),
+    join(SERVER_DIR, "scripts"),
+    join(SERVER_DIR, "package.json"),
+    join(REPO, "packages", "runner", "src"),
+    join(REPO, "packages", "protocol", "src"),
+    join(REPO, "pnpm-lock.yaml"),
+  ]
+  return inputs.every((input) => newestChange(input) < built) ? [BUILT] : fromSources
+})()
 
 let counter = 0
 
@@ -102,9 +136,9 @@ export const cliEnv = (
   return env
 }
 
-/** Starts `geppetto ARGS` as a real child process, from the sources through tsx. */
+/** Starts `geppetto ARGS` as a real child process (see `cliArgv`). */
 export const spawnCli = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv): ChildProcess =>
-  spawn(process.execPath, ["--import", "tsx", "--conditions=geppetto-source", MAIN, ...args], {
+  spawn(process.execPath, [...cliArgv, ...args], {
     cwd: SERVER_DIR,
     env,
     stdio: ["ignore", "pipe", "pipe"],
