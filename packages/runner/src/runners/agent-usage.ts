@@ -7,9 +7,9 @@ import {
   spentBudgets,
 } from "../transcripts/budgets.js"
 import type { RunnerUsage } from "../transcripts/usage-tally.js"
+import { raiseBudgetNotice } from "./budget-notice.js"
 import type { RegistryContext } from "./registry-context.js"
 import { type RunnerEntry, readState } from "./runner-entry.js"
-import { raiseBudgetNotice } from "./runner-state.js"
 
 const sameUsage = (a: RunnerUsage | undefined, b: RunnerUsage) =>
   a !== undefined &&

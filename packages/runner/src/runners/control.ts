@@ -3,9 +3,10 @@ import { Deferred, Duration, Effect, Exit, Scope } from "effect"
 import { AiRunnerError, NotFoundError, type ProcessMonitorError } from "../domain/errors.js"
 import type { PaneId } from "../domain/ids.js"
 import { validateSize } from "../domain/validate.js"
+import { dismissBudgetNotice } from "./budget-notice.js"
 import type { RegistryContext } from "./registry-context.js"
 import { type RunnerEntry, readState, setState } from "./runner-entry.js"
-import { applyExit, dismissBudgetNotice, type RunnerState, type StopCause } from "./runner-state.js"
+import { applyExit, type RunnerState, type StopCause } from "./runner-state.js"
 import type { WorkspaceOps } from "./workspace.js"
 
 /** How long a stop waits for the runner to end before it is recorded as killed. */

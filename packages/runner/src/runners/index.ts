@@ -1,3 +1,5 @@
+export * from "./budget-notice.js"
+export * from "./output-tally.js"
 export * from "./registry.js"
 export * from "./runner-codec.js"
 export * from "./runner-meta.js"

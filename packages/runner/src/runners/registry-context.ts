@@ -7,10 +7,11 @@ import { LogStore } from "../logs/log-store.js"
 import { ProcessMonitorTag } from "../monitor/process-monitor-tag.js"
 import type { RunnerSlot } from "../providers/limits.js"
 import { Workspaces } from "../workspaces/workspaces.js"
+import { budgetShown } from "./budget-notice.js"
 import { makeChangeFeed } from "./change-feed.js"
 import { makePersistence } from "./persistence.js"
 import { makeEntry, modifyState, type RunnerEntry, readState } from "./runner-entry.js"
-import { budgetShown, metricsAt, type RunnerState, statusOf, toSummary } from "./runner-state.js"
+import { metricsAt, type RunnerState, statusOf, toSummary } from "./runner-state.js"
 import { RunnerSettings } from "./settings.js"
 
 /** Byte counts alone are pushed at most this often per runner. */

@@ -2,7 +2,8 @@ import { Deferred, Effect, Ref, type Scope } from "effect"
 import type { CompiledScreenRule } from "../attention/rules.js"
 import type { RunnerSession } from "../domain/runner.js"
 import type { ProcessMonitorHandle } from "../ports.js"
-import { emptyTally, type OutputTally, type RunnerState, takeTally } from "./runner-state.js"
+import { emptyTally, type OutputTally, takeTally } from "./output-tally.js"
+import type { RunnerState } from "./runner-state.js"
 
 /**
  * One runner as the registry keeps it. Its state lives in a `Ref`; the output

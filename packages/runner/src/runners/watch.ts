@@ -12,10 +12,11 @@ import type { PaneSummary, ProcessMonitorHandle } from "../ports.js"
 import { agentHooks, followHookFile } from "../providers/hooks.js"
 import { decideAutoApprove } from "./auto-approve.js"
 import type { Control } from "./control.js"
+import { tallyOutput } from "./output-tally.js"
 import { promptOnScreen } from "./prompt-on-screen.js"
 import type { RegistryContext } from "./registry-context.js"
 import { type RunnerEntry, readState } from "./runner-entry.js"
-import { applyActivity, applyAttention, attentionOf, tallyOutput } from "./runner-state.js"
+import { applyActivity, applyAttention, attentionOf } from "./runner-state.js"
 import type { WorkspaceOps } from "./workspace.js"
 
 /** Who the audit trail says answered a prompt that auto-approve answered. */

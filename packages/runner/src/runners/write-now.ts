@@ -1,9 +1,9 @@
 import { Effect, Runtime } from "effect"
 import type { ProcessMonitorError } from "../domain/errors.js"
 import type { PaneId } from "../domain/ids.js"
+import { dismissBudgetNotice } from "./budget-notice.js"
 import type { RegistryContext } from "./registry-context.js"
 import type { RunnerEntry } from "./runner-entry.js"
-import { dismissBudgetNotice } from "./runner-state.js"
 
 /**
  * `AiRunner.writeNow`: a terminal socket's keystrokes from plain code, straight to the tmux

@@ -1,5 +1,5 @@
 import { isUtf8 } from "node:buffer"
-import { ESCAPES } from "../runners/runner-state.js"
+import { ESCAPES } from "../runners/output-tally.js"
 
 /**
  * What a search does not see: the terminal escapes `lastLineOf` drops (the same pattern), and

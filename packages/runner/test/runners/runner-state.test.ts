@@ -1,15 +1,16 @@
 import { describe, expect, it } from "vitest"
 import {
+  budgetShown,
+  dismissBudgetNotice,
+  raiseBudgetNotice,
+} from "../../src/runners/budget-notice.js"
+import { applyOutput, lastLineOf } from "../../src/runners/output-tally.js"
+import {
   applyActivity,
   applyAttention,
   applyExit,
-  applyOutput,
-  budgetShown,
-  dismissBudgetNotice,
-  lastLineOf,
   metricsAt,
   newRunnerState,
-  raiseBudgetNotice,
   statusOf,
   toSummary,
 } from "../../src/runners/runner-state.js"

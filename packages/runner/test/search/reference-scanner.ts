@@ -1,4 +1,4 @@
-import { ESCAPES } from "../../src/runners/runner-state.js"
+import { ESCAPES } from "../../src/runners/output-tally.js"
 
 /**
  * What a search does not see: the terminal escapes `lastLineOf` drops (the same pattern), and
