@@ -19,9 +19,13 @@ export const serveDashboard = async (app: FastifyInstance, root: string): Promis
   if (!existsSync(`${root}/index.html`)) return false
   await app.register(fastifyStatic, {
     root,
-    wildcard: false,
+    // One catch-all route of ours (below) instead of a GET and a HEAD route per file of the
+    // build, which cost a start 100 ms (measured: spawn -> listening 880 -> 780 ms without).
+    serve: false,
     cacheControl: false,
     index: ["index.html"],
+    // The per-file routes never served dotfiles (the build has none); neither does this.
+    dotfiles: "ignore",
     // The build's .br/.gz copies (adapter-static `precompress`): no compression per request.
     preCompressed: true,
     setHeaders: (res, path) => {
@@ -29,6 +33,20 @@ export const serveDashboard = async (app: FastifyInstance, root: string): Promis
         "cache-control",
         path.includes("/_app/immutable/") ? "public, max-age=31536000, immutable" : "no-cache",
       )
+    },
+  })
+  // A file of the build, or (not found) the not-found handler: index.html for a client-side
+  // route, a 404 for `/api/...`, which never reaches the files. A path that climbs (`..`,
+  // however encoded) is not looked up at all, as when each file had a route of its own.
+  app.route({
+    method: ["GET", "HEAD"],
+    url: "/*",
+    config: { auth: "public" },
+    handler: (request, reply) => {
+      const path = (request.params as { readonly "*": string })["*"]
+      const climbs = path.split(/[/\\]/).includes("..")
+      if (climbs || path === "api" || path.startsWith("api/")) return reply.callNotFound()
+      return reply.sendFile(`/${path}`)
     },
   })
   // The PWA's service worker, built by SvelteKit as service-worker.js, at the short path the

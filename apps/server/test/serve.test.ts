@@ -85,7 +85,27 @@ describe("dashboard", () => {
       expect(api.json()).toMatchObject({ error: { code: "NotFoundError" } })
       const traversal = await app.inject({ method: "GET", url: "/..%2f..%2f..%2fetc%2fpasswd" })
       expect(traversal.body).not.toContain("root:")
+      // A climbing path is not looked up: the SPA shell, as for any unknown path.
+      const climb = await app.inject({ method: "GET", url: "/_app/%2e%2e/%2e%2e/%2e%2e/secret" })
+      expect(climb.statusCode).toBe(200)
+      expect(climb.body).toContain("Geppetto Runners")
       expect((await app.inject({ method: "POST", url: "/" })).statusCode).toBe(404)
+      expect((await app.inject({ method: "HEAD", url: "/api/nothing" })).statusCode).toBe(404)
+      const head = await app.inject({ method: "HEAD", url: "/_app/immutable/start.abc123.js" })
+      expect(head.statusCode).toBe(200)
+      expect(head.body).toBe("")
+      // The build's precompressed copy, to a browser that takes it.
+      writeFileSync(join(dir, "_app", "immutable", "start.abc123.js.br"), "brotli-bytes")
+      const br = await app.inject({
+        method: "GET",
+        url: "/_app/immutable/start.abc123.js",
+        headers: { "accept-encoding": "br, gzip" },
+      })
+      expect(br.headers["content-encoding"]).toBe("br")
+      expect(br.body).toBe("brotli-bytes")
+      // Dotfiles are not served (the secret below stays on disk).
+      writeFileSync(join(dir, ".env"), "SECRET=1")
+      expect((await app.inject({ method: "GET", url: "/.env" })).body).not.toContain("SECRET")
     } finally {
       await app.close()
       rmSync(dir, { recursive: true, force: true })
