@@ -3,11 +3,11 @@ import { join } from "node:path"
 import {
   Clock,
   Context,
+  Duration,
   Effect,
   Either,
   PubSub,
-  type Queue,
-  Schedule,
+  Queue,
   Schema,
   type Scope,
   Stream,
@@ -167,6 +167,12 @@ export class AuditLog extends Effect.Service<AuditLog>()("geppetto/AuditLog", {
     let needsNewline = false
     /** Written since the last flush. */
     let dirty = false
+    /**
+     * Rung by each write: the background flush waits on it, so an idle trail sets no timer (a
+     * flush every 100 ms whether or not anything was written woke a quiet server ten times a
+     * second). One pending ring at most.
+     */
+    const written = yield* Queue.sliding<void>(1)
     let recorded = 0
     let failed = 0
     let failingSince = -1
@@ -257,6 +263,7 @@ export class AuditLog extends Effect.Service<AuditLog>()("geppetto/AuditLog", {
       size += bytesWritten
       segments.set(current, size)
       dirty = true
+      Queue.unsafeOffer(written, undefined)
       if (bytesWritten !== bytes.length) {
         throw new Error(`short write: ${bytesWritten} of ${bytes.length} bytes`)
       }
@@ -414,8 +421,17 @@ export class AuditLog extends Effect.Service<AuditLog>()("geppetto/AuditLog", {
         dirty = false
         await fh.datasync().catch(() => undefined)
       })
+      // The first write after a flush starts the wait: entries are flushed at most
+      // syncIntervalMs after they are written, and nothing wakes while none are. Rings from
+      // writes during the wait are cleared before the flush that covers them.
       yield* Effect.forkScoped(
-        Effect.repeat(flush, Schedule.spaced(`${options.syncIntervalMs} millis`)),
+        Effect.forever(
+          Queue.take(written).pipe(
+            Effect.zipRight(Effect.sleep(Duration.millis(options.syncIntervalMs))),
+            Effect.zipRight(Queue.takeAll(written)),
+            Effect.zipRight(flush),
+          ),
+        ),
       )
     }
 

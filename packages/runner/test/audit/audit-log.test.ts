@@ -1,7 +1,7 @@
 import { appendFileSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Effect, Either, Fiber, Logger, LogLevel, Stream } from "effect"
+import { Chunk, Effect, Either, Fiber, Logger, LogLevel, Stream, TestClock } from "effect"
 import {
   AUDIT_DETAIL_MAX,
   AUDIT_USER_MAX,
@@ -373,5 +373,40 @@ describe("AuditLog damaged trail and write errors", () => {
       const result = yield* withAudit(tempDir(), (audit) => audit.query({}))
       expect(result).toEqual({ entries: [], skipped: 0 })
     }),
+  )
+})
+
+describe("AuditLog background flush (TestClock)", () => {
+  /** The wake-ups the TestClock holds (every pending sleep of every fiber), once `ready`. */
+  const pendingSleeps = (ready: (n: number) => boolean) =>
+    Effect.gen(function* () {
+      for (let i = 0; i < 200; i++) {
+        const sleeps = Chunk.toReadonlyArray(yield* TestClock.sleeps())
+        if (ready(sleeps.length)) return sleeps
+        yield* Effect.promise(() => new Promise((r) => setImmediate(r)))
+      }
+      return Chunk.toReadonlyArray(yield* TestClock.sleeps())
+    })
+
+  it.scoped(
+    "sets no timer while nothing is written, and one flush syncIntervalMs after a write",
+    () =>
+      withAudit(tempDir(), (audit) =>
+        Effect.gen(function* () {
+          // Idle: nothing pending (it was a flush every 100 ms, written to or not).
+          expect(yield* pendingSleeps(() => false)).toEqual([])
+          yield* audit.record(entry("alice", "login"))
+          const now = yield* TestClock.currentTimeMillis
+          expect(yield* pendingSleeps((n) => n > 0)).toEqual([now + 100])
+          // More writes before it fires share that flush.
+          yield* audit.record(entry("bob", "login"))
+          expect(yield* pendingSleeps(() => false)).toEqual([now + 100])
+          yield* TestClock.adjust(100)
+          expect(yield* pendingSleeps((n) => n === 0)).toEqual([])
+          // And the next write starts the wait again.
+          yield* audit.record(entry("carol", "login"))
+          expect(yield* pendingSleeps((n) => n > 0)).toEqual([now + 200])
+        }),
+      ),
   )
 })
