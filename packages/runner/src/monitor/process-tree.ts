@@ -1,3 +1,4 @@
+import { existsSync, readdirSync, readFileSync } from "node:fs"
 import { constants as osConstants } from "node:os"
 import { Clock, Duration, Effect } from "effect"
 import { procStatFields, scanProcesses } from "./proc-scan.js"
@@ -29,11 +30,58 @@ export const readProcTable = async (): Promise<ReadonlyArray<ProcEntry>> => {
   return table
 }
 
+/** Whether this kernel lists a task's children in /proc (CONFIG_PROC_CHILDREN). */
+const childrenFiles = existsSync(`/proc/self/task/${process.pid}/children`)
+
+/**
+ * The children of `pid` from `/proc/PID/task/TID/children`, every thread's: a few reads, where
+ * the whole table is one per process (400 with 100 runners, and pause and terminate each read
+ * it). Empty when `pid` is gone; `undefined` when this kernel has no such files.
+ */
+const childrenFromProc = (pid: number): ReadonlyArray<number> | undefined => {
+  if (!childrenFiles) return undefined
+  let tasks: string[]
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`)
+  } catch {
+    return []
+  }
+  const children: number[] = []
+  for (const task of tasks) {
+    try {
+      for (const child of readFileSync(`/proc/${pid}/task/${task}/children`, "latin1").split(" ")) {
+        if (child !== "") children.push(Number(child))
+      }
+    } catch {
+      // The thread ended meanwhile.
+    }
+  }
+  return children
+}
+
+/** The direct children of `pid` (none when it is gone). */
+export const childPids = async (pid: number): Promise<ReadonlyArray<number>> =>
+  childrenFromProc(pid) ?? (await readProcTable()).filter((p) => p.ppid === pid).map((p) => p.pid)
+
 /**
  * Every live descendant of `root` (children, grandchildren, ...). Used by `terminate` to
- * leave no process behind, even one that moved to its own process group.
+ * leave no process behind, even one that moved to its own process group, and by pause.
  */
 export const descendantPids = async (root: number): Promise<ReadonlyArray<number>> => {
+  if (childrenFiles) {
+    const found: number[] = []
+    const frontier = [root]
+    while (frontier.length > 0) {
+      const parent = frontier.pop() ?? root
+      for (const child of childrenFromProc(parent) ?? []) {
+        if (!found.includes(child)) {
+          found.push(child)
+          frontier.push(child)
+        }
+      }
+    }
+    return found
+  }
   const table = await readProcTable()
   const found: number[] = []
   const frontier = [root]

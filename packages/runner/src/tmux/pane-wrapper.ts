@@ -1,6 +1,6 @@
 import { Duration, Effect, Schedule } from "effect"
 import { procCommandLine } from "../monitor/proc-scan.js"
-import { readProcTable } from "../monitor/process-tree.js"
+import { childPids } from "../monitor/process-tree.js"
 import { quoteShellArg } from "./quote.js"
 import { toolPath } from "./tool-path.js"
 
@@ -127,10 +127,10 @@ export const awaitWrapperCommand = (panePid: number, maxMs: number): Effect.Effe
       return Effect.void
     }
     const started = Effect.map(
-      Effect.promise(readProcTable),
-      (table) =>
+      Effect.promise(() => childPids(panePid)),
+      (children) =>
         // A zombie child (the command already ended) has no command line: it ran too.
-        table.some((p) => p.ppid === panePid && commandLineOf(p.pid) !== wrapper) ||
+        children.some((child) => commandLineOf(child) !== wrapper) ||
         commandLineOf(panePid) === undefined,
     )
     return started.pipe(

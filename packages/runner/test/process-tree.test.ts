@@ -1,0 +1,60 @@
+import { spawn } from "node:child_process"
+import { afterEach, describe, expect, it } from "vitest"
+import { childPids, descendantPids, readProcTable } from "../src/monitor/process-tree.js"
+
+/** The descendants of `root` the slow way: parent links over the whole process table. */
+const fromTable = async (root: number): Promise<ReadonlyArray<number>> => {
+  const table = await readProcTable()
+  const found: number[] = []
+  const frontier = [root]
+  while (frontier.length > 0) {
+    const parent = frontier.pop()
+    for (const p of table) {
+      if (p.ppid === parent && !found.includes(p.pid)) {
+        found.push(p.pid)
+        frontier.push(p.pid)
+      }
+    }
+  }
+  return found
+}
+
+const trees: number[] = []
+afterEach(() => {
+  for (const pgid of trees.splice(0)) {
+    try {
+      process.kill(-pgid, "SIGKILL")
+    } catch {
+      // gone
+    }
+  }
+})
+
+describe("process tree from /proc", () => {
+  it("finds the same children and grandchildren as the whole process table, and none once gone", async () => {
+    // A shell with two sleeping children, one of which has a child of its own.
+    const root = spawn("sh", ["-c", "sleep 30 & sh -c 'sleep 30 & wait' & echo started; wait"], {
+      detached: true,
+      stdio: ["ignore", "pipe", "ignore"],
+    })
+    const pid = root.pid ?? 0
+    trees.push(pid)
+    await new Promise((resolve) => root.stdout.once("data", resolve))
+    // Both levels are up once the table shows three descendants (the inner sh forks its sleep).
+    let expected: ReadonlyArray<number> = []
+    for (let i = 0; i < 200 && expected.length < 3; i++) {
+      expected = await fromTable(pid)
+      if (expected.length < 3) await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+    expect(expected.length).toBe(3)
+    expect([...(await descendantPids(pid))].sort()).toEqual([...expected].sort())
+    const table = await readProcTable()
+    const direct = table.filter((p) => p.ppid === pid).map((p) => p.pid)
+    expect([...(await childPids(pid))].sort()).toEqual(direct.sort())
+
+    process.kill(-pid, "SIGKILL")
+    await new Promise((resolve) => root.once("exit", resolve))
+    expect(await descendantPids(pid)).toEqual([])
+    expect(await childPids(pid)).toEqual([])
+  })
+})
