@@ -8,9 +8,10 @@ import { repoRoot, TestServer, waitFor } from "./helpers/server.js"
 const dist = join(repoRoot, "apps/server/dist")
 
 /**
- * The built `geppetto` command line as users run it (`pnpm geppetto`, the Docker image): the
- * server's tests run the CLI from its sources, so only this file sees the bundle's chunks
- * load and find each other.
+ * The built `geppetto` command line as users run it (`pnpm geppetto`, the Docker image). The
+ * server's CLI tests run the build only when it is newer than the sources, and the sources
+ * otherwise: this file always runs the build, so a bundle whose chunks do not load and find
+ * each other fails here whatever the state of the checkout.
  */
 describe("the built command line", () => {
   const server = new TestServer()

@@ -167,13 +167,14 @@ describe("docker/Dockerfile", () => {
     const pkg = JSON.parse(read("apps/server/package.json")) as { bin: Record<string, string> }
     const binary = posix.normalize(pkg.bin.geppetto ?? "")
     expect(binary).toBe("dist/main.js")
-    // The build bundles src/main.ts into that one file.
+    // The build bundles src/main.ts into dist/main.js (by its own name), its chunks beside it.
     const build = (JSON.parse(read("apps/server/package.json")) as { scripts: { build: string } })
       .scripts.build
     expect(build).toBe("node scripts/bundle.mjs")
     const bundler = read("apps/server/scripts/bundle.mjs")
     expect(bundler).toContain('join(serverDir, "src", "main.ts")')
-    expect(bundler).toContain('join(serverDir, "dist", "main.js")')
+    expect(bundler).toContain('const outdir = join(serverDir, "dist")')
+    expect(bundler).toContain('entryNames: "[name]"')
     expect(existsSync(join(SERVER_DIR, "src", "main.ts"))).toBe(true)
 
     // The deploy target, copied into the image, holds the script at the CMD's path.
