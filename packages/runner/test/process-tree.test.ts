@@ -1,23 +1,16 @@
 import { spawn } from "node:child_process"
 import { afterEach, describe, expect, it } from "vitest"
-import { childPids, descendantPids, readProcTable } from "../src/monitor/process-tree.js"
+import {
+  childPids,
+  childrenInTable,
+  descendantPids,
+  readProcTable,
+  walkDescendants,
+} from "../src/monitor/process-tree.js"
 
 /** The descendants of `root` the slow way: parent links over the whole process table. */
-const fromTable = async (root: number): Promise<ReadonlyArray<number>> => {
-  const table = await readProcTable()
-  const found: number[] = []
-  const frontier = [root]
-  while (frontier.length > 0) {
-    const parent = frontier.pop()
-    for (const p of table) {
-      if (p.ppid === parent && !found.includes(p.pid)) {
-        found.push(p.pid)
-        frontier.push(p.pid)
-      }
-    }
-  }
-  return found
-}
+const fromTable = async (root: number): Promise<ReadonlyArray<number>> =>
+  walkDescendants(root, childrenInTable(await readProcTable()))
 
 const trees: number[] = []
 afterEach(() => {
@@ -48,9 +41,8 @@ describe("process tree from /proc", () => {
     }
     expect(expected.length).toBe(3)
     expect([...(await descendantPids(pid))].sort()).toEqual([...expected].sort())
-    const table = await readProcTable()
-    const direct = table.filter((p) => p.ppid === pid).map((p) => p.pid)
-    expect([...(await childPids(pid))].sort()).toEqual(direct.sort())
+    const direct = childrenInTable(await readProcTable())(pid)
+    expect([...(await childPids(pid))].sort()).toEqual([...direct].sort())
 
     process.kill(-pid, "SIGKILL")
     await new Promise((resolve) => root.once("exit", resolve))

@@ -59,43 +59,43 @@ const childrenFromProc = (pid: number): ReadonlyArray<number> | undefined => {
   return children
 }
 
-/** The direct children of `pid` (none when it is gone). */
-export const childPids = async (pid: number): Promise<ReadonlyArray<number>> =>
-  childrenFromProc(pid) ?? (await readProcTable()).filter((p) => p.ppid === pid).map((p) => p.pid)
+/** `children(pid)` over a process table read once: by parent links. */
+export const childrenInTable =
+  (table: ReadonlyArray<ProcEntry>) =>
+  (pid: number): ReadonlyArray<number> =>
+    table.filter((p) => p.ppid === pid).map((p) => p.pid)
 
-/**
- * Every live descendant of `root` (children, grandchildren, ...). Used by `terminate` to
- * leave no process behind, even one that moved to its own process group, and by pause.
- */
-export const descendantPids = async (root: number): Promise<ReadonlyArray<number>> => {
-  if (childrenFiles) {
-    const found: number[] = []
-    const frontier = [root]
-    while (frontier.length > 0) {
-      const parent = frontier.pop() ?? root
-      for (const child of childrenFromProc(parent) ?? []) {
-        if (!found.includes(child)) {
-          found.push(child)
-          frontier.push(child)
-        }
-      }
-    }
-    return found
-  }
-  const table = await readProcTable()
+/** Every process below `root` (children, grandchildren, ...), as `children` gives them. */
+export const walkDescendants = (
+  root: number,
+  children: (pid: number) => ReadonlyArray<number>,
+): ReadonlyArray<number> => {
   const found: number[] = []
   const frontier = [root]
   while (frontier.length > 0) {
-    const parent = frontier.pop()
-    for (const p of table) {
-      if (p.ppid === parent && !found.includes(p.pid)) {
-        found.push(p.pid)
-        frontier.push(p.pid)
+    const parent = frontier.pop() ?? root
+    for (const child of children(parent)) {
+      if (!found.includes(child)) {
+        found.push(child)
+        frontier.push(child)
       }
     }
   }
   return found
 }
+
+/** The direct children of `pid` (none when it is gone). */
+export const childPids = async (pid: number): Promise<ReadonlyArray<number>> =>
+  childrenFromProc(pid) ?? childrenInTable(await readProcTable())(pid)
+
+/**
+ * Every live descendant of `root` (children, grandchildren, ...). Used by `terminate` to
+ * leave no process behind, even one that moved to its own process group, and by pause.
+ */
+export const descendantPids = async (root: number): Promise<ReadonlyArray<number>> =>
+  childrenFiles
+    ? walkDescendants(root, (pid) => childrenFromProc(pid) ?? [])
+    : walkDescendants(root, childrenInTable(await readProcTable()))
 
 /** Sends `signal`, ignoring a process that is already gone. */
 export const signalQuietly = (pid: number, signal: NodeJS.Signals): void => {
