@@ -30,7 +30,6 @@ import {
   existsSync,
   mkdirSync,
   mkdtempSync,
-  readdirSync,
   readFileSync,
   rmSync,
   statSync,
@@ -41,6 +40,7 @@ import { join, posix } from "node:path"
 import { gzipSync } from "node:zlib"
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core"
 import { median, summarize } from "../../../packages/runner/bench/stats.js"
+import { newestChange } from "../test/helpers/files.js"
 import {
   api,
   log,
@@ -74,15 +74,6 @@ const CHROMIUM = process.env.GEPPETTO_CHROMIUM ?? "/usr/bin/chromium"
 const MARKER = "BENCH-PAINT-MARKER"
 
 const gzipKB = (bytes: Buffer) => gzipSync(bytes, { level: 9 }).length / 1024
-
-/** The newest modification time of any file under `dir` (e2e's `newestChange`). */
-const newestChange = (dir: string): number =>
-  readdirSync(dir, { withFileTypes: true, recursive: true })
-    .filter((entry) => entry.isFile())
-    .reduce(
-      (newest, entry) => Math.max(newest, statSync(join(entry.parentPath, entry.name)).mtimeMs),
-      0,
-    )
 
 /** The sources changed since `build` was made (all of them when it is missing). */
 const staleSources = (build: string): ReadonlyArray<string> => {

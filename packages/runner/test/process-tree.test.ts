@@ -25,20 +25,16 @@ afterEach(() => {
 
 describe("process tree from /proc", () => {
   it("finds the same children and grandchildren as the whole process table, and none once gone", async () => {
-    // A shell with two sleeping children, one of which has a child of its own.
-    const root = spawn("sh", ["-c", "sleep 30 & sh -c 'sleep 30 & wait' & echo started; wait"], {
+    // A shell with two children, one of which has a child of its own. The inner shell speaks
+    // once it has forked its sleep, after the outer sleep was forked: the tree is whole then.
+    const root = spawn("sh", ["-c", "sleep 30 & sh -c 'sleep 30 & echo ready; wait' & wait"], {
       detached: true,
       stdio: ["ignore", "pipe", "ignore"],
     })
     const pid = root.pid ?? 0
     trees.push(pid)
     await new Promise((resolve) => root.stdout.once("data", resolve))
-    // Both levels are up once the table shows three descendants (the inner sh forks its sleep).
-    let expected: ReadonlyArray<number> = []
-    for (let i = 0; i < 200 && expected.length < 3; i++) {
-      expected = await fromTable(pid)
-      if (expected.length < 3) await new Promise((resolve) => setTimeout(resolve, 10))
-    }
+    const expected = await fromTable(pid)
     expect(expected.length).toBe(3)
     expect([...(await descendantPids(pid))].sort()).toEqual([...expected].sort())
     const direct = childrenInTable(await readProcTable())(pid)

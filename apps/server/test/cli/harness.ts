@@ -1,9 +1,10 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process"
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs"
+import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { type RunningServer, serve } from "../../src/serve.js"
+import { newestChange } from "../helpers/files.js"
 import { waitFor as waitForValue } from "../helpers/server.js"
 
 /** apps/server: the CLI runs from here so that `--import tsx` resolves. */
@@ -11,18 +12,6 @@ export const SERVER_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", ".
 const MAIN = join(SERVER_DIR, "src", "main.ts")
 const BUILT = join(SERVER_DIR, "dist", "main.js")
 const REPO = join(SERVER_DIR, "..", "..")
-
-/** The newest modification time of a file under `path` (or of `path`, a file). */
-const newestChange = (path: string): number => {
-  const stat = statSync(path)
-  if (!stat.isDirectory()) return stat.mtimeMs
-  return readdirSync(path, { withFileTypes: true, recursive: true })
-    .filter((entry) => entry.isFile())
-    .reduce(
-      (newest, entry) => Math.max(newest, statSync(join(entry.parentPath, entry.name)).mtimeMs),
-      0,
-    )
-}
 
 /**
  * How a CLI child starts: the built command line when it is newer than everything it is built
