@@ -267,6 +267,18 @@ const runTerminal = async (): Promise<ScenarioReport> => {
       digits: 2,
     },
     {
+      // The same chain with the echo seen in tmux's `%output` instead of the log: what the
+      // log's own hops (pipe-pane → split → inotify → read) add to an echo.
+      name: "echo p50 floor, control client chain seen in %output (no log)",
+      value: numAt(json, "floors", "outputChain", "p50"),
+      unit: "ms",
+      baseline: {
+        label: "the same chain through the durable log",
+        value: numAt(json, "floors", "logChain", "p50"),
+      },
+      digits: 2,
+    },
+    {
       name: "echo p50, another runner flooding",
       value: numAt(json, "echo", "busy", "p50"),
       unit: "ms",
