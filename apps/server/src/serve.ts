@@ -109,6 +109,12 @@ const serveLocked = async (
   const notifications = await loadNotificationsConfig(config.dataDir)
   // Made before the runner domain, whose tmux client reports each command's latency into it.
   const metrics = createServerMetrics()
+  // The runners found live in tmux are watched again once the server listens: 100 of them
+  // took 0.5 s of the loop, and the list (from the journal and tmux) does not wait for them.
+  let listened = () => {}
+  const reattachAfter = new Promise<void>((resolve) => {
+    listened = resolve
+  })
   const runtime = ManagedRuntime.make(
     AiRunnerLive(
       defaultRunnerConfig(config.dataDir, {
@@ -116,6 +122,7 @@ const serveLocked = async (
         tmuxSocket: config.tmuxSocket,
         environment: runnerEnvironment(env),
         onTmuxCommand: metrics.observeTmuxCommand,
+        reattachAfter,
       }),
       settings,
     ),
@@ -143,7 +150,7 @@ const serveLocked = async (
     await runtime.dispose()
     await releaseLock()
   })
-  const url = await app.listen({ host: config.host, port: config.port })
+  const url = await app.listen({ host: config.host, port: config.port }).finally(listened)
   // The address only: the login link with its token is the banner's, printed once.
   app.log.info(
     {

@@ -38,6 +38,13 @@ export interface RunnerConfigShape {
    * feeds its own histogram (the runner package knows nothing of Prometheus). Must not throw.
    */
   readonly onTmuxCommand?: (observation: TmuxCommandObservation) => void
+  /**
+   * Live runners found at start-up are listed at once and watched again once this settles
+   * (resolved or rejected); until then a call about one of them waits, as it does while it is
+   * being attached. The server settles it once it listens, so that its first answers do not
+   * queue behind 100 reattachments on a busy loop. Undefined: watched again at once.
+   */
+  readonly reattachAfter?: PromiseLike<unknown>
 }
 
 export class RunnerConfig extends Context.Tag("geppetto/RunnerConfig")<

@@ -32,7 +32,13 @@ const ENDED_AWAY_WAIT = Duration.seconds(15)
  * the journal missed (started just before a crash). Finished ones are listed as they were;
  * live ones are watched again; one that ended while no one watched is finished first.
  */
-export const makeRediscovery = (ctx: RegistryContext, watching: Watch, workspace: WorkspaceOps) => {
+export const makeRediscovery = (
+  ctx: RegistryContext,
+  watching: Watch,
+  workspace: WorkspaceOps,
+  /** See `RunnerConfigShape.reattachAfter`. */
+  reattachAfter?: PromiseLike<unknown>,
+) => {
   const { monitor, logs, journal, entries } = ctx
 
   /** A live runner whose session is gone: its exit file says how it ended, if it got to. */
@@ -148,8 +154,9 @@ export const makeRediscovery = (ctx: RegistryContext, watching: Watch, workspace
     )
     states.push(...(yield* unjournaled(byId, new Set(states.map((s) => s.id)))))
 
-    // Listed at once; those still running in tmux are watched again in the background,
-    // so the server answers (and lists every runner) before 100 of them are re-attached.
+    // Listed at once; those still running in tmux are watched again in the background, once
+    // `reattachAfter` settles, so the server answers (and lists every runner) before 100 of
+    // them are re-attached: their output is in their logs meanwhile, and a call about one waits.
     const running: Array<{ readonly entry: RunnerEntry; readonly sessionName: string }> = []
     yield* Effect.forEach(
       states,
@@ -175,6 +182,10 @@ export const makeRediscovery = (ctx: RegistryContext, watching: Watch, workspace
     yield* journal.compact.pipe(
       Effect.catchAll((e) => Effect.logWarning(`journal compaction: ${e.message}`)),
     )
+    const gate =
+      reattachAfter === undefined
+        ? Effect.void
+        : Effect.tryPromise(() => Promise.resolve(reattachAfter)).pipe(Effect.ignore)
     yield* Effect.forEach(
       running,
       ({ entry, sessionName }) =>
@@ -192,7 +203,7 @@ export const makeRediscovery = (ctx: RegistryContext, watching: Watch, workspace
           ),
         ),
       { concurrency: 16, discard: true },
-    ).pipe(Effect.forkIn(ctx.registryScope))
+    ).pipe((reattachAll) => Effect.zipRight(gate, reattachAll), Effect.forkIn(ctx.registryScope))
   })
 
   return { rediscover } as const

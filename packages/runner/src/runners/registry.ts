@@ -1,4 +1,5 @@
 import { Effect, Layer } from "effect"
+import { RunnerConfig } from "../config.js"
 import { type AiRunner, AiRunnerPort } from "../ports.js"
 import { makeRegistrySearch } from "../search/registry-search.js"
 import { makeAdopt } from "./adopt.js"
@@ -27,7 +28,8 @@ export const makeAiRunnerRegistry = Effect.gen(function* () {
   const watching = yield* makeWatch(ctx, control, workspace)
   const { startRunner } = yield* makeStart(ctx, watching, workspace)
   const { unmanagedSessions, adoptSession } = makeAdopt(ctx, watching, workspace)
-  const { rediscover } = makeRediscovery(ctx, watching, workspace)
+  const { reattachAfter } = yield* RunnerConfig
+  const { rediscover } = makeRediscovery(ctx, watching, workspace, reattachAfter)
   const { output, follow, logBounds, snapshot } = makeOutput(ctx)
   const { searchRunnerLogs } = yield* makeRegistrySearch(ctx)
   const writeNow = yield* makeWriteNow(ctx)

@@ -50,11 +50,14 @@ export const registryWorld = (
       ...settingsOverrides,
     })
     /** A registry as a server would build it; `close` stops watching, runners stay. */
-    const open = (overrides: Partial<RunnerSettingsShape> = {}) =>
+    const open = (
+      overrides: Partial<RunnerSettingsShape> = {},
+      configFor: Partial<RunnerConfigShape> = {},
+    ) =>
       Effect.gen(function* () {
         const scope = yield* Scope.make()
         const context = yield* Layer.buildWithScope(
-          AiRunnerLive(config, { ...settings, ...overrides }),
+          AiRunnerLive({ ...config, ...configFor }, { ...settings, ...overrides }),
           scope,
         )
         const registry = Context.get(context, AiRunnerPort)

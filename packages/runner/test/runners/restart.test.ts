@@ -2,7 +2,7 @@ import { spawn } from "node:child_process"
 import { appendFileSync, existsSync } from "node:fs"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either, Stream } from "effect"
+import { Effect, Either, Fiber, Option, Stream } from "effect"
 import { logEndSync } from "../../src/logs/log-cursor.js"
 import type { AiRunner } from "../../src/ports.js"
 import { expectedLines, fixture } from "../harness.js"
@@ -229,6 +229,57 @@ describe("registry across restarts", () => {
         const detail = yield* second.registry.getRunner(last)
         expect(detail.session?.paneId).toMatch(/^%/)
         for (const id of ids) yield* second.registry.terminateRunner(id)
+      }),
+    60_000,
+  )
+
+  it.scopedLive(
+    "told to wait (reattachAfter), a restart lists its live runners and watches them again only once the wait is over",
+    () =>
+      Effect.gen(function* () {
+        const world = yield* registryWorld()
+        const first = yield* world.open()
+        const { runner } = yield* first.registry.startRunner({
+          provider: "shell",
+          command: ["sh", "-c", "echo reading; read line; exit 3"],
+          name: "gated",
+        })
+        yield* waitForText(first.registry.output(runner.id, 0), "reading")
+        yield* first.close
+
+        let release = () => {}
+        const gate = new Promise<void>((resolve) => {
+          release = resolve
+        })
+        const second = yield* world.open({}, { reattachAfter: gate })
+        expect((yield* second.registry.listRunners).map((r) => [r.name, r.status])).toEqual([
+          ["gated", "running"],
+        ])
+        // The runner ends while the gate is shut (typed to through tmux itself). Watched, it
+        // would be seen as failed within milliseconds; not watched yet, it is still listed as
+        // running after its pane is dead and a control client round trip, and a call about it
+        // waits, as the keystroke fast path declines.
+        world.tmux(["send-keys", "-t", "=gated:", "bye", "Enter"])
+        yield* eventually(
+          () =>
+            world.tmux(["list-panes", "-t", "=gated:", "-F", "#{pane_dead}"]).stdout.trim() === "1"
+              ? true
+              : undefined,
+          "the gated runner's pane to die",
+        )
+        yield* second.registry.tmuxStatus
+        const detail = yield* Effect.fork(second.registry.getRunner(runner.id))
+        yield* Effect.repeatN(Effect.yieldNow(), 20)
+        expect(Option.isNone(yield* Fiber.poll(detail))).toBe(true)
+        expect((yield* second.registry.listRunners).map((r) => r.status)).toEqual(["running"])
+        expect(second.registry.writeNow(runner.id, Buffer.from("k"), undefined, () => {})).toBe(
+          false,
+        )
+
+        release()
+        yield* Fiber.join(detail)
+        const ended = yield* second.registry.waitForCompletion(runner.id)
+        expect(ended.runner).toMatchObject({ status: "failed", exitCode: 3 })
       }),
     60_000,
   )
