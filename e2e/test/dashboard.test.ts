@@ -154,6 +154,51 @@ describe("dashboard, end to end", () => {
     await page.getByRole("button", { name: "Take control" }).waitFor()
   })
 
+  it("fetches the WebGL renderer only after the terminal's first screen, then draws with it", async () => {
+    const p = await operator.newPage()
+    try {
+      // In the page: when xterm first renders text (the hook the tests read, wrapped as it is set).
+      await p.addInitScript(() => {
+        let term: { onRender(f: () => void): void } | undefined
+        const w = window as unknown as { __firstRenderAt?: number }
+        Object.defineProperty(window, "__geppettoTerm", {
+          configurable: true,
+          get: () => term,
+          set(value: { onRender(f: () => void): void }) {
+            term = value
+            value.onRender(() => {
+              w.__firstRenderAt ??= performance.now()
+            })
+          },
+        })
+      })
+      const webglUrls: string[] = []
+      p.on("response", (response) => {
+        if (!response.url().endsWith(".js")) return
+        void response
+          .text()
+          .then((text) => {
+            // The addon's chunk: the only one that compiles shaders.
+            if (text.includes("createShader")) webglUrls.push(response.url())
+          })
+          .catch(() => {})
+      })
+      await openRunner(p, shellId)
+      // Headless Chromium has WebGL2 (SwiftShader): the renderer moves to it after that screen.
+      await p.getByText(/ · WebGL · /).waitFor()
+      expect(webglUrls).toHaveLength(1)
+      const order = await p.evaluate((url) => {
+        const entry = performance.getEntriesByName(url)[0]
+        const w = window as unknown as { __firstRenderAt?: number }
+        return { requested: entry?.startTime, firstRender: w.__firstRenderAt }
+      }, webglUrls[0] ?? "")
+      expect(order.firstRender).toBeGreaterThan(0)
+      expect(order.requested).toBeGreaterThan(order.firstRender ?? Number.POSITIVE_INFINITY)
+    } finally {
+      await p.close()
+    }
+  })
+
   it("keeps a viewer read-only: a badge, no control, keys go nowhere", async () => {
     const context = await newContext(browser, server)
     try {

@@ -3,7 +3,6 @@
 import "@xterm/xterm/css/xterm.css"
 import type { SearchAddon } from "@xterm/addon-search"
 import { WebLinksAddon } from "@xterm/addon-web-links"
-import { WebglAddon } from "@xterm/addon-webgl"
 import { type ITheme, Terminal } from "@xterm/xterm"
 
 export type { SearchAddon } from "@xterm/addon-search"
@@ -44,6 +43,17 @@ const light: ITheme = {
 
 const prefersDark = () => window.matchMedia("(prefers-color-scheme: dark)").matches
 
+/** Whether a WebGL2 context can be had: asked of a throwaway canvas, whose context is let go. */
+const webgl2Available = () => {
+  try {
+    const gl = document.createElement("canvas").getContext("webgl2")
+    gl?.getExtension("WEBGL_lose_context")?.loseContext()
+    return gl !== null
+  } catch {
+    return false
+  }
+}
+
 export interface TerminalHandle {
   readonly term: Terminal
   /**
@@ -56,9 +66,11 @@ export interface TerminalHandle {
   /**
    * Moves drawing to WebGL (when the browser gives a context). Called once the first screen
    * is on: starting WebGL (shaders, the glyph atlas) took 130 ms before anything showed, and
-   * the DOM renderer draws that first screen as well.
+   * the DOM renderer draws that first screen as well. The addon (36 KB gzipped, the runner
+   * page's largest piece after xterm.js) is fetched here, so not before that first screen,
+   * and not at all where WebGL2 is missing. Resolves once the renderer is settled.
    */
-  readonly useWebgl: () => void
+  readonly useWebgl: () => Promise<void>
   dispose(): void
 }
 
@@ -104,11 +116,15 @@ export const createTerminal = (
 
   let renderer: "webgl" | "dom" = "dom"
   let upgraded = false
-  const useWebgl = () => {
+  let disposed = false
+  const useWebgl = async () => {
     if (upgraded) return
     upgraded = true
+    if (!webgl2Available()) return // headless, a blocklisted GPU: the DOM renderer stays
+    const loaded = await import("@xterm/addon-webgl").catch(() => undefined)
+    if (loaded === undefined || disposed) return
     try {
-      const webgl = new WebglAddon()
+      const webgl = new loaded.WebglAddon()
       webgl.onContextLoss(() => {
         webgl.dispose()
         renderer = "dom"
@@ -132,6 +148,7 @@ export const createTerminal = (
     renderer: () => renderer,
     useWebgl,
     dispose: () => {
+      disposed = true
       scheme.removeEventListener("change", onScheme)
       term.dispose()
     },
