@@ -184,8 +184,10 @@ export const buildApp = async (options: AppOptions): Promise<FastifyInstance> =>
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split("?")[0] ?? ""
     if (hasDashboard && request.method === "GET" && !path.startsWith("/api/")) {
-      // A client-side route of the dashboard: the SPA shell handles it.
-      return reply.sendFile("index.html")
+      // A client-side route of the dashboard: the SPA shell handles it. Not returned (see the
+      // files' route in dashboard.ts): a returned reply is one more listener on the response.
+      void reply.sendFile("index.html")
+      return
     }
     void reply.status(404).send(errorBody("NotFoundError", `no route ${request.method} ${path}`))
   })

@@ -43,20 +43,23 @@ export const serveDashboard = async (app: FastifyInstance, root: string): Promis
     method: ["GET", "HEAD"],
     url: "/*",
     config: { auth: "public" },
+    // Sends and returns nothing: a returned reply is awaited by Fastify (`Reply.then`), one
+    // more "close" listener on the response beside the file stream's, which took a streamed
+    // file past Node's 10 and printed a MaxListenersExceededWarning in the server log.
     handler: (request, reply) => {
       const path = (request.params as { readonly "*": string })["*"]
       const climbs = path.split(/[/\\]/).includes("..")
-      if (climbs || path === "api" || path.startsWith("api/")) return reply.callNotFound()
-      return reply.sendFile(`/${path}`)
+      if (climbs || path === "api" || path.startsWith("api/")) reply.callNotFound()
+      else void reply.sendFile(`/${path}`)
     },
   })
   // The PWA's service worker, built by SvelteKit as service-worker.js, at the short path the
   // layout registers. Public like every static file, revalidated on each load (no-cache), so a
   // new build's worker is picked up at once.
   if (existsSync(`${root}/service-worker.js`)) {
-    app.get("/sw.js", (_request, reply) =>
-      reply.header("service-worker-allowed", "/").sendFile("service-worker.js"),
-    )
+    app.get("/sw.js", (_request, reply) => {
+      void reply.header("service-worker-allowed", "/").sendFile("service-worker.js")
+    })
   }
   return true
 }

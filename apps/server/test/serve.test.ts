@@ -2,6 +2,7 @@ import { spawnSync } from "node:child_process"
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { brotliCompressSync } from "node:zlib"
 import { HealthResponse } from "@geppetto/protocol"
 import { afterEach, describe, expect, it } from "vitest"
 import { buildApp } from "../src/app.js"
@@ -107,6 +108,60 @@ describe("dashboard", () => {
       writeFileSync(join(dir, ".env"), "SECRET=1")
       expect((await app.inject({ method: "GET", url: "/.env" })).body).not.toContain("SECRET")
     } finally {
+      await app.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it("serves files and client routes over real sockets with no listener warning", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "geppetto-dash-"))
+    mkdirSync(join(dir, "_app", "immutable"), { recursive: true })
+    writeFileSync(join(dir, "index.html"), "<!doctype html><title>Geppetto Runners</title>")
+    const names = ["a", "b", "c", "d", "e", "f"].map((n) => `_app/immutable/${n}.js`)
+    const text = `export const x = "${"x".repeat(100_000)}"`
+    // Half with a precompressed copy, half without (as small files of a build are).
+    names.forEach((name, i) => {
+      writeFileSync(join(dir, name), text)
+      if (i % 2 === 0) writeFileSync(join(dir, `${name}.br`), brotliCompressSync(text))
+    })
+    const warnings: string[] = []
+    const onWarning = (warning: Error) => warnings.push(`${warning.name}: ${warning.message}`)
+    process.on("warning", onWarning)
+    // With the request log on, as `serve` has it: its hooks hold a listener of their own.
+    const lines: string[] = []
+    const app = await buildApp({
+      tmuxVersion: "3.3a",
+      dashboardDir: dir,
+      auth: testAuth,
+      logger: { level: "info", stream: { write: (line: string) => lines.push(line) } },
+    })
+    try {
+      const url = await app.listen({ host: "127.0.0.1", port: 0 })
+      for (const encoding of ["br", "identity"]) {
+        const bodies = await Promise.all(
+          names.map(async (name) => {
+            const response = await fetch(`${url}/${name}`, {
+              headers: { "accept-encoding": encoding },
+            })
+            expect(response.status).toBe(200)
+            expect(response.headers.get("content-encoding") ?? "identity").toBe(
+              encoding === "br" && names.indexOf(name) % 2 === 0 ? "br" : "identity",
+            )
+            return await response.text()
+          }),
+        )
+        expect(bodies).toEqual(names.map(() => text))
+      }
+      // Client-side routes: no file, so the not-found handler's SPA shell, after the file route.
+      for (const route of ["/runners/run-1", "/schedules", "/activity?user=alice"]) {
+        const response = await fetch(`${url}${route}`, { headers: { "accept-encoding": "gzip" } })
+        expect(await response.text()).toContain("Geppetto Runners")
+      }
+      // Node emits a warning on the next tick of the loop.
+      await new Promise((resolve) => setImmediate(resolve))
+      expect(warnings).toEqual([])
+    } finally {
+      process.off("warning", onWarning)
       await app.close()
       rmSync(dir, { recursive: true, force: true })
     }
