@@ -1,9 +1,9 @@
-import { mkdirSync } from "node:fs"
+import { mkdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import type { RunnerSummary } from "@geppetto/protocol"
+import type { RunnerDetail, RunnerSummary } from "@geppetto/protocol"
 import type { Page } from "playwright-core"
 import { describe, expect, it } from "vitest"
-import { screenshot } from "./helpers/browser.js"
+import { screenshot, terminalLines } from "./helpers/browser.js"
 import { repoRoot, TestServer, waitFor } from "./helpers/server.js"
 import { fakeBin, pathWith, removeDirs, tempDir, useOperatorSession } from "./helpers/session.js"
 
@@ -88,6 +88,53 @@ describe("the Conversation view of other agents", () => {
       expect(await page.getByTestId("no-transcript").count()).toBe(0)
     },
   )
+
+  it("continues a finished Gemini session from its page: Continue (no Fork), a new runner with --resume", async () => {
+    const cwd = join(work, "gemini-continued")
+    mkdirSync(cwd)
+    // The fake agent writes its session and, finding `stop`, ends at once.
+    writeFileSync(join(cwd, "stop"), "")
+    const parent = await server.api<RunnerSummary>("/api/runners", {
+      method: "POST",
+      body: { provider: "gemini", cwd, name: "e2e-gemini-done" },
+    })
+    const transcript = await waitFor(
+      () =>
+        server
+          .api<{ sessionId: string }>(`/api/runners/${parent.id}/transcript?limit=1`)
+          .catch(() => undefined),
+      "the finished gemini runner's transcript",
+    )
+    await waitFor(
+      async () =>
+        (await server.api<RunnerDetail>(`/api/runners/${parent.id}`)).status !== "running",
+      "the gemini runner to end",
+    )
+    await page.goto(`${server.url}/runners/${encodeURIComponent(parent.id)}`)
+    const form = page.getByRole("form", { name: "Continue this conversation" })
+    await form.waitFor()
+    expect(await form.getByRole("button", { name: "Fork" }).count()).toBe(0)
+    await form.getByLabel("Next prompt (optional)").fill("and the tests")
+    await form.getByRole("button", { name: "Continue" }).click()
+    await page.waitForURL((url) => !url.pathname.endsWith(encodeURIComponent(parent.id)))
+    await page
+      .getByTestId("continued-from")
+      .getByRole("link", { name: "e2e-gemini-done" })
+      .waitFor()
+    const childId = decodeURIComponent(new URL(page.url()).pathname.split("/").pop() ?? "")
+    const child = await server.api<RunnerDetail>(`/api/runners/${encodeURIComponent(childId)}`)
+    expect(child.parentId).toBe(parent.id)
+    const argv = [`arg:--resume=${transcript.sessionId}`, "arg:--prompt-interactive=and the tests"]
+    // Its terminal, on the page the button opened, shows what the agent was run with.
+    let lines: string[] = []
+    await waitFor(
+      async () => {
+        lines = await terminalLines(page)
+        return argv.every((a) => lines.includes(a))
+      },
+      () => `the continued runner's argv; terminal: ${lines.join("\n")}`,
+    )
+  })
 
   it("offers it for OpenCode too, and says OpenCode keeps no transcript it can read", async () => {
     const runner = await start("opencode")

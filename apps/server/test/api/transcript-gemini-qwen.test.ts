@@ -72,4 +72,60 @@ describe.each(["gemini", "qwen"])("%s transcript", (provider) => {
     )
     writeFileSync(join(cwd, "stop"), "")
   })
+
+  it("continues a finished session with --resume=ID: the same session, read on in its file", async () => {
+    const cwd = mkdtempSync(join(server.dataDir, `${provider}-resume-`))
+    // The fake agent writes its session, then ends at once.
+    writeFileSync(join(cwd, "stop"), "")
+    const parent = await server.start({ provider, cwd, prompt: "first" })
+    const { sessionId } = await transcriptOf(parent.id)
+    await waitFor(async () => (await server.runner(parent.id)).status !== "running", "the end")
+
+    const prompt = "go on; $(touch /tmp/never) 'quoted'"
+    const continued = await server.start({ provider, resume: { runnerId: parent.id }, prompt })
+    expect(continued.parentId).toBe(parent.id)
+    expect(continued.cwd).toBe(parent.cwd)
+    expect(await argvOf(continued.id)).toEqual([
+      `--resume=${sessionId}`,
+      `--prompt-interactive=${prompt}`,
+    ])
+    // The continued runner reads the same file, with the line the agent added to it.
+    const read = await waitFor(async () => {
+      const t = await transcriptOf(continued.id)
+      return t.entries.some((e) => e.text === "go on") ? t : undefined
+    }, "the continued session's new line")
+    expect(read.sessionId).toBe(sessionId)
+    // One-shot too; a fork is refused (400), starting nothing.
+    const once = await server.start({
+      provider,
+      mode: "oneshot",
+      resume: { runnerId: continued.id },
+      prompt: "once",
+    })
+    expect(await argvOf(once.id)).toEqual([`--resume=${sessionId}`, "--prompt=once"])
+    const fork = await server.post("/api/runners", {
+      provider,
+      resume: { runnerId: parent.id, fork: true },
+    })
+    expect(fork.statusCode).toBe(400)
+    expect(fork.body).toMatch(new RegExp(`${provider} cannot fork`))
+  })
 })
+
+/** A runner's transcript once the server has matched its session file. */
+const transcriptOf = (id: string) =>
+  waitFor(async () => {
+    const reply = await server.get(`/api/runners/${id}/transcript`)
+    return reply.statusCode === 200 ? TranscriptResponse.parse(reply.json()) : undefined
+  }, `the transcript of ${id}`)
+
+/** The argv the fake agent printed, once the runner has ended. */
+const argvOf = async (id: string): Promise<string[]> => {
+  await waitFor(async () => (await server.runner(id)).status !== "running", `runner ${id} to end`)
+  const text = (await server.log(id)).bytes.toString("utf8").replace(/\r/g, "")
+  const block = /ARGV-BEGIN\n([\s\S]*?)ARGV-END/.exec(text)?.[1] ?? ""
+  return block
+    .split("\n")
+    .filter((l) => l.startsWith("arg:"))
+    .map((l) => l.slice(4))
+}

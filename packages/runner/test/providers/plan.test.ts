@@ -120,6 +120,36 @@ describe("provider argv", () => {
     }),
   )
 
+  it.effect(
+    "gemini and qwen continue a session with --resume=ID in both modes, and fork none",
+    () =>
+      Effect.gen(function* () {
+        const sessionId = "0b4c2b1e-5f7a-4d2e-9c1b-3a2f6e8d9c10"
+        const resume = { sessionId, fork: false }
+        for (const id of ["gemini", "qwen"] as const) {
+          expect((yield* plan(id, { mode: "interactive", resume })).argv).toEqual([
+            id,
+            `--resume=${sessionId}`,
+          ])
+          expect((yield* plan(id, { mode: "interactive", resume, prompt: P })).argv).toEqual([
+            id,
+            `--resume=${sessionId}`,
+            `--prompt-interactive=${P}`,
+          ])
+          expect((yield* plan(id, { mode: "oneshot", resume, prompt: P })).argv).toEqual([
+            id,
+            `--resume=${sessionId}`,
+            `--prompt=${P}`,
+          ])
+          const fork = yield* rejected(id, {
+            mode: "interactive",
+            resume: { sessionId, fork: true },
+          })
+          expect(fork.field).toBe("resume.fork")
+        }
+      }),
+  )
+
   it.effect("codex exec rejects the prompt '-' (it would read stdin)", () =>
     Effect.map(rejected("codex", { mode: "oneshot", prompt: "-" }), (e) =>
       expect(e.field).toBe("prompt"),

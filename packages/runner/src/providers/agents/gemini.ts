@@ -12,6 +12,13 @@ import { makeProvider, requirePrompt } from "../provider.js"
  * Qwen Code 0.24 marks `-p` deprecated in favour of that positional prompt (which, unlike
  * Gemini's, runs once); it still works. Gemini's `-p` in a folder it does not trust exits 55
  * unless given `--skip-trust`, which is not added here, as it waives a check.
+ *
+ * Both continue a session with `--resume=ID`, in either mode, where the session was started
+ * (its folder; Gemini keys its sessions by the folder's hash): the same id, the same file, so
+ * the transcript reader keeps reading it. Gemini 0.61 takes a full id there (besides `latest`
+ * or an index) and has no fork. Qwen Code has `--fork-session`, but its fork is a new file
+ * whose records keep the old session's times, which the transcript reader (matching a runner
+ * to the session that started with it) would not find; so no fork for Qwen either, for now.
  */
 const geminiFamily = (id: string, name: string) =>
   makeProvider({
@@ -21,10 +28,15 @@ const geminiFamily = (id: string, name: string) =>
     modes: ["interactive", "oneshot"],
     versionArgs: ["--version"],
     interactivePrompt: true,
-    argv: ({ mode, prompt }) =>
-      mode === "oneshot"
-        ? Effect.map(requirePrompt(id, prompt), (p) => [id, `--prompt=${p}`])
-        : Effect.succeed(prompt === undefined ? [id] : [id, `--prompt-interactive=${prompt}`]),
+    resumes: { fork: false },
+    argv: ({ mode, prompt, resume }) => {
+      const from = resume === undefined ? [] : [`--resume=${resume.sessionId}`]
+      return mode === "oneshot"
+        ? Effect.map(requirePrompt(id, prompt), (p) => [id, ...from, `--prompt=${p}`])
+        : Effect.succeed(
+            prompt === undefined ? [id, ...from] : [id, ...from, `--prompt-interactive=${prompt}`],
+          )
+    },
   })
 
 export const gemini = geminiFamily("gemini", "Gemini CLI")
