@@ -73,7 +73,11 @@ export const RunnerSummary = z.object({
   scheduleId: z.optional(z.string()),
   /** The runner whose agent conversation this one continues or forks (`StartRunnerRequest.resume`). */
   parentId: z.optional(z.string()),
-  /** Tokens and cost read from the agent's own session file (Claude Code, Codex, Gemini CLI, Qwen Code); pushed as it grows. */
+  /**
+   * Tokens and cost read from the agent's own session file (Claude Code, Codex, Gemini CLI, Qwen
+   * Code); pushed as it grows. A session that runners continue (`parentId`) is counted once: each
+   * runner counts what the agent reported between its start and its end.
+   */
   usage: z.optional(RunnerUsage),
 })
 export type RunnerSummary = z.infer<typeof RunnerSummary>

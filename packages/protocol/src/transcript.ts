@@ -83,6 +83,7 @@ export const TranscriptResponse = z.object({
   total: z.int().check(z.nonnegative()),
   /** Lines of the agent's file that could not be read (another version's shape, torn writes). */
   skipped: z.int().check(z.nonnegative()),
+  /** This runner's part of the session's usage (see `RunnerSummary.usage`). */
   usage: RunnerUsage,
   model: z.optional(z.string()),
 })

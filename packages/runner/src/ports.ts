@@ -446,6 +446,10 @@ export interface AgentSessionInfo {
   readonly accountId: string | undefined
   readonly createdAt: number
   readonly live: boolean
+  /** The runner whose session this one continues or forks (`StartRunnerRequest.resume`). */
+  readonly parentId: string | undefined
+  /** When it ended, if it has. */
+  readonly endedAt: number | undefined
   readonly ref: AgentSessionRef | undefined
   readonly usage: RunnerUsage | undefined
 }

@@ -95,6 +95,21 @@ describe.each(["gemini", "qwen"])("%s transcript", (provider) => {
       return t.entries.some((e) => e.text === "go on") ? t : undefined
     }, "the continued session's new line")
     expect(read.sessionId).toBe(sessionId)
+    // Its usage is what it added (10 in, 5 out), not the session's whole: the first turn is the
+    // parent's, counted there (totals and budgets would count it twice).
+    const own = { inputTokens: 10, outputTokens: 5, cacheReadTokens: 0, cacheWriteTokens: 0 }
+    expect(read.usage).toEqual({ ...own, unpricedTokens: 15 })
+    await waitFor(
+      async () => (await server.runner(continued.id)).usage?.inputTokens === 10,
+      "the continued runner's usage on its summary",
+    )
+    // The parent's own figure stays its own: read again now (its file has the new turn), the
+    // lines after its end are not counted to it, in its transcript or on its summary.
+    const parentOwn = { inputTokens: 400, outputTokens: 50, cacheReadTokens: 800 }
+    const parentRead = await transcriptOf(parent.id)
+    expect(parentRead.entries.some((e) => e.text === "go on")).toBe(true)
+    expect(parentRead.usage).toMatchObject(parentOwn)
+    expect((await server.runner(parent.id)).usage).toMatchObject(parentOwn)
     // One-shot too; a fork is refused (400), starting nothing.
     const once = await server.start({
       provider,

@@ -32,6 +32,8 @@ export const makeAgentUsage = (ctx: RegistryContext) => {
         accountId: s.accountId,
         createdAt: s.createdAt,
         live: s.live,
+        parentId: s.parentId,
+        endedAt: s.endedAt,
         ref: s.agentSession,
         usage: s.usage,
       } satisfies AgentSessionInfo

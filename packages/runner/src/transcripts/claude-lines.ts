@@ -162,6 +162,7 @@ export const parseClaudeLine = (line: string): ParsedLine | undefined => {
           type: "message",
           id: l.message.id,
           model: l.message.model,
+          ...(at === undefined ? {} : { at }),
           usage: {
             inputTokens: u.input_tokens ?? 0,
             outputTokens: u.output_tokens ?? 0,

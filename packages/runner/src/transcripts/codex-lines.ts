@@ -119,6 +119,7 @@ export const parseCodexLine = (line: string): ParsedLine | undefined => {
       usage: {
         type: "total",
         model: undefined,
+        ...when,
         // Codex counts cached input inside input_tokens.
         usage: {
           inputTokens: Math.max(0, input - cached),

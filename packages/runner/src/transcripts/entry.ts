@@ -50,7 +50,7 @@ export const addUsage = (a: TokenUsage, b: TokenUsage): TokenUsage => ({
  * message's usage so far): counted once per `id`, the largest figures winning. `total`: a
  * running total of the session (Codex `token_count`), which replaces the previous one.
  */
-export type UsageReport =
+export type UsageReport = (
   | {
       readonly type: "message"
       readonly id: string
@@ -58,6 +58,10 @@ export type UsageReport =
       readonly usage: TokenUsage
     }
   | { readonly type: "total"; readonly model: string | undefined; readonly usage: TokenUsage }
+) & {
+  /** When the line was written (ms), where it says: a continued session's earlier lines are not its runner's. */
+  readonly at?: number
+}
 
 /** What a provider's line parser returns for one line; `undefined` for a line it cannot read. */
 export interface ParsedLine {

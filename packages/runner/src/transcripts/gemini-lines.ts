@@ -181,6 +181,7 @@ export const parseGeminiLine = (line: string): ParsedLine | undefined => {
       type: "message",
       id: r.id,
       model: r.model,
+      ...when,
       usage: {
         inputTokens: Math.max(0, input - cached),
         outputTokens: (t.output ?? 0) + (t.thoughts ?? 0),

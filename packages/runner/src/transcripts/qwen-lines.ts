@@ -162,6 +162,7 @@ export const parseQwenLine = (line: string): ParsedLine | undefined => {
       type: "message",
       id: r.uuid,
       model: r.model,
+      ...when,
       usage: {
         inputTokens: Math.max(0, (u.promptTokenCount ?? 0) - cached),
         outputTokens: (u.candidatesTokenCount ?? 0) + (u.thoughtsTokenCount ?? 0),

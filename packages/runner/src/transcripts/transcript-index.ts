@@ -76,8 +76,10 @@ export class TranscriptIndex {
     readonly path: string,
     private readonly parse: LineParser,
     prices: PriceTable,
+    /** Count only the usage reported from then on (see `UsageTally`). */
+    usageSince?: number,
   ) {
-    this.tally = new UsageTally(prices)
+    this.tally = new UsageTally(prices, usageSince)
   }
 
   /** Reads what was appended since the last call; true when anything new was read. */

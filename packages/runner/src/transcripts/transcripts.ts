@@ -140,22 +140,36 @@ export class Transcripts extends Effect.Service<Transcripts>()("geppetto/Transcr
         return undefined
       })
 
+    /** A finished runner's usage stops at its end: what follows is its continuation's. */
+    const endUsage = (index: TranscriptIndex, info: AgentSessionInfo) => {
+      if (!info.live && info.endedAt !== undefined) index.tally.until = info.endedAt
+    }
+
     const indexFor = (info: AgentSessionInfo) =>
       Effect.gen(function* () {
         const held = indexes.get(info.id)
         if (held !== undefined) {
           indexes.delete(info.id)
           indexes.set(info.id, held)
+          endUsage(held.index, info)
           return held
         }
         const where = yield* locate(info)
         if (where === undefined || !where.exists || where.file === undefined) return undefined
         const parse = PARSERS[info.provider] ?? parseCodexLine
         const made = {
-          index: new TranscriptIndex(where.file, parse, prices),
+          // A runner that continues or forks a session counts what was said since it started:
+          // what comes before is its parent's (usage totals and budgets would count it twice).
+          index: new TranscriptIndex(
+            where.file,
+            parse,
+            prices,
+            info.parentId === undefined ? undefined : info.createdAt,
+          ),
           sessionId: where.sessionId,
           lock: yield* Effect.makeSemaphore(1),
         }
+        endUsage(made.index, info)
         indexes.set(info.id, made)
         if (indexes.size > CACHED_INDEXES) {
           const oldest = indexes.keys().next().value

@@ -52,10 +52,23 @@ const minus = (a: TokenUsage, b: TokenUsage): TokenUsage => ({
 const isZero = (u: TokenUsage) =>
   u.inputTokens === 0 && u.outputTokens === 0 && u.cacheReadTokens === 0 && u.cacheWriteTokens === 0
 
+/** Whether every figure of `a` is at least `b`'s. */
+const covers = (a: TokenUsage, b: TokenUsage) =>
+  a.inputTokens >= b.inputTokens &&
+  a.outputTokens >= b.outputTokens &&
+  a.cacheReadTokens >= b.cacheReadTokens &&
+  a.cacheWriteTokens >= b.cacheWriteTokens
+
 /**
  * Sums usage reports: a message's usage counts once however many lines repeat it (the largest
  * figures win, so a later line with more output tokens adds only the difference); a running
  * total replaces the previous one. Memory: at most `REMEMBERED_MESSAGES` message ids.
+ *
+ * With `since` (a runner that continues or forks an agent session), only what was reported from
+ * then on counts: the session's earlier messages are its parent's, already counted there. A
+ * running total from before `since` is the base the later ones are counted from, unless one
+ * falls below it (the count started over in the new process). With `until` (the runner has
+ * ended), nothing reported after it counts: that is whoever continued the session.
  */
 export class UsageTally {
   private readonly messages = new Map<string, TokenUsage>()
@@ -69,19 +82,40 @@ export class UsageTally {
   private runningUnpriced = 0
   model: string | undefined
 
-  constructor(private readonly prices: PriceTable) {}
+  /** The last running total reported before `since`. */
+  private baseTotal: TokenUsage | undefined
+  /**
+   * When the runner ended, once it has: what is reported after it is a continuation's (a
+   * runner that resumed the session), counted there. Set by the reader before it reads on.
+   */
+  until: number | undefined
+
+  constructor(
+    private readonly prices: PriceTable,
+    private readonly since?: number,
+  ) {}
 
   add(report: UsageReport): void {
+    if (this.until !== undefined && report.at !== undefined && report.at > this.until) return
+    const earlier = this.since !== undefined && report.at !== undefined && report.at < this.since
     const model = report.model ?? this.model
     const price = priceOf(this.prices, model)
     if (report.type === "total") {
+      if (earlier) {
+        this.baseTotal = report.usage
+        return
+      }
+      const base = this.baseTotal
+      const total =
+        base !== undefined && covers(report.usage, base) ? minus(report.usage, base) : report.usage
       // A running total replaces the last one, priced by the model it names now.
-      this.runningTotal = report.usage
-      this.runningPriced = price !== undefined && !isZero(report.usage)
-      this.runningCost = price === undefined ? 0 : costOf(price, report.usage)
-      this.runningUnpriced = price === undefined ? tokenCount(report.usage) : 0
+      this.runningTotal = total
+      this.runningPriced = price !== undefined && !isZero(total)
+      this.runningCost = price === undefined ? 0 : costOf(price, total)
+      this.runningUnpriced = price === undefined ? tokenCount(total) : 0
       return
     }
+    if (earlier) return
     const before = this.messages.get(report.id) ?? zeroUsage
     const after = max(before, report.usage)
     const delta = minus(after, before)

@@ -61,6 +61,68 @@ describe("one runner's tally", () => {
   })
 })
 
+describe("the tally of a runner that continues a session (since its start)", () => {
+  const since = Date.UTC(2026, 11, 7, 9, 0, 0)
+  const sonnet = "claude-sonnet-4-5"
+
+  it("leaves out the messages written before it started: they are its parent's", () => {
+    const tally = new UsageTally(defaultPrices, since)
+    tally.add({
+      type: "message",
+      id: "old",
+      model: sonnet,
+      usage: tokens(1000, 200),
+      at: since - 1,
+    })
+    // 2000·1 + 500·5 = 4500 → $0.0045.
+    const haiku = "claude-haiku-4-5"
+    tally.add({ type: "message", id: "new", model: haiku, usage: tokens(2000, 500), at: since })
+    // A line with no time counts (nothing says it is older).
+    tally.add({ type: "message", id: "undated", model: haiku, usage: tokens(1000, 0) })
+    expect(tally.usage).toEqual({ ...tokens(3000, 500), costUsd: 0.0055 })
+    // Without `since`, the same lines count whole.
+    const whole = new UsageTally(defaultPrices)
+    whole.add({ type: "message", id: "old", model: haiku, usage: tokens(1000, 200), at: since - 1 })
+    expect(whole.usage).toEqual({ ...tokens(1000, 200), costUsd: 0.002 })
+  })
+
+  it("once its runner has ended (until), leaves out what a continuation adds after", () => {
+    const tally = new UsageTally(defaultPrices)
+    const haiku = "claude-haiku-4-5"
+    tally.add({ type: "message", id: "own", model: haiku, usage: tokens(1000, 0), at: since })
+    tally.until = since + 1000
+    tally.add({
+      type: "message",
+      id: "last",
+      model: haiku,
+      usage: tokens(1000, 0),
+      at: since + 1000,
+    })
+    tally.add({
+      type: "message",
+      id: "later",
+      model: haiku,
+      usage: tokens(5000, 0),
+      at: since + 1001,
+    })
+    tally.add({ type: "total", model: "gpt-5", usage: tokens(7000, 0), at: since + 2000 })
+    expect(tally.usage).toEqual({ ...tokens(2000, 0), costUsd: 0.002 })
+  })
+
+  it("counts a running total (Codex) from the last one before it started, or whole if it started over", () => {
+    const tally = new UsageTally(defaultPrices, since)
+    tally.add({ type: "total", model: "gpt-5", usage: tokens(1000, 100), at: since - 5 })
+    tally.add({ type: "total", model: "gpt-5", usage: tokens(3000, 400), at: since - 1 })
+    expect(tally.usage).toEqual({ ...tokens(0, 0), costUsd: 0 })
+    // 1000·1.25 + 100·10 = 2250 → $0.00225.
+    tally.add({ type: "total", model: "gpt-5", usage: tokens(4000, 500), at: since + 10 })
+    expect(tally.usage).toEqual({ ...tokens(1000, 100), costUsd: 0.00225 })
+    // Below the base: the new process counts from zero, so its total is all its own.
+    tally.add({ type: "total", model: "gpt-5", usage: tokens(200, 20), at: since + 20 })
+    expect(tally.usage).toEqual({ ...tokens(200, 20), costUsd: 0.00045 })
+  })
+})
+
 describe("usage totals", () => {
   const day = (d: number) => new Date(2026, 11, d, 12).getTime()
   const items: ReadonlyArray<UsageItem> = [
