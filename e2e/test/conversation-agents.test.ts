@@ -89,52 +89,61 @@ describe("the Conversation view of other agents", () => {
     },
   )
 
-  it("continues a finished Gemini session from its page: Continue (no Fork), a new runner with --resume", async () => {
-    const cwd = join(work, "gemini-continued")
-    mkdirSync(cwd)
-    // The fake agent writes its session and, finding `stop`, ends at once.
-    writeFileSync(join(cwd, "stop"), "")
-    const parent = await server.api<RunnerSummary>("/api/runners", {
-      method: "POST",
-      body: { provider: "gemini", cwd, name: "e2e-gemini-done" },
-    })
-    const transcript = await waitFor(
-      () =>
-        server
-          .api<{ sessionId: string }>(`/api/runners/${parent.id}/transcript?limit=1`)
-          .catch(() => undefined),
-      "the finished gemini runner's transcript",
-    )
-    await waitFor(
-      async () =>
-        (await server.api<RunnerDetail>(`/api/runners/${parent.id}`)).status !== "running",
-      "the gemini runner to end",
-    )
-    await page.goto(`${server.url}/runners/${encodeURIComponent(parent.id)}`)
-    const form = page.getByRole("form", { name: "Continue this conversation" })
-    await form.waitFor()
-    expect(await form.getByRole("button", { name: "Fork" }).count()).toBe(0)
-    await form.getByLabel("Next prompt (optional)").fill("and the tests")
-    await form.getByRole("button", { name: "Continue" }).click()
-    await page.waitForURL((url) => !url.pathname.endsWith(encodeURIComponent(parent.id)))
-    await page
-      .getByTestId("continued-from")
-      .getByRole("link", { name: "e2e-gemini-done" })
-      .waitFor()
-    const childId = decodeURIComponent(new URL(page.url()).pathname.split("/").pop() ?? "")
-    const child = await server.api<RunnerDetail>(`/api/runners/${encodeURIComponent(childId)}`)
-    expect(child.parentId).toBe(parent.id)
-    const argv = [`arg:--resume=${transcript.sessionId}`, "arg:--prompt-interactive=and the tests"]
-    // Its terminal, on the page the button opened, shows what the agent was run with.
-    let lines: string[] = []
-    await waitFor(
-      async () => {
-        lines = await terminalLines(page)
-        return argv.every((a) => lines.includes(a))
-      },
-      () => `the continued runner's argv; terminal: ${lines.join("\n")}`,
-    )
-  })
+  it.each([
+    { provider: "gemini", button: "Continue", fork: false },
+    { provider: "qwen", button: "Fork", fork: true },
+  ])(
+    "$provider: a finished session's page offers $button, which starts a runner with --resume",
+    async ({ provider, button, fork }) => {
+      const cwd = join(work, `${provider}-continued`)
+      mkdirSync(cwd)
+      // The fake agent writes its session and, finding `stop`, ends at once.
+      writeFileSync(join(cwd, "stop"), "")
+      const name = `e2e-${provider}-done`
+      const parent = await server.api<RunnerSummary>("/api/runners", {
+        method: "POST",
+        body: { provider, cwd, name },
+      })
+      const transcript = await waitFor(
+        () =>
+          server
+            .api<{ sessionId: string }>(`/api/runners/${parent.id}/transcript?limit=1`)
+            .catch(() => undefined),
+        `the finished ${provider} runner's transcript`,
+      )
+      await waitFor(
+        async () =>
+          (await server.api<RunnerDetail>(`/api/runners/${parent.id}`)).status !== "running",
+        `the ${provider} runner to end`,
+      )
+      await page.goto(`${server.url}/runners/${encodeURIComponent(parent.id)}`)
+      const form = page.getByRole("form", { name: "Continue this conversation" })
+      await form.waitFor()
+      // Gemini CLI has no fork; Qwen Code has.
+      expect(await form.getByRole("button", { name: "Fork" }).count()).toBe(fork ? 1 : 0)
+      await form.getByLabel("Next prompt (optional)").fill("and the tests")
+      await form.getByRole("button", { name: button }).click()
+      await page.waitForURL((url) => !url.pathname.endsWith(encodeURIComponent(parent.id)))
+      await page.getByTestId("continued-from").getByRole("link", { name }).waitFor()
+      const childId = decodeURIComponent(new URL(page.url()).pathname.split("/").pop() ?? "")
+      const child = await server.api<RunnerDetail>(`/api/runners/${encodeURIComponent(childId)}`)
+      expect(child.parentId).toBe(parent.id)
+      const argv = [
+        `arg:--resume=${transcript.sessionId}`,
+        ...(fork ? ["arg:--fork-session"] : []),
+        "arg:--prompt-interactive=and the tests",
+      ]
+      // Its terminal, on the page the button opened, shows what the agent was run with.
+      let lines: string[] = []
+      await waitFor(
+        async () => {
+          lines = await terminalLines(page)
+          return argv.every((a) => lines.includes(a))
+        },
+        () => `the new runner's argv; terminal: ${lines.join("\n")}`,
+      )
+    },
+  )
 
   it("offers it for OpenCode too, and says OpenCode keeps no transcript it can read", async () => {
     const runner = await start("opencode")

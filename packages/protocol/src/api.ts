@@ -119,8 +119,9 @@ export type RunnerEnv = z.infer<typeof RunnerEnv>
 /**
  * `StartRunnerRequest.resume`: the new runner continues the agent conversation of the finished
  * runner `runnerId` (same provider, same folder): Claude Code `--resume SESSION`, with `fork`
- * `--fork-session` (a new session from the same history); Codex `codex resume SESSION`, Gemini
- * CLI and Qwen Code `--resume=SESSION` (no fork). Other providers cannot resume: `400`.
+ * `--fork-session` (a new session from the same history); Codex `codex resume SESSION` and Gemini
+ * CLI `--resume=SESSION` (no fork); Qwen Code `--resume=SESSION`, with `fork` `--fork-session`.
+ * Other providers cannot resume: `400`.
  */
 export const ResumeRequest = z.strictObject({
   runnerId: RunnerId,

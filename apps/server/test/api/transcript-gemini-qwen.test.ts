@@ -1,4 +1,4 @@
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { TranscriptResponse } from "@geppetto/protocol"
@@ -118,12 +118,83 @@ describe.each(["gemini", "qwen"])("%s transcript", (provider) => {
       prompt: "once",
     })
     expect(await argvOf(once.id)).toEqual([`--resume=${sessionId}`, "--prompt=once"])
+  })
+})
+
+describe("forks", () => {
+  it("gemini has none: 400, starting nothing", async () => {
+    const cwd = mkdtempSync(join(server.dataDir, "gemini-fork-"))
+    writeFileSync(join(cwd, "stop"), "")
+    const parent = await server.start({ provider: "gemini", cwd })
+    await transcriptOf(parent.id)
+    await waitFor(async () => (await server.runner(parent.id)).status !== "running", "the end")
+    const before = ((await server.get("/api/runners")).json() as unknown[]).length
     const fork = await server.post("/api/runners", {
-      provider,
+      provider: "gemini",
       resume: { runnerId: parent.id, fork: true },
     })
     expect(fork.statusCode).toBe(400)
-    expect(fork.body).toMatch(new RegExp(`${provider} cannot fork`))
+    expect(fork.body).toMatch(/gemini cannot fork/)
+    expect(((await server.get("/api/runners")).json() as unknown[]).length).toBe(before)
+  })
+
+  it("qwen forks into a session of its own, found by what it forked; the parent's is left as it was", async () => {
+    const cwd = mkdtempSync(join(server.dataDir, "qwen-fork-"))
+    writeFileSync(join(cwd, "stop"), "")
+    const parent = await server.start({ provider: "qwen", cwd, prompt: "first" })
+    const { sessionId } = await transcriptOf(parent.id)
+    await waitFor(async () => (await server.runner(parent.id)).status !== "running", "the end")
+    // The session is an hour old (same-length times, so the parent's reader is not thrown off):
+    // a fork copies its records with their times, so a fork is not found by time.
+    const file = join(homes, "qwen", "projects", cwd.replace(/[^a-zA-Z0-9]/g, "-"), "chats")
+    const sessionFile = join(file, `${sessionId}.jsonl`)
+    writeFileSync(
+      sessionFile,
+      readFileSync(sessionFile, "utf8").replace(
+        /"timestamp":"([^"]+)"/g,
+        (_, at: string) => `"timestamp":"${new Date(Date.parse(at) - 3_600_000).toISOString()}"`,
+      ),
+    )
+
+    const fork = async () => {
+      const forked = await server.start({
+        provider: "qwen",
+        resume: { runnerId: parent.id, fork: true },
+        prompt: "another way",
+      })
+      expect(forked.parentId).toBe(parent.id)
+      expect(await argvOf(forked.id)).toEqual([
+        `--resume=${sessionId}`,
+        "--fork-session",
+        "--prompt-interactive=another way",
+      ])
+      return waitFor(async () => {
+        const t = await transcriptOf(forked.id)
+        return t.entries.some((e) => e.text === "go on") ? t : undefined
+      }, "the fork's new line")
+    }
+    const first = await fork()
+    // Its own id; the history it was forked with, then its own turn.
+    expect(first.sessionId).not.toBe(sessionId)
+    expect(first.entries.map((e) => e.tool ?? e.text)).toEqual([
+      "list the files",
+      "I'll list them.",
+      "run_shell_command",
+      "run_shell_command",
+      "go on",
+      "Going on.",
+    ])
+    // Its usage is its own turn's: the copied records keep their old times.
+    const own = { inputTokens: 10, outputTokens: 5, cacheReadTokens: 0, cacheWriteTokens: 0 }
+    expect(first.usage).toEqual({ ...own, unpricedTokens: 15 })
+    // A second fork of the same session is another file, not the first fork's.
+    const second = await fork()
+    expect(second.sessionId).not.toBe(sessionId)
+    expect(second.sessionId).not.toBe(first.sessionId)
+    // The parent's session is as it was.
+    const parentRead = await transcriptOf(parent.id)
+    expect(parentRead.entries.some((e) => e.text === "go on")).toBe(false)
+    expect(parentRead.usage).toMatchObject({ inputTokens: 400, outputTokens: 50 })
   })
 })
 

@@ -76,6 +76,7 @@ export const RunnerStateSchema = Schema.Struct({
     Schema.Struct({
       id: optional(Schema.String),
       home: optional(Schema.String),
+      forkOf: optional(Schema.String),
     }),
   ),
   usage: optional(

@@ -170,11 +170,17 @@ export const makeStart = (ctx: RegistryContext, watching: Watch, workspace: Work
           const sessionId =
             agentSessionId ??
             (resumed !== undefined && !resumed.session.fork ? resumed.session.sessionId : undefined)
+          // A fork by an agent that names it itself (Qwen Code): found by what it forked.
+          const forkOf =
+            agentSessionId === undefined && resumed?.session.fork === true
+              ? resumed.session.sessionId
+              : undefined
           const agentSession =
-            sessionId !== undefined || agentHomeSet !== undefined
+            sessionId !== undefined || agentHomeSet !== undefined || forkOf !== undefined
               ? {
                   ...(sessionId !== undefined ? { id: sessionId } : {}),
                   ...(agentHomeSet !== undefined ? { home: agentHomeSet } : {}),
+                  ...(forkOf !== undefined ? { forkOf } : {}),
                 }
               : undefined
           const entry = yield* ctx.newEntry(

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto"
-import { open, readdir, realpath } from "node:fs/promises"
+import { open, readdir, realpath, stat } from "node:fs/promises"
 import { join } from "node:path"
 import { Effect } from "effect"
 import { codexSessionMeta } from "./codex-lines.js"
@@ -14,6 +14,11 @@ import { qwenSessionMeta } from "./qwen-lines.js"
 export interface AgentSessionRef {
   readonly id?: string
   readonly home?: string
+  /**
+   * The session this runner's agent forked (Qwen Code `--fork-session`), while the fork's own id
+   * is not known: the fork is a new file that says so (`forkedFrom`), found by that.
+   */
+  readonly forkOf?: string
 }
 
 /**
@@ -285,17 +290,46 @@ export const findGeminiSession = (
     })
   })
 
+/** The earliest Qwen fork of `forkOf` made since the runner started, other runners' left out. */
+const firstFork = async (
+  files: ReadonlyArray<{ readonly file: string; readonly dir: string }>,
+  startedAt: number,
+  taken: ReadonlySet<string>,
+  forkOf: string,
+) => {
+  let best: { file: string; dir: string; at: number; sessionId: string } | undefined
+  for (const { file, dir } of files) {
+    if (taken.has(file)) continue
+    const m = qwenSessionMeta(await firstLine(file).catch(() => ""))
+    if (m === undefined || m.forkedFrom !== forkOf || m.id === forkOf) continue
+    const made = await stat(file).then(
+      (s) => (s.birthtimeMs > 0 ? s.birthtimeMs : s.mtimeMs),
+      () => undefined,
+    )
+    if (made === undefined || made < startedAt - EARLY_MS) continue
+    if (best === undefined || made < best.at) best = { file, dir, at: made, sessionId: m.id }
+  }
+  return best === undefined
+    ? undefined
+    : { file: best.file, dir: best.dir, sessionId: best.sessionId }
+}
+
 /** Qwen Code's folder for a cwd: every character but [A-Za-z0-9] becomes `-`. */
 export const qwenChatsDir = (home: string, cwd: string) =>
   join(home, "projects", cwd.replace(/[^a-zA-Z0-9]/g, "-"), "chats")
 
-/** A Qwen Code session: `<id>.jsonl` once known, else by its first record's time. */
+/**
+ * A Qwen Code session: `<id>.jsonl` once known; a fork (`forkOf`) by its first record's
+ * `forkedFrom`, the earliest file made since the runner started (a fork keeps the copied
+ * records' times, so those say nothing of when it was made); else by its first record's time.
+ */
 export const findQwenSession = (
   home: string,
   cwd: string,
   startedAt: number,
   known: string | undefined,
   taken: ReadonlySet<string> = new Set(),
+  forkOf?: string,
 ) =>
   Effect.promise(async () => {
     const dirs = [...new Set([cwd, await realpath(cwd).catch(() => cwd)])].map((c) =>
@@ -309,5 +343,6 @@ export const findQwenSession = (
       const found = files.find((f) => f.file.endsWith(`/${known}.jsonl`))
       return found === undefined ? undefined : { ...found, sessionId: known }
     }
+    if (forkOf !== undefined) return firstFork(files, startedAt, taken, forkOf)
     return firstMatching(files, startedAt, taken, qwenSessionMeta)
   })

@@ -62,6 +62,8 @@ const Record = Schema.Struct({
       error: Schema.optional(Schema.Unknown),
     }),
   ),
+  /** On each record a fork copied (`--fork-session`, 0.24): the session it came from. */
+  forkedFrom: Schema.optional(Schema.Struct({ sessionId: Schema.optional(Schema.String) })),
 })
 
 const decodeRecord = Schema.decodeUnknownEither(Schema.parseJson(Record))
@@ -71,13 +73,20 @@ export interface QwenSessionMeta {
   readonly id: string
   readonly cwd: string | undefined
   readonly startedAt: number | undefined
+  /** The session this one is a fork of (its first record was copied from there). */
+  readonly forkedFrom: string | undefined
 }
 
 export const qwenSessionMeta = (line: string): QwenSessionMeta | undefined => {
   const decoded = decodeRecord(line)
   if (Either.isLeft(decoded) || decoded.right.sessionId === undefined) return undefined
   const r = decoded.right
-  return { id: r.sessionId as string, cwd: r.cwd, startedAt: epochOf(r.timestamp) }
+  return {
+    id: r.sessionId as string,
+    cwd: r.cwd,
+    startedAt: epochOf(r.timestamp),
+    forkedFrom: r.forkedFrom?.sessionId,
+  }
 }
 
 const responseText = (response: unknown, display: unknown): string => {

@@ -119,8 +119,9 @@ export class Transcripts extends Effect.Service<Transcripts>()("geppetto/Transcr
         if (info.provider === "gemini" || info.provider === "qwen") {
           const known = info.ref?.id
           const taken = new Set([...codexTaken].filter(([, r]) => r !== info.id).map(([f]) => f))
-          const find = info.provider === "gemini" ? findGeminiSession : findQwenSession
-          const found = yield* find(home, info.cwd, info.createdAt, known, taken)
+          const found = yield* info.provider === "gemini"
+            ? findGeminiSession(home, info.cwd, info.createdAt, known, taken)
+            : findQwenSession(home, info.cwd, info.createdAt, known, taken, info.ref?.forkOf)
           if (found === undefined)
             return {
               // Qwen's folder is known before its file; Gemini's project folder is its own.

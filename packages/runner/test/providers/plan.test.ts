@@ -121,7 +121,7 @@ describe("provider argv", () => {
   )
 
   it.effect(
-    "gemini and qwen continue a session with --resume=ID in both modes, and fork none",
+    "gemini and qwen continue a session with --resume=ID in both modes; qwen forks, gemini cannot",
     () =>
       Effect.gen(function* () {
         const sessionId = "0b4c2b1e-5f7a-4d2e-9c1b-3a2f6e8d9c10"
@@ -141,12 +141,14 @@ describe("provider argv", () => {
             `--resume=${sessionId}`,
             `--prompt=${P}`,
           ])
-          const fork = yield* rejected(id, {
-            mode: "interactive",
-            resume: { sessionId, fork: true },
-          })
-          expect(fork.field).toBe("resume.fork")
         }
+        const fork = { sessionId, fork: true }
+        expect(
+          (yield* plan("qwen", { mode: "interactive", resume: fork, prompt: P })).argv,
+        ).toEqual(["qwen", `--resume=${sessionId}`, "--fork-session", `--prompt-interactive=${P}`])
+        expect((yield* rejected("gemini", { mode: "interactive", resume: fork })).field).toBe(
+          "resume.fork",
+        )
       }),
   )
 

@@ -16,11 +16,11 @@ import { makeProvider, requirePrompt } from "../provider.js"
  * Both continue a session with `--resume=ID`, in either mode, where the session was started
  * (its folder; Gemini keys its sessions by the folder's hash): the same id, the same file, so
  * the transcript reader keeps reading it. Gemini 0.61 takes a full id there (besides `latest`
- * or an index) and has no fork. Qwen Code has `--fork-session`, but its fork is a new file
- * whose records keep the old session's times, which the transcript reader (matching a runner
- * to the session that started with it) would not find; so no fork for Qwen either, for now.
+ * or an index) and has no fork. Qwen Code forks with `--resume=ID --fork-session`: a new file
+ * under an id of its own, whose copied records say `forkedFrom` (the transcript reader finds
+ * the fork by that, `findQwenSession`).
  */
-const geminiFamily = (id: string, name: string) =>
+const geminiFamily = (id: string, name: string, forks: boolean) =>
   makeProvider({
     id,
     name,
@@ -28,9 +28,12 @@ const geminiFamily = (id: string, name: string) =>
     modes: ["interactive", "oneshot"],
     versionArgs: ["--version"],
     interactivePrompt: true,
-    resumes: { fork: false },
+    resumes: { fork: forks },
     argv: ({ mode, prompt, resume }) => {
-      const from = resume === undefined ? [] : [`--resume=${resume.sessionId}`]
+      const from =
+        resume === undefined
+          ? []
+          : [`--resume=${resume.sessionId}`, ...(resume.fork ? ["--fork-session"] : [])]
       return mode === "oneshot"
         ? Effect.map(requirePrompt(id, prompt), (p) => [id, ...from, `--prompt=${p}`])
         : Effect.succeed(
@@ -39,5 +42,5 @@ const geminiFamily = (id: string, name: string) =>
     },
   })
 
-export const gemini = geminiFamily("gemini", "Gemini CLI")
-export const qwen = geminiFamily("qwen", "Qwen Code")
+export const gemini = geminiFamily("gemini", "Gemini CLI", false)
+export const qwen = geminiFamily("qwen", "Qwen Code", true)
