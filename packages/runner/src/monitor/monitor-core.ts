@@ -72,7 +72,9 @@ export const makeMonitorCore = (options: {
     const publish = (body: ControlEventBody) =>
       lock.withPermits(1)(
         Effect.gen(function* () {
-          const offset = yield* logEnd
+          // An event sits where the log is when it is published; a log gap where the gap is
+          // (the new writer may have logged more by the time it is published).
+          const offset = body._tag === "log-gap" ? body.logOffset : yield* logEnd
           const timestamp = yield* Clock.currentTimeMillis
           const event = { ...body, offset, timestamp } as ControlEvent
           history.push(event)
