@@ -4,6 +4,7 @@ import { join } from "node:path"
 import { TranscriptResponse } from "@geppetto/protocol"
 import { runnerEnvironment } from "@geppetto/runner"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { printedArgv, transcriptOf } from "../helpers/fake-agents.js"
 import { startServer, type TestServer, waitFor } from "../helpers/server.js"
 
 /*
@@ -38,13 +39,7 @@ afterAll(async () => {
 
 /** The argv the fake agent printed, once the runner has ended (the hooks' arguments left out). */
 const argvOf = async (id: string): Promise<string[]> => {
-  await waitFor(async () => (await server.runner(id)).status !== "running", `runner ${id} to end`)
-  const text = (await server.log(id)).bytes.toString("utf8").replace(/\r/g, "")
-  const block = /ARGV-BEGIN\n([\s\S]*?)ARGV-END/.exec(text)?.[1] ?? ""
-  const argv = block
-    .split("\n")
-    .filter((l) => l.startsWith("arg:"))
-    .map((l) => l.slice(4))
+  const argv = await printedArgv(server, id)
   // The hooks: Claude Code's `--settings FILE`, Codex's `-c notify=[...]`.
   return argv[0] === "--settings" || (argv[0] === "-c" && argv[1]?.startsWith("notify=") === true)
     ? argv.slice(2)
@@ -97,10 +92,7 @@ describe("POST /api/runners with resume", () => {
     const parent = await server.start({ provider: "codex", cwd: server.dataDir, prompt: "first" })
     expect(await argvOf(parent.id)).toEqual(["--", "first"])
     // Codex picks its own id: known once the transcript reader has matched its rollout.
-    const transcript = await waitFor(async () => {
-      const reply = await server.get(`/api/runners/${parent.id}/transcript`)
-      return reply.statusCode === 200 ? TranscriptResponse.parse(reply.json()) : undefined
-    }, "the parent's rollout matched")
+    const transcript = await transcriptOf(server, parent.id, "the parent's rollout matched")
     const files = readdirSync(join(codexHome, "sessions"), { recursive: true }).map(String)
     const rollout = files.find((f) => f.endsWith(`-${transcript.sessionId}.jsonl`))
     expect(rollout, files.join(", ")).toBeDefined()

@@ -1,9 +1,9 @@
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { TranscriptResponse } from "@geppetto/protocol"
 import { runnerEnvironment } from "@geppetto/runner"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { printedArgv, transcriptOf as transcriptOfRun } from "../helpers/fake-agents.js"
 import { startServer, type TestServer, waitFor } from "../helpers/server.js"
 
 /*
@@ -48,11 +48,9 @@ describe.each(["gemini", "qwen"])("%s transcript", (provider) => {
       () => / written/.test(server.capture(runner.name)),
       () => `the agent's session file written; screen: ${server.capture(runner.name)}`,
     )
-    const transcript = await waitFor(
-      async () => {
-        const reply = await server.get(`/api/runners/${runner.id}/transcript`)
-        return reply.statusCode === 200 ? TranscriptResponse.parse(reply.json()) : undefined
-      },
+    const transcript = await transcriptOfRun(
+      server,
+      runner.id,
       () => `a transcript; screen: ${server.capture(runner.name)}`,
     )
     expect(transcript.provider).toBe(provider)
@@ -198,20 +196,5 @@ describe("forks", () => {
   })
 })
 
-/** A runner's transcript once the server has matched its session file. */
-const transcriptOf = (id: string) =>
-  waitFor(async () => {
-    const reply = await server.get(`/api/runners/${id}/transcript`)
-    return reply.statusCode === 200 ? TranscriptResponse.parse(reply.json()) : undefined
-  }, `the transcript of ${id}`)
-
-/** The argv the fake agent printed, once the runner has ended. */
-const argvOf = async (id: string): Promise<string[]> => {
-  await waitFor(async () => (await server.runner(id)).status !== "running", `runner ${id} to end`)
-  const text = (await server.log(id)).bytes.toString("utf8").replace(/\r/g, "")
-  const block = /ARGV-BEGIN\n([\s\S]*?)ARGV-END/.exec(text)?.[1] ?? ""
-  return block
-    .split("\n")
-    .filter((l) => l.startsWith("arg:"))
-    .map((l) => l.slice(4))
-}
+const transcriptOf = (id: string) => transcriptOfRun(server, id)
+const argvOf = (id: string) => printedArgv(server, id)
