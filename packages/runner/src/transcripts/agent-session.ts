@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto"
 import { open, readdir, realpath, stat } from "node:fs/promises"
-import { join } from "node:path"
+import { basename, join } from "node:path"
 import { Effect } from "effect"
 import { codexSessionMeta } from "./codex-lines.js"
 import { geminiSessionMeta } from "./gemini-lines.js"
@@ -131,6 +131,36 @@ const EARLY_MS = 5_000
 /** ... and this long after it (Codex writes its rollout on its first turn, not at launch). */
 const LATE_MS = 24 * 60 * 60 * 1000
 
+type SessionFile = { readonly file: string; readonly dir: string }
+
+/**
+ * Of `files` not in `taken` (other runners'), the one `when` dates earliest, with the id it
+ * gives; `when` reads the file's first line (and may look further) and says no with undefined.
+ */
+const earliestSession = async (
+  files: ReadonlyArray<SessionFile>,
+  taken: ReadonlySet<string>,
+  when: (
+    found: SessionFile,
+    firstLine: string,
+  ) => Promise<{ readonly id: string; readonly at: number } | undefined>,
+) => {
+  let best: { file: string; dir: string; at: number; sessionId: string } | undefined
+  for (const found of files) {
+    if (taken.has(found.file)) continue
+    const dated = await when(found, await firstLine(found.file).catch(() => ""))
+    if (dated !== undefined && (best === undefined || dated.at < best.at))
+      best = { file: found.file, dir: found.dir, at: dated.at, sessionId: dated.id }
+  }
+  return best === undefined
+    ? undefined
+    : { file: best.file, dir: best.dir, sessionId: best.sessionId }
+}
+
+/** Whether a session started `at` may be the one of a runner started at `startedAt`. */
+const startedWith = (at: number, startedAt: number) =>
+  at >= startedAt - EARLY_MS && at <= startedAt + LATE_MS
+
 /**
  * The Codex rollout of a runner: Codex picks its own session id, so it is matched by its
  * `session_meta`: the same cwd (both resolved), started no earlier than 5 s before the runner
@@ -146,33 +176,21 @@ export const findCodexSession = (
 ) =>
   Effect.promise(async () => {
     const want = await realpath(cwd).catch(() => cwd)
-    let best: { file: string; dir: string; at: number; sessionId: string } | undefined
+    const files: SessionFile[] = []
     for (const at of [startedAt, startedAt + 24 * 60 * 60 * 1000]) {
       const dir = codexDayDir(home, at)
-      const names = await readdir(dir).catch(() => [] as string[])
-      for (const name of names) {
-        if (!name.startsWith("rollout-") || !name.endsWith(".jsonl")) continue
-        const file = join(dir, name)
-        if (taken.has(file)) continue
-        const meta = codexSessionMeta(await firstLine(file).catch(() => ""))
-        if (meta?.cwd === undefined || meta.startedAt === undefined) continue
-        if (meta.startedAt < startedAt - EARLY_MS || meta.startedAt > startedAt + LATE_MS) continue
-        const where = await realpath(meta.cwd).catch(() => meta.cwd)
-        if (where !== want) continue
-        if (best === undefined || meta.startedAt < best.at) {
-          const fromName = /([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.jsonl$/i
-          best = {
-            file,
-            dir,
-            at: meta.startedAt,
-            sessionId: meta.id ?? fromName.exec(name)?.[1] ?? name,
-          }
-        }
-      }
+      for (const name of await readdir(dir).catch(() => [] as string[]))
+        if (name.startsWith("rollout-") && name.endsWith(".jsonl"))
+          files.push({ file: join(dir, name), dir })
     }
-    return best === undefined
-      ? undefined
-      : { file: best.file, dir: best.dir, sessionId: best.sessionId }
+    const fromName = /([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.jsonl$/i
+    return earliestSession(files, taken, async ({ file }, line) => {
+      const meta = codexSessionMeta(line)
+      if (meta?.cwd === undefined || meta.startedAt === undefined) return undefined
+      if (!startedWith(meta.startedAt, startedAt)) return undefined
+      if ((await realpath(meta.cwd).catch(() => meta.cwd)) !== want) return undefined
+      return { id: meta.id ?? fromName.exec(file)?.[1] ?? basename(file), at: meta.startedAt }
+    })
   })
 
 /** Codex's session ids are UUIDs; anything else is not looked for. */
@@ -226,25 +244,18 @@ export const findCodexSessionById = (
  * such; files in `taken` (other runners') skipped. How Gemini and Qwen sessions are found:
  * their ids are their own, not given at start.
  */
-const firstMatching = async (
-  files: ReadonlyArray<{ readonly file: string; readonly dir: string }>,
+const firstMatching = (
+  files: ReadonlyArray<SessionFile>,
   startedAt: number,
   taken: ReadonlySet<string>,
   meta: (line: string) => { id: string; startedAt: number | undefined } | undefined,
-) => {
-  let best: { file: string; dir: string; at: number; sessionId: string } | undefined
-  for (const { file, dir } of files) {
-    if (taken.has(file)) continue
-    const m = meta(await firstLine(file).catch(() => ""))
-    if (m?.startedAt === undefined) continue
-    if (m.startedAt < startedAt - EARLY_MS || m.startedAt > startedAt + LATE_MS) continue
-    if (best === undefined || m.startedAt < best.at)
-      best = { file, dir, at: m.startedAt, sessionId: m.id }
-  }
-  return best === undefined
-    ? undefined
-    : { file: best.file, dir: best.dir, sessionId: best.sessionId }
-}
+) =>
+  earliestSession(files, taken, async (_, line) => {
+    const m = meta(line)
+    return m?.startedAt === undefined || !startedWith(m.startedAt, startedAt)
+      ? undefined
+      : { id: m.id, at: m.startedAt }
+  })
 
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex")
 
@@ -291,28 +302,21 @@ export const findGeminiSession = (
   })
 
 /** The earliest Qwen fork of `forkOf` made since the runner started, other runners' left out. */
-const firstFork = async (
-  files: ReadonlyArray<{ readonly file: string; readonly dir: string }>,
+const firstFork = (
+  files: ReadonlyArray<SessionFile>,
   startedAt: number,
   taken: ReadonlySet<string>,
   forkOf: string,
-) => {
-  let best: { file: string; dir: string; at: number; sessionId: string } | undefined
-  for (const { file, dir } of files) {
-    if (taken.has(file)) continue
-    const m = qwenSessionMeta(await firstLine(file).catch(() => ""))
-    if (m === undefined || m.forkedFrom !== forkOf || m.id === forkOf) continue
+) =>
+  earliestSession(files, taken, async ({ file }, line) => {
+    const m = qwenSessionMeta(line)
+    if (m === undefined || m.forkedFrom !== forkOf || m.id === forkOf) return undefined
     const made = await stat(file).then(
       (s) => (s.birthtimeMs > 0 ? s.birthtimeMs : s.mtimeMs),
       () => undefined,
     )
-    if (made === undefined || made < startedAt - EARLY_MS) continue
-    if (best === undefined || made < best.at) best = { file, dir, at: made, sessionId: m.id }
-  }
-  return best === undefined
-    ? undefined
-    : { file: best.file, dir: best.dir, sessionId: best.sessionId }
-}
+    return made === undefined || made < startedAt - EARLY_MS ? undefined : { id: m.id, at: made }
+  })
 
 /** Qwen Code's folder for a cwd: every character but [A-Za-z0-9] becomes `-`. */
 export const qwenChatsDir = (home: string, cwd: string) =>
