@@ -10,6 +10,12 @@ export default defineConfig(({ command }) => ({
   define: {
     __GEPPETTO_TEST_HOOKS__: JSON.stringify(command === "serve" || testBuild),
   },
+  // Fewer, larger chunks (41 -> 21; index.html preloads 20 -> 10): a browser has six HTTP/1.1
+  // connections to the server, so a cold load over a LAN or VPN waited on rounds of tiny files.
+  // Board, cold, 100 ms of added latency: first paint 1460 -> 1340 ms (median of 8).
+  build: {
+    rollupOptions: { output: { experimentalMinChunkSize: 20_000 } },
+  },
   resolve: {
     conditions: ["geppetto-source", ...defaultClientConditions],
   },

@@ -199,6 +199,78 @@ describe("dashboard, end to end", () => {
     }
   })
 
+  it("on a cold load of a runner page, fetches its terminal code and the runner's detail without waiting on other answers", async () => {
+    // A fresh context: nothing cached. Logged in by the API, so no page has been loaded yet.
+    const cold = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+    try {
+      const login = await cold.request.post(`${server.url}/api/login`, {
+        data: { token: server.operatorToken },
+      })
+      expect(login.ok()).toBe(true)
+      const p = await cold.newPage()
+      const seen = { xterm: false, detail: false }
+      const heldUntil: { node?: typeof seen; me?: typeof seen } = {}
+      // Holds a response until `ready` (or a bounded wait), noting what had been asked by then.
+      const hold = async (ready: () => boolean, key: "node" | "me") => {
+        await waitFor(() => ready(), `the ${key} response's hold`, 10_000).catch(() => {})
+        heldUntil[key] ??= { ...seen }
+      }
+      p.on("request", (request) => {
+        if (new URL(request.url()).pathname === `/api/runners/${shellId}`) seen.detail = true
+      })
+      await p.route(/\/_app\/immutable\/chunks\/.*\.js$/, async (route) => {
+        const response = await route.fetch()
+        const body = await response.text()
+        if (body.includes("xterm-helper-textarea")) seen.xterm = true
+        await route.fulfill({ response, body })
+      })
+      // The page's own code (every route node but the root layout's and the error page's).
+      await p.route(/\/_app\/immutable\/nodes\/(?![01]\.)\d+\.[^/]+\.js$/, async (route) => {
+        await hold(() => seen.xterm, "node")
+        await route.continue()
+      })
+      await p.route(`${server.url}/api/me`, async (route) => {
+        await hold(() => seen.detail, "me")
+        await route.continue()
+      })
+      await openRunner(p, shellId)
+      // xterm.js is one of the page's own chunks, asked for with it, not once the page has run;
+      // the runner's detail is asked for by the page's load, not after the session check's answer.
+      expect(heldUntil.node?.xterm).toBe(true)
+      expect(heldUntil.me?.detail).toBe(true)
+    } finally {
+      await cold.close()
+    }
+  })
+
+  it("on a cold load of the board, opens the event stream while the board's own code is still on its way", async () => {
+    const cold = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+    try {
+      const login = await cold.request.post(`${server.url}/api/login`, {
+        data: { token: server.operatorToken },
+      })
+      expect(login.ok()).toBe(true)
+      const p = await cold.newPage()
+      let events = false
+      let eventsBeforeNode: boolean | undefined
+      p.on("websocket", (ws) => {
+        if (new URL(ws.url()).pathname === "/api/events") events = true
+      })
+      // The board's code (every route node but the root layout's and the error page's) is held
+      // until the stream is open, or a bounded wait.
+      await p.route(/\/_app\/immutable\/nodes\/(?![01]\.)\d+\.[^/]+\.js$/, async (route) => {
+        await waitFor(() => events, "the event stream", 10_000).catch(() => {})
+        eventsBeforeNode ??= events
+        await route.continue()
+      })
+      await p.goto(`${server.url}/`)
+      await card(p, shellId).waitFor()
+      expect(eventsBeforeNode).toBe(true)
+    } finally {
+      await cold.close()
+    }
+  })
+
   it("keeps a viewer read-only: a badge, no control, keys go nowhere", async () => {
     const context = await newContext(browser, server)
     try {

@@ -1,5 +1,6 @@
 import { error, redirect } from "@sveltejs/kit"
 import { messageOf } from "$lib/api"
+import { live } from "$lib/live.svelte"
 import { session } from "$lib/session.svelte"
 import type { LayoutLoad } from "./$types"
 
@@ -19,5 +20,8 @@ export const load: LayoutLoad = async ({ fetch, url }) => {
     const query = new URLSearchParams({ ...(expired ? { reason: "expired" } : {}), next })
     redirect(307, `/login?${query}`)
   }
+  // The event stream opens now, not once the page has rendered (the layout starts it there
+  // too): on a cold load the board's list is then on its way while the page's code runs.
+  live.start()
   return {}
 }
