@@ -50,6 +50,19 @@ const openRunner = async (p: Page, id: string) => {
   )
 }
 
+/** A page's own code: every route node's file but the root layout's (0) and the error page's (1). */
+const PAGE_NODE = /\/_app\/immutable\/nodes\/(?![01]\.)\d+\.[^/]+\.js$/
+
+/** A fresh context (nothing cached) logged in through the API, so it has loaded no page yet. */
+const coldOperator = async () => {
+  const cold = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+  const login = await cold.request.post(`${server.url}/api/login`, {
+    data: { token: server.operatorToken },
+  })
+  expect(login.ok()).toBe(true)
+  return cold
+}
+
 beforeAll(async () => {
   server = new TestServer()
   await server.start()
@@ -200,13 +213,8 @@ describe("dashboard, end to end", () => {
   })
 
   it("on a cold load of a runner page, fetches its terminal code and the runner's detail without waiting on other answers", async () => {
-    // A fresh context: nothing cached. Logged in by the API, so no page has been loaded yet.
-    const cold = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+    const cold = await coldOperator()
     try {
-      const login = await cold.request.post(`${server.url}/api/login`, {
-        data: { token: server.operatorToken },
-      })
-      expect(login.ok()).toBe(true)
       const p = await cold.newPage()
       const seen = { xterm: false, detail: false }
       const heldUntil: { node?: typeof seen; me?: typeof seen } = {}
@@ -224,8 +232,7 @@ describe("dashboard, end to end", () => {
         if (body.includes("xterm-helper-textarea")) seen.xterm = true
         await route.fulfill({ response, body })
       })
-      // The page's own code (every route node but the root layout's and the error page's).
-      await p.route(/\/_app\/immutable\/nodes\/(?![01]\.)\d+\.[^/]+\.js$/, async (route) => {
+      await p.route(PAGE_NODE, async (route) => {
         await hold(() => seen.xterm, "node")
         await route.continue()
       })
@@ -244,21 +251,16 @@ describe("dashboard, end to end", () => {
   })
 
   it("on a cold load of the board, opens the event stream while the board's own code is still on its way", async () => {
-    const cold = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+    const cold = await coldOperator()
     try {
-      const login = await cold.request.post(`${server.url}/api/login`, {
-        data: { token: server.operatorToken },
-      })
-      expect(login.ok()).toBe(true)
       const p = await cold.newPage()
       let events = false
       let eventsBeforeNode: boolean | undefined
       p.on("websocket", (ws) => {
         if (new URL(ws.url()).pathname === "/api/events") events = true
       })
-      // The board's code (every route node but the root layout's and the error page's) is held
-      // until the stream is open, or a bounded wait.
-      await p.route(/\/_app\/immutable\/nodes\/(?![01]\.)\d+\.[^/]+\.js$/, async (route) => {
+      // The board's code is held until the stream is open, or a bounded wait.
+      await p.route(PAGE_NODE, async (route) => {
         await waitFor(() => events, "the event stream", 10_000).catch(() => {})
         eventsBeforeNode ??= events
         await route.continue()
