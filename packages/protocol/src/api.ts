@@ -87,6 +87,11 @@ export const ProviderInfo = z.object({
   installed: z.boolean(),
   modes: z.array(RunnerMode),
   version: z.optional(z.string()),
+  /**
+   * Present when a finished runner of this provider can be continued (`StartRunnerRequest.resume`);
+   * `fork` says whether it can also be forked. Absent: no Continue for it.
+   */
+  resumes: z.optional(z.object({ fork: z.boolean() })),
 })
 export type ProviderInfo = z.infer<typeof ProviderInfo>
 

@@ -37,6 +37,7 @@ export const registerRunnerRoutes = (app: FastifyInstance, ctx: ApiContext) => {
         installed: p.installed,
         modes: [...p.modes],
         ...(p.version !== undefined ? { version: p.version } : {}),
+        ...(p.resumes !== undefined ? { resumes: { fork: p.resumes.fork } } : {}),
       })),
   )
 

@@ -364,6 +364,17 @@ describe("sessions and providers", () => {
       installed: true,
       modes: expect.arrayContaining(["interactive", "oneshot"]),
     })
+    // What the dashboard's Continue and Fork follow: each provider's own declaration.
+    expect(Object.fromEntries(providers.map((p) => [p.id, p.resumes ?? null]))).toEqual({
+      aider: null,
+      claude: { fork: true },
+      codex: { fork: false },
+      "cursor-agent": null,
+      gemini: { fork: false },
+      opencode: null,
+      qwen: { fork: true },
+      shell: null,
+    })
   })
 })
 

@@ -10,6 +10,8 @@ export interface ProviderListing {
   readonly installed: boolean
   readonly modes: ReadonlyArray<ProviderMode>
   readonly version?: string
+  /** Whether a finished runner of it can be continued, and forked (`Provider.resumes`). */
+  readonly resumes?: { readonly fork: boolean }
 }
 
 /** How long a probe result is reused: `--version` of a node CLI costs a second of CPU. */
@@ -36,6 +38,7 @@ export const makeProviderCatalog = (env: Readonly<Record<string, string | undefi
           installed: id === "shell" ? true : found.installed,
           modes: p.modes,
           ...(found.version !== undefined ? { version: found.version } : {}),
+          ...(p.resumes !== undefined ? { resumes: { fork: p.resumes.fork } } : {}),
         }
       }),
     { concurrency: "unbounded" },
