@@ -250,6 +250,48 @@ describe("dashboard, end to end", () => {
     }
   })
 
+  it("asks for a runner's detail once on a cold open, and again when its status changes", async () => {
+    const runner = await server.api<RunnerSummary>("/api/runners", {
+      method: "POST",
+      body: { provider: "shell", command: ["sh"], name: "e2e-detail-once" },
+    })
+    const cold = await coldOperator()
+    try {
+      const p = await cold.newPage()
+      let asked = 0
+      p.on("request", (request) => {
+        const path = new URL(request.url()).pathname
+        if (request.method() === "GET" && path === `/api/runners/${runner.id}`) asked++
+      })
+      await openRunner(p, runner.id)
+      // The events stream has said what it knows of the runner (the second ask came then, or
+      // with the detail's own arrival), and the terminal is up.
+      await waitFor(
+        () =>
+          p.evaluate((id) => {
+            const hooks = window as unknown as {
+              __geppetto?: { live: { loaded: boolean; runners: Map<string, unknown> } }
+            }
+            return hooks.__geppetto?.live.loaded === true && hooks.__geppetto.live.runners.has(id)
+          }, runner.id),
+        "the events stream's word on the runner",
+      )
+      await p.locator('header [data-status="running"]').waitFor()
+      expect(asked).toBe(1)
+      // Its end is a new status: the page asks again (its metrics are only in the detail).
+      await server.api(`/api/runners/${runner.id}/input`, {
+        method: "POST",
+        body: { data: "exit 3\r" },
+      })
+      await p.locator('header [data-status="failed"]').waitFor()
+      await waitFor(() => asked >= 2, "the detail asked for again")
+      expect(await p.locator('dt:text-is("Exit code") + dd').textContent()).toBe("3")
+    } finally {
+      await cold.close()
+      await server.api(`/api/runners/${runner.id}`, { method: "DELETE" }).catch(() => {})
+    }
+  })
+
   it("on a cold load of the board, opens the event stream while the board's own code is still on its way", async () => {
     const cold = await coldOperator()
     try {
