@@ -144,4 +144,18 @@ describe("a budget notice", () => {
     // Announced once, however often the runner's summary changed since.
     expect(await announced(page, runner.id)).toHaveLength(1)
   })
+
+  it("announces a permission prompt that comes up while the notice stands", async () => {
+    // Waiting all along (the notice), then on a prompt: a new prompt, so news again.
+    writeFileSync(join(cwd, "ask"), "")
+    await page.locator('header [data-status="waiting"]').waitFor({ timeout: 30_000 })
+    const seen = await waitFor(async () => {
+      const list = await announced(page, runner.id)
+      return list.length > 1 ? list : undefined
+    }, "the prompt announced")
+    expect(seen.map((a) => a.title)).toEqual([
+      `${NAME} is over budget`,
+      `${NAME} is waiting for you`,
+    ])
+  })
 })

@@ -3,6 +3,7 @@ import { SvelteMap } from "svelte/reactivity"
 import { type ApiError, api } from "./api"
 import { session } from "./session.svelte"
 import { ReconnectingSocket, wsUrl } from "./socket.svelte"
+import { isLive, isWaiting, newlyWaiting } from "./status"
 
 /** Output volume of one runner over the last few minutes, for the card's sparkline. */
 export interface Trace {
@@ -34,10 +35,7 @@ export const advance = (trace: Trace, bucket: number, bytes: number): ReadonlyAr
   return buckets
 }
 
-export const isLive = (r: RunnerSummary): boolean =>
-  r.status === "running" || r.status === "idle" || r.status === "paused"
-
-export const isWaiting = (r: RunnerSummary): boolean => r.waitingForInput && isLive(r)
+export { isLive, isWaiting } from "./status"
 
 type WaitingListener = (runner: RunnerSummary) => void
 
@@ -131,15 +129,23 @@ class LiveRunners {
     return this.presence.get(id) ?? (this.loaded ? [] : (fallback ?? []))
   }
 
-  /** Called once per transition into "waiting for you" (not for runners already waiting at load). */
+  /**
+   * Called once per prompt a runner comes to wait on: into "waiting for you", or from one
+   * prompt straight to another (a budget notice, then a permission prompt). Not for runners
+   * already waiting at load.
+   */
   onWaiting(listener: WaitingListener): () => void {
     this.#waitingListeners.add(listener)
     return () => this.#waitingListeners.delete(listener)
   }
 
-  /** A runner the page fetched itself (e.g. just started), before its frame arrives. */
+  /**
+   * A runner the page fetched itself (e.g. just started), before its frame arrives. Only
+   * then: a frame that came first is newer than the answer (the server records the start in
+   * the audit trail before it answers), and must not be put back to what the answer said.
+   */
   upsert(runner: RunnerSummary): void {
-    this.#update(runner)
+    if (!this.runners.has(runner.id)) this.#update(runner)
   }
 
   #onMessage(data: string | ArrayBuffer): void {
@@ -211,8 +217,7 @@ class LiveRunners {
       at: bucket,
       lastActivityAt: grown > 0 ? now : trace.lastActivityAt,
     })
-    const newlyWaiting = isWaiting(runner) && (before === undefined || !isWaiting(before))
-    if (newlyWaiting && this.loaded) {
+    if (this.loaded && newlyWaiting(before, runner)) {
       for (const listener of this.#waitingListeners) listener(runner)
     }
   }

@@ -1,6 +1,6 @@
 import type { RunnerStatus } from "@geppetto/protocol"
 import { describe, expect, it } from "vitest"
-import { announcement, isBudgetNotice, statusView } from "./status"
+import { announcement, isBudgetNotice, newlyWaiting, statusView } from "./status"
 
 const runner = (
   status: RunnerStatus,
@@ -71,5 +71,34 @@ describe("a budget notice", () => {
     expect(announcement(runner("running", "permission", "npm test")).body).toBe(
       "permission · claude",
     )
+  })
+})
+
+describe("newlyWaiting", () => {
+  const at = (
+    status: RunnerStatus,
+    waitingForInput: boolean,
+    attentionId?: string,
+  ): { status: RunnerStatus; waitingForInput: boolean; attentionId?: string } => ({
+    status,
+    waitingForInput,
+    ...(attentionId !== undefined ? { attentionId } : {}),
+  })
+
+  it("is true into waiting, and for a runner first seen waiting", () => {
+    expect(newlyWaiting(at("running", false), at("running", true, "a1"))).toBe(true)
+    expect(newlyWaiting(undefined, at("running", true, "a1"))).toBe(true)
+  })
+
+  it("is true from one prompt straight to another (a budget notice, then a permission prompt)", () => {
+    expect(newlyWaiting(at("running", true, "budget-1"), at("running", true, "perm-2"))).toBe(true)
+  })
+
+  it("is false for the same prompt again, out of waiting, or for an ended runner", () => {
+    expect(newlyWaiting(at("running", true, "a1"), at("running", true, "a1"))).toBe(false)
+    expect(newlyWaiting(at("running", true, "a1"), at("running", false))).toBe(false)
+    expect(newlyWaiting(at("running", false), at("completed", true, "a1"))).toBe(false)
+    // No id to tell prompts apart: only the step into waiting counts.
+    expect(newlyWaiting(at("running", true), at("running", true))).toBe(false)
   })
 })

@@ -16,6 +16,28 @@ interface StatusLike {
 const isLiveStatus = (status: RunnerStatus): boolean =>
   status === "running" || status === "idle" || status === "paused"
 
+/** Still running: not ended (a paused runner is live). */
+export const isLive = (r: Pick<StatusLike, "status">): boolean => isLiveStatus(r.status)
+
+/** Live and waiting for a person: a prompt, a question, back at its prompt, a budget notice. */
+export const isWaiting = (r: Pick<StatusLike, "status" | "waitingForInput">): boolean =>
+  r.waitingForInput && isLive(r)
+
+type WaitingLike = Pick<StatusLike, "status" | "waitingForInput"> & {
+  readonly attentionId?: string | undefined
+}
+
+/**
+ * Whether `runner` now waits on a prompt it did not wait on `before`: newly waiting, or
+ * waiting on another prompt (a new `attentionId`) with no step out of waiting between, as
+ * from a budget notice straight to a permission prompt.
+ */
+export const newlyWaiting = (before: WaitingLike | undefined, runner: WaitingLike): boolean => {
+  if (!isWaiting(runner)) return false
+  if (before === undefined || !isWaiting(before)) return true
+  return runner.attentionId !== undefined && runner.attentionId !== before.attentionId
+}
+
 /**
  * A budget notice (attention reason `budget`): a live runner's usage went over a budget. It is
  * no prompt — the server offers no answer and refuses a reply with 400 — so it gets no quick
