@@ -12,6 +12,7 @@ import {
   markStage,
   type PaneId,
   type RegistryEvent,
+  type RunnerSnapshot,
 } from "@geppetto/runner"
 import { Deferred, Effect, Exit, FiberSet } from "effect"
 import type { WebSocket } from "ws"
@@ -85,6 +86,8 @@ export const serveTerminal = (
     onFlow?.(flow)
     /** Called when the flow bounds may have opened (a send completed, an ack came). */
     let flowChanged = () => {}
+    /** Whether a viewer far behind may be moved forward to a snapshot (not on a finished runner). */
+    let skipForward = true
 
     const send = (data: string | Uint8Array) => {
       if (socket.readyState !== socket.OPEN) return
@@ -104,27 +107,37 @@ export const serveTerminal = (
     }
     const sendFailure = (e: unknown) => Effect.sync(() => sendDomainError(e))
 
-    const sendSnapshot = (note?: string) =>
-      Effect.gen(function* () {
-        const snap = yield* registry.snapshot(runnerId, paneId)
-        // Said, not hidden: a pane that never paused may differ by the bytes around the offset.
-        const notes = [
-          note,
-          snap.exact
-            ? undefined
-            : "taken while output kept flowing; the picture may be a few bytes off",
-        ].filter((n) => n !== undefined)
-        sendJson({
-          type: "snapshot",
-          offset: snap.offset,
-          cols: snap.cols,
-          rows: snap.rows,
-          data: snap.data,
-          ...(notes.length > 0 ? { note: notes.join("; ") } : {}),
-        })
-        flow.resetAt(snap.offset)
-        return snap.offset
+    /** Sends `snap` (output goes on from its offset) and returns that offset. */
+    const sendTaken = (snap: RunnerSnapshot, note?: string): number => {
+      // Said, not hidden: a pane that never paused may differ by the bytes around the offset.
+      const notes = [
+        note,
+        snap.exact
+          ? undefined
+          : "taken while output kept flowing; the picture may be a few bytes off",
+      ].filter((n) => n !== undefined)
+      sendJson({
+        type: "snapshot",
+        offset: snap.offset,
+        cols: snap.cols,
+        rows: snap.rows,
+        data: snap.data,
+        ...(notes.length > 0 ? { note: notes.join("; ") } : {}),
       })
+      flow.resetAt(snap.offset)
+      return snap.offset
+    }
+    const sendSnapshot = (note?: string) =>
+      Effect.map(registry.snapshot(runnerId, paneId), (snap) => sendTaken(snap, note))
+    /**
+     * A snapshot only if it is past `offset`, else undefined and nothing sent: a finished
+     * runner's snapshot is a blank screen at its first kept byte (there is no pane left to
+     * capture), and a viewer "skipped" to it would replay the whole log again.
+     */
+    const sendSnapshotPast = (offset: number, note: string) =>
+      Effect.map(registry.snapshot(runnerId, paneId), (snap) =>
+        snap.offset > offset ? sendTaken(snap, note) : undefined,
+      )
 
     /** Where output starts: the client's `from` when those bytes are still kept. */
     const startOffset = Effect.gen(function* () {
@@ -174,7 +187,7 @@ export const serveTerminal = (
           if (!sub.paused() || !flow.canSend()) return
           // Back after a stall: far behind means a snapshot beats replaying the backlog.
           const end = sub.end()
-          if (flow.shouldSkip(end)) {
+          if (skipForward && flow.shouldSkip(end)) {
             Deferred.unsafeDone(behind, Exit.succeed(end - flow.sent))
             return
           }
@@ -195,10 +208,18 @@ export const serveTerminal = (
         let offset = start
         for (;;) {
           const lag = yield* followUntilBehind(offset)
-          flow.skips++
-          offset = yield* sendSnapshot(
+          const skipped = yield* sendSnapshotPast(
+            flow.sent,
             `this viewer fell ${lag} bytes behind; skipped forward to a snapshot`,
           )
+          if (skipped === undefined) {
+            // Nothing to skip to (the runner ended): the rest is read as it is drawn.
+            skipForward = false
+            offset = flow.sent
+            continue
+          }
+          flow.skips++
+          offset = skipped
         }
       })
 

@@ -436,6 +436,58 @@ describe("WS /api/runners/:id/terminal", () => {
   })
 })
 
+describe("a finished runner's log replayed to a viewer that draws slowly", () => {
+  it("reaches the log's end: it is never 'skipped forward' to the blank start of a finished runner", {
+    timeout: 120_000,
+  }, async () => {
+    // Small bounds, so a 2 MB log is far behind many times over: each stall (64 KiB unacked)
+    // ends with the viewer 256 KiB or more short of the end.
+    const smallFlows: FlowState[] = []
+    const small = await startServer({
+      terminal: {
+        limits: { socketBytes: 64 * 1024, windowBytes: 64 * 1024, skipBytes: 256 * 1024 },
+        onFlow: (flow) => smallFlows.push(flow),
+      },
+    })
+    onTestFinished(() => small.close())
+    const detail = await small.start({
+      provider: "shell",
+      command: ["sh", "-c", "head -c 2000000 /dev/zero | tr '\\0' y; echo; echo REPLAY-END"],
+    })
+    await waitFor(
+      async () =>
+        (await small.request("viewer", { method: "GET", url: `/api/runners/${detail.id}` })).json()
+          .status === "completed" || undefined,
+      "the runner to finish",
+    )
+    const log = await small.log(detail.id)
+    expect(log.end).toBeGreaterThan(2_000_000)
+    const client = await WsClient.open(
+      `${small.wsOrigin}/api/runners/${detail.id}/terminal`,
+      bearer("viewer"),
+    )
+    onTestFinished(() => client.close())
+    // A browser acks what it has drawn; this one draws a little at a time.
+    let acked = -1
+    await waitFor(
+      () => {
+        const at = position(client) ?? 0
+        if (at > acked) {
+          acked = at
+          client.send({ type: "ack", offset: at })
+        }
+        return at === log.end || undefined
+      },
+      () => `the replay at the log's end (${log.end}); at ${position(client)}`,
+      90_000,
+    )
+    expect(client.outputFrom(0).equals(log.bytes)).toBe(true)
+    // One snapshot (the first), none that says it skipped.
+    expect(client.json().filter((m) => m.type === "snapshot")).toHaveLength(1)
+    expect(smallFlows.at(-1)?.skips).toBe(0)
+  })
+})
+
 describe("adopted multi-pane sessions", () => {
   it("shows each pane on its own socket, and types into the pane a socket shows", async () => {
     const made = server.tmux(["new-session", "-d", "-s", "two-panes", "-x", "100", "-y", "30"])
