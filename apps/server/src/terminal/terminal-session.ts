@@ -239,7 +239,10 @@ export const serveTerminal = (
         })
       } else if (event.type === "event" && event.event.type === "exit") {
         sendJson({ type: "exit", exitCode: event.event.exitCode, signal: event.event.signal })
-      } else if (event.type === "resize" && (paneId === undefined || event.paneId === paneId)) {
+      } else if (
+        event.type === "resize" &&
+        (paneId === undefined ? event.main : event.paneId === paneId)
+      ) {
         sendJson({ type: "resize", cols: event.cols, rows: event.rows })
       }
     }

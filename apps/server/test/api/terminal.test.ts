@@ -244,6 +244,37 @@ describe("WS /api/runners/:id/terminal", () => {
     })
   })
 
+  it("a socket naming no pane hears its main pane's resizes only, in a split window", async () => {
+    const detail = await server.start({ provider: "shell", command: ["sh"], cols: 80, rows: 24 })
+    // Someone split the runner's window from `tmux attach`.
+    expect(server.tmux(["split-window", "-d", "-h", "-t", `=${detail.name}:`]).code).toBe(0)
+    const operator = await connect(detail.id, "operator")
+    const viewer = await connect(detail.id, "viewer")
+    await operator.nextJson((m) => m.type === "snapshot", "snapshot")
+    await viewer.nextJson((m) => m.type === "snapshot", "snapshot")
+    // A new window size: both panes change, each to its own size.
+    operator.send({ type: "resize", cols: 101, rows: 30 })
+    const main = detail.session.panes[0]?.id
+    const mainNow = await waitFor(async () => {
+      const panes = (await server.runner(detail.id)).session.panes
+      const found = panes.find((p) => p.id === main)
+      return panes.length === 2 && found?.rows === 30 ? found : undefined
+    }, "both panes resized")
+    expect(mainNow.cols).toBeLessThan(101)
+    await viewer.nextJson((m) => m.type === "resize", "a resize frame")
+    // The operator's own socket heard the same by then (its frames come from the same event).
+    await operator.nextJson((m) => m.type === "resize", "the operator's resize frame")
+    const sizes = (client: WsClient) =>
+      new Set(
+        client
+          .json()
+          .filter((m) => m.type === "resize")
+          .map((m) => `${m.cols}x${m.rows}`),
+      )
+    expect(sizes(viewer)).toEqual(new Set([`${mainNow.cols}x${mainNow.rows}`]))
+    expect(sizes(operator)).toEqual(new Set([`${mainNow.cols}x${mainNow.rows}`]))
+  })
+
   it("answers malformed frames with error frames and stays usable", async () => {
     const detail = await server.start({ provider: "shell", command: ["sh"] })
     const client = await connect(detail.id, "operator")

@@ -69,6 +69,8 @@ export type RegistryEvent =
       readonly type: "resize"
       readonly runnerId: string
       readonly paneId: PaneId
+      /** Whether it is the runner's main pane (the one a terminal socket naming none shows). */
+      readonly main: boolean
       readonly cols: number
       readonly rows: number
     }

@@ -267,6 +267,7 @@ export const makeWatch = (ctx: RegistryContext, control: Control, workspace: Wor
                 type: "resize",
                 runnerId: entry.id,
                 paneId: p.id,
+                main: p.id === mainPane,
                 cols: p.cols,
                 rows: p.rows,
               })
