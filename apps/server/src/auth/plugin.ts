@@ -15,7 +15,7 @@ import {
   verifySession,
 } from "./credentials.js"
 import { checkOrigin, isWebSocketUpgrade } from "./origin.js"
-import { FixedWindowLimiter } from "./rate-limit.js"
+import { addressKey, FixedWindowLimiter, type RateLimitDecision } from "./rate-limit.js"
 import type { Tokens } from "./tokens.js"
 import { closeRevoked, UserSockets } from "./user-sockets.js"
 import { roleAtLeast, type UserEntry, UserStore } from "./users.js"
@@ -243,8 +243,11 @@ export const registerAuth = async (app: FastifyInstance, options: AuthOptions): 
     }
   }
 
-  const tooManyAttempts = (request: FastifyRequest, reply: FastifyReply): boolean => {
-    const decision = limiter.hit(request.ip)
+  const refuseTooMany = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    decision: RateLimitDecision,
+  ): boolean => {
     if (decision.allowed) return false
     void reply.header("retry-after", String(decision.retryAfterSeconds))
     void sendError(
@@ -255,6 +258,12 @@ export const registerAuth = async (app: FastifyInstance, options: AuthOptions): 
     )
     return true
   }
+  // `request.ip` is missing on `injectWS`'s bare requests, whatever its type says.
+  const clientKey = (request: FastifyRequest): string =>
+    addressKey((request.ip as string | undefined) ?? "")
+  /** A login (`POST /api/login`, a login link): every one counts, right or wrong. */
+  const tooManyAttempts = (request: FastifyRequest, reply: FastifyReply): boolean =>
+    refuseTooMany(request, reply, limiter.hit(clientKey(request)))
 
   /**
    * A login (`POST /api/login`, or a login link) in the trail, with the client's address; a
@@ -306,7 +315,23 @@ export const registerAuth = async (app: FastifyInstance, options: AuthOptions): 
     const websocketRoute = websocketRoutes.has(
       `${request.routeOptions.method} ${request.routeOptions.url}`,
     )
-    const who = identify(request, upgrade && websocketRoute)
+    const queryToken = upgrade && websocketRoute
+    // A token offered with the request (not a session cookie, which cannot be guessed): on a
+    // route whose answer tells a right token from a wrong one, a wrong one counts as a failed
+    // login, and past the login limit none is even looked at, right or wrong, until the
+    // window ends. Else a guesser would skip the login route's limit by asking any other.
+    const offered =
+      level !== "public" &&
+      (request.headers.authorization !== undefined ||
+        (queryToken && queryValue(request.query, "token") !== undefined))
+    if (offered && refuseTooMany(request, reply, limiter.check(clientKey(request)))) {
+      return reply
+    }
+    const who = identify(request, queryToken)
+    if (offered && who.kind === "invalid") {
+      limiter.hit(clientKey(request))
+      await auditLogin(request, undefined)
+    }
     if (who.kind === "user") {
       request.auth = { role: who.user.role, user: who.user.name }
       users.seen(who.user)

@@ -8,7 +8,7 @@ import { WebSocket } from "ws"
 import { type AppOptions, buildApp } from "../../src/app.js"
 import { signSession, verifySession } from "../../src/auth/credentials.js"
 import { listAuthRoutes } from "../../src/auth/plugin.js"
-import { FixedWindowLimiter } from "../../src/auth/rate-limit.js"
+import { addressKey, FixedWindowLimiter } from "../../src/auth/rate-limit.js"
 import { inlineScriptHashes } from "../../src/auth/security-headers.js"
 import { bearer, testAuth, testSecret, testTokens } from "../helpers/auth.js"
 
@@ -285,6 +285,70 @@ describe("login rate limit", () => {
     expect((await login(app, testTokens.operator, "10.0.0.10")).statusCode).toBe(200)
     clock += 60_000
     expect((await login(app, testTokens.operator, "10.0.0.9")).statusCode).toBe(200)
+  })
+
+  it("counts a wrong bearer token as a failed login, and past the limit refuses even a right one", async () => {
+    let clock = Date.UTC(2030, 0, 1)
+    const app = await build({ now: () => clock })
+    const read = (token: string, remoteAddress: string) =>
+      app.inject({
+        method: "GET",
+        url: "/api/test/read",
+        headers: { authorization: `Bearer ${token}` },
+        remoteAddress,
+      })
+    for (let i = 0; i < 10; i++)
+      expect((await read(`guess-${i}`, "10.0.0.20")).statusCode).toBe(401)
+    // A right guess now would be news: it is not looked at.
+    const right = await read(testTokens.operator, "10.0.0.20")
+    expect(right.statusCode).toBe(429)
+    expect(right.json().error.code).toBe("RateLimitError")
+    // Nor is a login, nor a token on a socket's address (`?token=`).
+    expect((await login(app, testTokens.operator, "10.0.0.20")).statusCode).toBe(429)
+    const upgrade = await app.inject({
+      method: "GET",
+      url: `/api/test/ws?token=${testTokens.viewer}`,
+      headers: {
+        connection: "upgrade",
+        upgrade: "websocket",
+        "sec-websocket-version": "13",
+        "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+      },
+      remoteAddress: "10.0.0.20",
+    })
+    expect(upgrade.statusCode).toBe(429)
+    // A right token is not counted: another address's work goes on however much it asks.
+    for (let i = 0; i < 20; i++)
+      expect((await read(testTokens.viewer, "10.0.0.21")).statusCode).toBe(200)
+    clock += 60_000
+    expect((await read(testTokens.operator, "10.0.0.20")).statusCode).toBe(200)
+  })
+
+  it("counts IPv6 addresses by their /64", async () => {
+    const app = await build()
+    const read = (token: string, remoteAddress: string) =>
+      app.inject({
+        method: "GET",
+        url: "/api/test/read",
+        headers: { authorization: `Bearer ${token}` },
+        remoteAddress,
+      })
+    for (let i = 0; i < 10; i++) {
+      expect((await read("guess", `2001:db8:1:2::${(i + 1).toString(16)}`)).statusCode).toBe(401)
+    }
+    expect((await read(testTokens.viewer, "2001:db8:1:2:ffff::9")).statusCode).toBe(429)
+    expect((await read(testTokens.viewer, "2001:db8:1:3::1")).statusCode).toBe(200)
+  })
+
+  it("keys addresses: IPv4 as is, IPv4-mapped as IPv4, IPv6 by its /64", () => {
+    expect(addressKey("10.0.0.9")).toBe("10.0.0.9")
+    expect(addressKey("::ffff:10.0.0.9")).toBe("10.0.0.9")
+    expect(addressKey("2001:db8:1:2::1")).toBe("2001:db8:1:2::/64")
+    expect(addressKey("2001:0db8:0001:0002:aaaa:bbbb:cccc:dddd")).toBe("2001:db8:1:2::/64")
+    expect(addressKey("2001:db8::1")).toBe("2001:db8:0:0::/64")
+    expect(addressKey("::1")).toBe("0:0:0:0::/64")
+    expect(addressKey("fe80::1%eth0")).toBe("fe80:0:0:0::/64")
+    expect(addressKey("64:ff9b::1.2.3.4")).toBe("64:ff9b:0:0::/64")
   })
 
   it("remembers a bounded number of addresses", () => {
