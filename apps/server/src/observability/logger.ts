@@ -44,15 +44,17 @@ const decodeKey = (key: string): string => {
 
 /**
  * `url` with the value of every `token` query parameter replaced: the `?token=` of a
- * WebSocket URL or of the banner's login link must not land in a log. Keys are compared
- * decoded, as the query parser reads them (`%74oken=` is a `token` too).
+ * WebSocket URL or of the banner's login link must not land in a log. The query is read as
+ * the router reads it (find-my-way): everything after the first `?` or `#`, so a `#` neither
+ * hides a token (`/api/events#token=…` is one) nor ends its value. Keys are compared decoded,
+ * as the query parser reads them (`%74oken=` is a `token` too).
  */
 export const redactUrl = (url: string): string => {
-  const q = url.indexOf("?")
-  if (q === -1) return url
-  const hash = url.indexOf("#", q)
-  const query = url.slice(q + 1, hash === -1 ? undefined : hash)
-  const redacted = query
+  const marks = [url.indexOf("?", 1), url.indexOf("#", 1)].filter((i) => i !== -1)
+  if (marks.length === 0) return url
+  const q = Math.min(...marks)
+  const redacted = url
+    .slice(q + 1)
     .split("&")
     .map((pair) => {
       const eq = pair.indexOf("=")
@@ -60,7 +62,7 @@ export const redactUrl = (url: string): string => {
       return decodeKey(key).trim().toLowerCase() === "token" ? `${key}=${REDACTED}` : pair
     })
     .join("&")
-  return `${url.slice(0, q + 1)}${redacted}${hash === -1 ? "" : url.slice(hash)}`
+  return `${url.slice(0, q + 1)}${redacted}`
 }
 
 /** Fastify's own request line, with the URL's token stripped (and no headers, as Fastify's). */

@@ -226,7 +226,11 @@ describe("redactUrl", () => {
       "/x?a=1&token=[redacted]&b=2&token=[redacted]",
     )
     expect(redactUrl("/x?%74oken=abc")).toBe("/x?%74oken=[redacted]")
-    expect(redactUrl("/x?TOKEN=abc#frag")).toBe("/x?TOKEN=[redacted]#frag")
+    // As the router reads a query: from the first `?` or `#`, a value up to the next `&`.
+    expect(redactUrl("/x?TOKEN=abc#frag")).toBe("/x?TOKEN=[redacted]")
+    expect(redactUrl("/api/events#token=abc")).toBe("/api/events#token=[redacted]")
+    expect(redactUrl("/x#a=1?token=abc")).toBe("/x#a=1?token=abc")
+    expect(redactUrl("/x#a=1&token=abc")).toBe("/x#a=1&token=[redacted]")
     expect(redactUrl("/x?tokens=abc&mytoken=1")).toBe("/x?tokens=abc&mytoken=1")
     expect(redactUrl("/x?token")).toBe("/x?token=[redacted]")
     expect(redactUrl("/x?%zz=1")).toBe("/x?%zz=1")
