@@ -177,6 +177,14 @@ export class Notifier {
     this.deps.tracker.answered(runnerId, attentionId)
   }
 
+  /**
+   * A removed user's push subscriptions go with them, at once: a new user of the same name
+   * must not get what was meant for the old one (they were only dropped at the next push).
+   */
+  forgetUser(user: string): Promise<void> {
+    return this.deps.subscriptions.dropUser(user)
+  }
+
   close(): void {
     this.queue.close()
   }

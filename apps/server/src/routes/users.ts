@@ -82,6 +82,7 @@ export const registerUserRoutes = (app: FastifyInstance) => {
     if (users.get(name)?.builtin === true) throw builtinRefused(name, "removed")
     if (!(await users.remove(name))) throw noSuchUser(name)
     const closed = app.userSockets.revoke(name, `user ${name} was removed`)
+    if (app.hasDecorator("notifier")) await app.notifier.forgetUser(name)
     request.log.info({ user: name, by: request.auth.user, sockets: closed }, "user removed")
     await app.audit.record({ user: actor(request), action: "user.remove", detail: name })
     return reply.code(204).send()

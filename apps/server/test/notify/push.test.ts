@@ -1,4 +1,4 @@
-import { statSync } from "node:fs"
+import { readFileSync, statSync } from "node:fs"
 import { join } from "node:path"
 import { NotificationPayload } from "@geppetto/protocol"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -116,6 +116,27 @@ describe("push subscriptions", () => {
       payload: { endpoint: "http://x" },
     })
     expect(bad.statusCode).toBe(400)
+  })
+})
+
+describe("a removed user's subscriptions", () => {
+  it("go with the user at once, so a new user of that name gets none of them", async () => {
+    const added = await server.post("/api/users", { name: "dora", role: "viewer" }, "operator")
+    expect(added.statusCode, added.body).toBe(201)
+    const token = added.json().token as string
+    const sub = browserSubscription(`${push.origin}/dora`)
+    const created = await server.app.inject({
+      method: "POST",
+      url: "/api/push/subscriptions",
+      headers: { authorization: `Bearer ${token}` },
+      payload: sub.json,
+    })
+    expect(created.statusCode, created.body).toBe(201)
+    const file = join(server.dataDir, "push-subscriptions.json")
+    expect(readFileSync(file, "utf8")).toContain(sub.json.endpoint)
+    const removed = await server.request("operator", { method: "DELETE", url: "/api/users/dora" })
+    expect(removed.statusCode, removed.body).toBe(204)
+    expect(readFileSync(file, "utf8")).not.toContain(sub.json.endpoint)
   })
 })
 
