@@ -10,6 +10,7 @@ import { serveDashboard } from "./dashboard.js"
 import { errorBody } from "./errors.js"
 import { frameworkError, HttpError } from "./http/domain-errors.js"
 import { runEffect } from "./http/run-effect.js"
+import { startHeartbeat } from "./http/websocket-heartbeat.js"
 import { closeGoingAway } from "./http/websocket-shutdown.js"
 import { type NotifyOptions, registerNotifications } from "./notify/register.js"
 import { fastifyLogger, type LoggerSetup } from "./observability/logger.js"
@@ -56,6 +57,8 @@ export interface AppOptions {
   readonly notify?: NotifyOptions
   /** PEM certificate and key: serve HTTPS instead of HTTP. */
   readonly https?: { readonly cert: string | Buffer; readonly key: string | Buffer }
+  /** How often open WebSockets are pinged (`HEARTBEAT_MS`); tests make it short. */
+  readonly heartbeatMs?: number
 }
 
 const createFastify = (options: AppOptions): FastifyInstance => {
@@ -90,11 +93,14 @@ export const buildApp = async (options: AppOptions): Promise<FastifyInstance> =>
       // routed, it would get Fastify's closing 503 on a socket nobody closes, holding
       // `app.close()`). Then the open sockets get 1001, and are cut if they do not answer.
       this.server.removeAllListeners("upgrade")
+      stopHeartbeat()
       this.websocketServer.close()
       closeGoingAway(this.websocketServer.clients)
       done()
     },
   })
+  // Half-open sockets (a sleeping laptop, a lost network) are found and closed.
+  const stopHeartbeat = startHeartbeat(app.websocketServer, options.heartbeatMs)
   // One error shape for everything; never a stack trace to a client. Set before any route:
   // a route keeps the handler its context had when it was registered.
   app.setErrorHandler(
