@@ -38,6 +38,8 @@ export interface TerminalTarget {
 }
 
 const INTERNAL_ERROR = 1011
+/** Close code for a client that breaks the protocol's rules (here: never reads its error frames). */
+const POLICY_VIOLATION = 1008
 
 /** Bytes of a `ws` message as delivered (a Buffer, or fragments, or an ArrayBuffer). */
 const frameSize = (raw: unknown): number => {
@@ -99,7 +101,19 @@ export const serveTerminal = (
       })
     }
     const sendJson = (message: TerminalServerMessage) => send(JSON.stringify(message))
-    const sendError = (code: string, message: string) => sendJson({ type: "error", code, message })
+    /**
+     * An error frame; but a client that sends frames we refuse faster than it reads our answers
+     * would grow our buffers without bound (output stops at `socketBytes`, answers did not):
+     * past twice that, it is closed instead (1008, policy violation).
+     */
+    const sendError = (code: string, message: string) => {
+      if (flow.unflushed > 2 * flow.limits.socketBytes) {
+        if (socket.readyState === socket.OPEN)
+          socket.close(POLICY_VIOLATION, "refused frames sent faster than answers are read")
+        return
+      }
+      sendJson({ type: "error", code, message })
+    }
     /** A domain failure in the same code and words the HTTP API uses (internals hidden). */
     const sendDomainError = (e: unknown) => {
       const { code, message } = toHttpError(e)

@@ -519,6 +519,50 @@ describe("a finished runner's log replayed to a viewer that draws slowly", () =>
   })
 })
 
+describe("a client that sends refused frames and never reads the answers", () => {
+  it("is closed with 1008 once the answers it left unread pass twice the socket bound", {
+    timeout: 120_000,
+  }, async () => {
+    const flows: FlowState[] = []
+    const small = await startServer({
+      terminal: {
+        limits: { socketBytes: 16 * 1024, windowBytes: 64 * 1024, skipBytes: 256 * 1024 },
+        onFlow: (flow) => flows.push(flow),
+      },
+    })
+    onTestFinished(() => small.close())
+    const detail = await small.start({ provider: "shell", command: ["sh"] })
+    const client = await WsClient.open(
+      `${small.wsOrigin}/api/runners/${detail.id}/terminal`,
+      bearer("viewer"),
+    )
+    onTestFinished(() => client.close())
+    await client.nextJson((m) => m.type === "snapshot", "the snapshot")
+    const flow = flows.at(-1) as FlowState
+    let peak = 0
+    let unflushed = flow.unflushed
+    Object.defineProperty(flow, "unflushed", {
+      get: () => unflushed,
+      set: (v: number) => {
+        unflushed = v
+        if (v > peak) peak = v
+      },
+    })
+    client.pauseReading()
+    // Not JSON: each gets an error frame, which this client does not read. The kernel's
+    // buffers take the first megabytes; past them the answers pile up in the server.
+    for (let sent = 0; sent < 400_000 && client.closeCode === undefined; sent += 1000) {
+      for (let i = 0; i < 1000; i++) client.socket.send("x")
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    client.resumeReading()
+    const code = await waitFor(() => client.closeCode, "the socket closed", 60_000)
+    expect(code).toBe(1008)
+    // Bounded by the rule, plus the one answer that crossed it.
+    expect(peak).toBeLessThanOrEqual(2 * flow.limits.socketBytes + 1024)
+  })
+})
+
 describe("adopted multi-pane sessions", () => {
   it("shows each pane on its own socket, and types into the pane a socket shows", async () => {
     const made = server.tmux(["new-session", "-d", "-s", "two-panes", "-x", "100", "-y", "30"])
