@@ -1,4 +1,6 @@
 import { spawnSync } from "node:child_process"
+import { createECDH, randomBytes } from "node:crypto"
+import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import type { RunnerDetail, RunnerSummary } from "@geppetto/protocol"
 import type { Browser, BrowserContext, Page } from "playwright-core"
@@ -289,6 +291,58 @@ describe("dashboard, end to end", () => {
     } finally {
       await cold.close()
       await server.api(`/api/runners/${runner.id}`, { method: "DELETE" }).catch(() => {})
+    }
+  })
+
+  it("on log-out, drops this browser's push subscription on the server and in the browser", async () => {
+    const cold = await coldOperator()
+    try {
+      const endpoint = "https://push.example.test/send/e2e-log-out"
+      // The browser's side of a subscription, stubbed: subscribing for real needs a push
+      // service, which this machine has no network to reach. The server's side is real.
+      await cold.addInitScript((url) => {
+        const w = window as unknown as { __unsubscribed?: boolean }
+        const subscription = {
+          endpoint: url,
+          unsubscribe: async () => {
+            w.__unsubscribed = true
+            return true
+          },
+        }
+        Object.defineProperty(navigator.serviceWorker, "getRegistration", {
+          value: async () => ({ pushManager: { getSubscription: async () => subscription } }),
+        })
+      }, endpoint)
+      const p = await cold.newPage()
+      await p.goto(`${server.url}/`)
+      await card(p, shellId).waitFor()
+      // Filed under this operator, as the bell menu's "Push to this browser" does.
+      const keys = {
+        p256dh: createECDH("prime256v1").generateKeys().toString("base64url"),
+        auth: randomBytes(16).toString("base64url"),
+      }
+      const filed = await p.evaluate(
+        async (body) =>
+          (
+            await fetch("/api/push/subscriptions", {
+              method: "POST",
+              headers: { "content-type": "application/json" },
+              body: JSON.stringify(body),
+            })
+          ).status,
+        { endpoint, keys },
+      )
+      expect(filed).toBe(201)
+      const stored = () => readFileSync(join(server.dataDir, "push-subscriptions.json"), "utf8")
+      expect(stored()).toContain(endpoint)
+      await p.getByRole("button", { name: "Log out" }).click()
+      await p.waitForURL(/\/login/)
+      expect(stored()).not.toContain(endpoint)
+      expect(await p.evaluate(() => (window as { __unsubscribed?: boolean }).__unsubscribed)).toBe(
+        true,
+      )
+    } finally {
+      await cold.close()
     }
   })
 

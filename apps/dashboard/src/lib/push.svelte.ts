@@ -92,6 +92,26 @@ class PushState {
     })
   }
 
+  /**
+   * On log-out: this browser stops getting the user's pushes. The server forgets the
+   * subscription and the browser drops it, so whoever logs in here next gets none of them
+   * (prompts, with their answer buttons, kept coming under the one who left).
+   */
+  async forget(): Promise<void> {
+    if (!this.secure || !this.supported) return
+    try {
+      const registration = await navigator.serviceWorker.getRegistration("/")
+      const subscription = await registration?.pushManager.getSubscription()
+      if (subscription != null) {
+        await api.pushUnsubscribe(subscription.endpoint).catch(() => {})
+        await subscription.unsubscribe()
+      }
+    } catch {
+      // No worker or no subscription to drop: nothing was coming here.
+    }
+    this.subscribed = false
+  }
+
   /** Turns one event on or off (at least one stays on); a subscribed browser is updated. */
   async setEvent(event: NotifyEvent, on: boolean): Promise<void> {
     const next = NOTIFY_EVENTS.filter((e) => (e === event ? on : this.events.includes(e)))

@@ -1,6 +1,7 @@
 import type { Role } from "@geppetto/protocol"
 import { goto } from "$app/navigation"
 import { type ApiError, api, setForbiddenHandler, setUnauthorizedHandler } from "./api"
+import { push } from "./push.svelte"
 
 /** Why the login page is shown: nobody logged in yet, or a session that stopped working. */
 export type LoginReason = "expired" | "logged-out"
@@ -58,6 +59,8 @@ class Session {
   }
 
   async logout(): Promise<void> {
+    // While the session still lets us: the server forgets this browser's push subscription.
+    await push.forget()
     await api.logout().catch(() => {})
     this.role = undefined
     await goto("/login?reason=logged-out")
