@@ -24,8 +24,12 @@ describe("provider catalog", () => {
         installed: true,
         modes: ["interactive", "oneshot"],
         version: "9.9.9 (Fake Code)",
+        resumes: { fork: true },
       })
       expect(list.find((p) => p.id === "shell")?.installed).toBe(true)
+      // Only providers that resume say so (the dashboard's Continue and Fork follow it).
+      expect(list.find((p) => p.id === "codex")?.resumes).toEqual({ fork: false })
+      expect(list.find((p) => p.id === "shell")?.resumes).toBeUndefined()
       // Cached: the same array for a minute.
       expect(yield* catalog.list).toBe(list)
     }),
