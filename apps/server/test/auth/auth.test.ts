@@ -263,6 +263,15 @@ describe("login, cookie and logout", () => {
   })
 })
 
+/** `GET /api/test/read` with a bearer token, from a client address. */
+const readWith = (app: FastifyInstance) => (token: string, remoteAddress: string) =>
+  app.inject({
+    method: "GET",
+    url: "/api/test/read",
+    headers: { authorization: `Bearer ${token}` },
+    remoteAddress,
+  })
+
 describe("login rate limit", () => {
   it("answers 429 with Retry-After past 10 attempts a minute from one address", async () => {
     let clock = Date.UTC(2030, 0, 1)
@@ -290,13 +299,7 @@ describe("login rate limit", () => {
   it("counts a wrong bearer token as a failed login, and past the limit refuses even a right one", async () => {
     let clock = Date.UTC(2030, 0, 1)
     const app = await build({ now: () => clock })
-    const read = (token: string, remoteAddress: string) =>
-      app.inject({
-        method: "GET",
-        url: "/api/test/read",
-        headers: { authorization: `Bearer ${token}` },
-        remoteAddress,
-      })
+    const read = readWith(app)
     for (let i = 0; i < 10; i++)
       expect((await read(`guess-${i}`, "10.0.0.20")).statusCode).toBe(401)
     // A right guess now would be news: it is not looked at.
@@ -326,13 +329,7 @@ describe("login rate limit", () => {
 
   it("counts IPv6 addresses by their /64", async () => {
     const app = await build()
-    const read = (token: string, remoteAddress: string) =>
-      app.inject({
-        method: "GET",
-        url: "/api/test/read",
-        headers: { authorization: `Bearer ${token}` },
-        remoteAddress,
-      })
+    const read = readWith(app)
     for (let i = 0; i < 10; i++) {
       expect((await read("guess", `2001:db8:1:2::${(i + 1).toString(16)}`)).statusCode).toBe(401)
     }
