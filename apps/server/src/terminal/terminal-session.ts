@@ -168,6 +168,13 @@ export const serveTerminal = (
         )
       }
       flow.resetAt(target.from)
+      // The pane's size now: a resize while the client was away went to its closed socket.
+      // Read from a snapshot whose screen is not sent; without one, the client keeps its own.
+      yield* Effect.matchEffect(registry.snapshot(runnerId, paneId), {
+        onFailure: () => Effect.void,
+        onSuccess: (now) =>
+          Effect.sync(() => sendJson({ type: "resize", cols: now.cols, rows: now.rows })),
+      })
       return target.from
     })
 

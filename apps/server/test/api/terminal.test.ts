@@ -2,7 +2,7 @@ import { join } from "node:path"
 import { TerminalServerMessage } from "@geppetto/protocol"
 import xterm from "@xterm/headless"
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest"
-import type { FlowState } from "../../src/terminal/flow.js"
+import type { FlowLimits, FlowState } from "../../src/terminal/flow.js"
 import { bearer } from "../helpers/auth.js"
 import { startServer, type TestServer, waitFor } from "../helpers/server.js"
 import { WsClient } from "../helpers/ws.js"
@@ -169,6 +169,10 @@ describe("WS /api/runners/:id/terminal", () => {
     await waitFor(async () => /before-gap-2/.test(await screenOf(first)), "the first echo")
     const resumeAt = position(first) ?? 0
     await first.close()
+    // And a new size, while nobody watches: its resize frame went nowhere.
+    expect(
+      server.tmux(["resize-window", "-t", `=${detail.name}:`, "-x", "90", "-y", "20"]).code,
+    ).toBe(0)
 
     // 10k lines while nobody watches.
     const typed = await server.post(`/api/runners/${detail.id}/input`, {
@@ -183,7 +187,12 @@ describe("WS /api/runners/:id/terminal", () => {
 
     const resumed = await connect(detail.id, "viewer", `from=${resumeAt}`)
     await waitFor(() => (resumed.outputEnd() ?? 0) >= end, "the missed bytes")
-    expect(resumed.frames[0]?.kind).toBe("binary")
+    // First the pane's size as it is now, then output from the offset asked for.
+    expect(resumed.frames[0]).toEqual({
+      kind: "json",
+      value: { type: "resize", cols: 90, rows: 20 },
+    })
+    expect(resumed.binary()[0]?.offset).toBe(resumeAt)
     expect(resumed.json().filter((m) => m.type === "snapshot")).toEqual([])
     const got = resumed.outputFrom(resumeAt)
     const log = await server.request("viewer", {
@@ -467,20 +476,25 @@ describe("WS /api/runners/:id/terminal", () => {
   })
 })
 
+/** A server of this test's own with small flow bounds, and each viewer's flow state. */
+const smallServer = async (limits: FlowLimits) => {
+  const flows: FlowState[] = []
+  const small = await startServer({ terminal: { limits, onFlow: (flow) => flows.push(flow) } })
+  onTestFinished(() => small.close())
+  return { small, flows }
+}
+
 describe("a finished runner's log replayed to a viewer that draws slowly", () => {
   it("reaches the log's end: it is never 'skipped forward' to the blank start of a finished runner", {
     timeout: 120_000,
   }, async () => {
     // Small bounds, so a 2 MB log is far behind many times over: each stall (64 KiB unacked)
     // ends with the viewer 256 KiB or more short of the end.
-    const smallFlows: FlowState[] = []
-    const small = await startServer({
-      terminal: {
-        limits: { socketBytes: 64 * 1024, windowBytes: 64 * 1024, skipBytes: 256 * 1024 },
-        onFlow: (flow) => smallFlows.push(flow),
-      },
+    const { small, flows: smallFlows } = await smallServer({
+      socketBytes: 64 * 1024,
+      windowBytes: 64 * 1024,
+      skipBytes: 256 * 1024,
     })
-    onTestFinished(() => small.close())
     const detail = await small.start({
       provider: "shell",
       command: ["sh", "-c", "head -c 2000000 /dev/zero | tr '\\0' y; echo; echo REPLAY-END"],
@@ -523,14 +537,11 @@ describe("a client that sends refused frames and never reads the answers", () =>
   it("is closed with 1008 once the answers it left unread pass twice the socket bound", {
     timeout: 120_000,
   }, async () => {
-    const flows: FlowState[] = []
-    const small = await startServer({
-      terminal: {
-        limits: { socketBytes: 16 * 1024, windowBytes: 64 * 1024, skipBytes: 256 * 1024 },
-        onFlow: (flow) => flows.push(flow),
-      },
+    const { small, flows } = await smallServer({
+      socketBytes: 16 * 1024,
+      windowBytes: 64 * 1024,
+      skipBytes: 256 * 1024,
     })
-    onTestFinished(() => small.close())
     const detail = await small.start({ provider: "shell", command: ["sh"] })
     const client = await WsClient.open(
       `${small.wsOrigin}/api/runners/${detail.id}/terminal`,
