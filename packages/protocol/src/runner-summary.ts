@@ -81,3 +81,11 @@ export const RunnerSummary = z.object({
   usage: z.optional(RunnerUsage),
 })
 export type RunnerSummary = z.infer<typeof RunnerSummary>
+
+/**
+ * What a terminal socket's `status` frame says (status, waiting, why), as one key: a change of
+ * it is news (a status frame; the runner page asks for the detail again), a repeat is not.
+ */
+export const statusKey = (
+  r: Pick<RunnerSummary, "status" | "waitingForInput" | "attentionReason">,
+): string => `${r.status}|${r.waitingForInput}|${r.attentionReason ?? ""}`

@@ -1,6 +1,7 @@
 import {
   encodeOutputFrame,
   type Role,
+  statusKey,
   TerminalClientMessage,
   type TerminalServerMessage,
 } from "@geppetto/protocol"
@@ -249,7 +250,7 @@ export const serveTerminal = (
     const onRunnerEvent = (event: RegistryEvent) => {
       if (event.type === "runner") {
         const r = event.runner
-        const key = `${r.status}|${r.waitingForInput}|${r.attentionReason ?? ""}`
+        const key = statusKey(r)
         if (key === lastStatus) return
         lastStatus = key
         sendJson({
