@@ -36,13 +36,7 @@ export class FixedWindowLimiter {
     }
     window.count += 1
     if (window.count <= this.options.limit) return { allowed: true }
-    return {
-      allowed: false,
-      retryAfterSeconds: Math.max(
-        1,
-        Math.ceil((window.start + this.options.windowMs - now) / 1000),
-      ),
-    }
+    return this.refusal(window, now)
   }
 
   /**
@@ -53,9 +47,14 @@ export class FixedWindowLimiter {
   check(key: string): RateLimitDecision {
     const now = this.now()
     const window = this.windows.get(key)
-    if (window === undefined || now - window.start >= this.options.windowMs)
+    if (window === undefined || now - window.start >= this.options.windowMs) {
       return { allowed: true }
-    if (window.count < this.options.limit) return { allowed: true }
+    }
+    return window.count < this.options.limit ? { allowed: true } : this.refusal(window, now)
+  }
+
+  /** A refusal until `window` ends. */
+  private refusal(window: { readonly start: number }, now: number): RateLimitDecision {
     return {
       allowed: false,
       retryAfterSeconds: Math.max(
